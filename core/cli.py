@@ -1,0 +1,402 @@
+"""The ``mlreport`` command line. Results go to stdout; logs and progress to stderr."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import sys
+from collections.abc import Callable
+from functools import wraps
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import click
+import duckdb
+
+from mlreport import __version__
+from mlreport.config import CONFIG_NAME, Config, ConfigError, load_config
+from mlreport.lock import LockHeld, run_lock
+from mlreport.metrics import compute_metrics, default_window, split_window, to_records
+from mlreport.plugins import PluginError, get_plugins
+from mlreport.policies import evaluate, failed
+from mlreport.reporting import ReportContext, ReportError, render_report
+from mlreport.sources import SourceError
+from mlreport.warehouse import Warehouse, WarehouseError
+
+EXIT_OK, EXIT_POLICY, EXIT_ERROR = 0, 1, 2
+USER_ERRORS = (ConfigError, SourceError, PluginError, WarehouseError, ReportError, LockHeld,
+               ValueError)
+
+log = logging.getLogger("mlreport")
+
+
+class _Redact(logging.Filter):
+    def __init__(self, secrets: frozenset[str]) -> None:
+        super().__init__()
+        self.secrets = secrets
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        msg = record.getMessage()
+        for s in sorted(self.secrets, key=len, reverse=True):
+            msg = msg.replace(s, "***")
+        record.msg, record.args = msg, None
+        return True
+
+
+class State:
+    def __init__(self, config_path: str | None, warehouse: str | None, verbosity: int) -> None:
+        self.config_path = config_path
+        self.warehouse_override = warehouse
+        self.verbosity = verbosity
+        self._config: Config | None = None
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            self._config = load_config(self.config_path)
+            for handler in logging.getLogger().handlers:
+                handler.addFilter(_Redact(self._config.secrets))
+        return self._config
+
+    @property
+    def warehouse_path(self) -> Path:
+        if self.warehouse_override:
+            return Path(self.warehouse_override)
+        return self.config.warehouse.path
+
+    def warehouse(self, read_only: bool = False) -> Warehouse:
+        return Warehouse(self.warehouse_path, read_only=read_only)
+
+
+def _fail(message: str, state: State | None) -> None:
+    if state is not None and state._config is not None:
+        message = state._config.redact(message)
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(EXIT_ERROR)
+
+
+def handle_errors(fn: Callable) -> Callable:
+    """Turn the errors a user can fix into one clear line and exit code 2."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        state = click.get_current_context().find_object(State)
+        try:
+            return fn(*args, **kwargs)
+        except USER_ERRORS as exc:
+            _fail(str(exc), state)
+        except duckdb.Error as exc:
+            _fail(f"warehouse: {exc}", state)
+
+    return wrapper
+
+
+def _progress_printer() -> Callable[..., None] | None:
+    if not sys.stderr.isatty():
+        return None
+    from rich.console import Console
+
+    console = Console(stderr=True)
+
+    def show(source: str, stream: str, rows: int) -> None:
+        console.print(f"[dim]{source}/{stream}: {rows:,} rows[/dim]", end="\r")
+
+    return show
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="mlreport")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False),
+              help=f"Config file (default: $MLREPORT_CONFIG or ./{CONFIG_NAME}).")
+@click.option("--warehouse", type=click.Path(dir_okay=False),
+              help="DuckDB warehouse file (overrides [warehouse] path).")
+@click.option("-v", "--verbose", count=True, help="More logging on stderr.")
+@click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr.")
+@click.pass_context
+def cli(ctx: click.Context, config_path, warehouse, verbose, quiet) -> None:
+    """Metrics and governance reports for ML operations."""
+    level = logging.ERROR if quiet else (logging.DEBUG if verbose > 1 else
+                                         logging.INFO if verbose else logging.WARNING)
+    logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(message)s",
+                        force=True)
+    ctx.obj = State(config_path, warehouse, verbose)
+
+
+@cli.command()
+@click.option("--path", default=CONFIG_NAME, type=click.Path(dir_okay=False),
+              show_default=True)
+@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+def init(path: str, force: bool) -> None:
+    """Write a commented mlreport.toml."""
+    target = Path(path)
+    if target.exists() and not force:
+        click.echo(f"Error: {target} exists; pass --force to overwrite it", err=True)
+        sys.exit(EXIT_ERROR)
+    text = resources.files("mlreport").joinpath("templates/mlreport.toml").read_text()
+    target.write_text(text, encoding="utf-8")
+    click.echo(str(target))
+
+
+@cli.command()
+@click.argument("sources", nargs=-1)
+@click.option("--full", is_flag=True, help="Ignore cursors and re-read everything.")
+@click.pass_obj
+@handle_errors
+def sync(state: State, sources: tuple[str, ...], full: bool) -> None:
+    """Pull sources into the warehouse (incrementally by default)."""
+    from mlreport.pipeline import sync_all
+
+    with run_lock(state.warehouse_path), state.warehouse() as wh:
+        results = sync_all(wh, state.config, list(sources), full, _progress_printer())
+    for st in results:
+        click.echo(f"{st.source}\t{st.rows} rows\t{json.dumps(st.reads, sort_keys=True)}")
+
+
+def _window_options(fn: Callable) -> Callable:
+    fn = click.option("--as-of", help="Evaluate as of this time (default now).")(fn)
+    fn = click.option("--until", help="Window end, exclusive (default --as-of).")(fn)
+    fn = click.option("--since", help="Window start (default 90 days before --until).")(fn)
+    return fn
+
+
+def _print_rows(rows: list[dict[str, Any]], columns: list[str], fmt: str) -> None:
+    if fmt == "json":
+        click.echo(json.dumps(rows, indent=2, default=str))
+    elif fmt == "csv":
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
+        writer.writeheader()
+        for r in rows:
+            writer.writerow({k: json.dumps(v) if isinstance(v, dict | list) else v
+                             for k, v in r.items()})
+        click.echo(buf.getvalue(), nl=False)
+    else:
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(*columns, box=None, header_style="bold")
+        for r in rows:
+            table.add_row(*[_cell(r[c]) for c in columns])
+        Console(width=200 if not sys.stdout.isatty() else None).print(table)
+
+
+def _cell(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    if isinstance(v, dict):
+        return ",".join(f"{k}={x}" for k, x in v.items())
+    return str(v)
+
+
+@cli.command()
+@click.option("--metric", "pattern", default="*", help="Glob over metric names (dora.*).")
+@click.option("--entity", "entities", multiple=True, help="Only this entity (repeatable).")
+@_window_options
+@click.option("--by", type=click.Choice(["week", "month"]), help="A series, one row per period.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table")
+@click.pass_obj
+@handle_errors
+def metrics(state: State, pattern, entities, since, until, as_of, by, fmt) -> None:
+    """Compute metrics and print them."""
+    window = default_window(state.config, since, until, as_of)
+    with state.warehouse() as wh:
+        frame = compute_metrics(wh, state.config, split_window(window, by), pattern,
+                                list(entities) or None)
+    rows = to_records(frame)
+    _print_rows(rows, list(rows[0]) if rows else [
+        "metric", "entity", "window_start", "window_end", "dimensions", "value", "unit", "n",
+        "band"], fmt)
+
+
+@cli.command()
+@click.argument("report_type")
+@click.option("--format", "formats", help="Comma list of html,pdf,json,md.")
+@click.option("--out", type=click.Path(file_okay=False), default=".", show_default=True)
+@_window_options
+@click.option("--title", help="Report title.")
+@click.option("--entity", "entities", multiple=True, help="Only this entity (repeatable).")
+@click.pass_obj
+@handle_errors
+def report(state: State, report_type, formats, out, since, until, as_of, title, entities):
+    """Render one report."""
+    from mlreport.metrics import parse_time
+    from mlreport.pipeline import report_formats
+    from mlreport.warehouse import utcnow
+
+    as_of_dt = parse_time(as_of, "--as-of") or utcnow()
+    window = default_window(state.config, since, until, as_of_dt)
+    fmts = report_formats(state.config, report_type,
+                          [f.strip() for f in formats.split(",")] if formats else None)
+    with state.warehouse() as wh:
+        ctx = ReportContext(wh, state.config, window, as_of_dt, title, list(entities) or None)
+        outputs = render_report(ctx, report_type, fmts, Path(out))
+    for path in outputs.values():
+        click.echo(str(path))
+
+
+@cli.command()
+@click.option("--out", type=click.Path(file_okay=False), help="Archive folder (default [output] dir).")
+@click.option("--as-of", help="Run as of this time (default now).")
+@click.option("--wait", type=float, default=0, help="Seconds to wait for another run's lock.")
+@click.pass_obj
+@handle_errors
+def run(state: State, out, as_of, wait) -> None:
+    """The nightly job: sync, metrics, reports, archive, check, notify."""
+    from mlreport import pipeline
+
+    out_dir = Path(out) if out else state.config.output.dir
+    with run_lock(state.warehouse_path, wait), state.warehouse() as wh:
+        outcome = pipeline.run(wh, state.config, out_dir, as_of, _progress_printer())
+    for outputs in outcome.outputs.values():
+        for path in outputs.values():
+            click.echo(str(path))
+    click.echo(str(out_dir / "index.html"))
+    for p in outcome.policies:
+        if not p.passed:
+            click.echo(p.message, err=True)
+    sys.exit(EXIT_POLICY if outcome.failed else EXIT_OK)
+
+
+@cli.command()
+@_window_options
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@click.pass_obj
+@handle_errors
+def check(state: State, since, until, as_of, fmt) -> None:
+    """Evaluate policies: exit 0 all pass, 1 a policy failed, 2 an error."""
+    window = default_window(state.config, since, until, as_of)
+    with state.warehouse() as wh:
+        results = evaluate(state.config, compute_metrics(wh, state.config, [window]))
+    if fmt == "json":
+        click.echo(json.dumps([r.as_dict() for r in results], indent=2))
+    else:
+        for r in results:
+            click.echo(r.message)
+        if not results:
+            click.echo("no policies matched any metric value")
+    sys.exit(EXIT_POLICY if failed(results) else EXIT_OK)
+
+
+READ_ONLY_STATEMENTS = {"SELECT", "EXPLAIN", "PRAGMA", "RELATION"}
+
+
+@cli.command()
+@click.argument("query")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table")
+@click.pass_obj
+@handle_errors
+def sql(state: State, query: str, fmt: str) -> None:
+    """Read-only SQL over the warehouse."""
+    with state.warehouse(read_only=True) as wh:
+        try:
+            statements = wh.con.extract_statements(query)
+        except duckdb.ParserException as exc:
+            raise ValueError(f"SQL does not parse: {exc}") from None
+        for st in statements:
+            kind = st.type.name
+            if kind not in READ_ONLY_STATEMENTS:
+                raise ValueError(
+                    f"mlreport sql is read-only: a {kind} statement is refused. "
+                    "Use SELECT queries; to change data, change the sources and run sync."
+                )
+        try:
+            rel = wh.con.execute(query)
+        except duckdb.Error as exc:
+            msg = str(exc)
+            if "read-only" in msg or "read only" in msg:
+                raise ValueError(f"mlreport sql is read-only: {msg}") from None
+            raise
+        columns = [d[0] for d in rel.description or []]
+        rows = [dict(zip(columns, r, strict=True)) for r in rel.fetchall()]
+    _print_rows(rows, columns, fmt)
+
+
+@cli.command()
+@click.option("--all", "show_all", is_flag=True, help="Include built-in plugins.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+def plugins(show_all: bool, fmt: str) -> None:
+    """List plugins, their versions, hooks and load errors."""
+    rows = get_plugins().describe(include_builtin=show_all)
+    if fmt == "json":
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        click.echo("no third-party plugins installed (--all lists the built-in ones)")
+    for r in rows:
+        click.echo(f"{r['name']} {r['version'] or ''}".rstrip())
+        if r["hooks"]:
+            click.echo(f"  hooks: {', '.join(r['hooks'])}")
+        for e in r["errors"]:
+            click.echo(f"  error: {e}")
+
+
+@cli.command()
+@click.pass_obj
+def doctor(state: State) -> None:
+    """Check the config and that each source is reachable."""
+    from mlreport.sources import build_source
+
+    ok = True
+    try:
+        config = state.config
+        click.echo(f"config: ok ({config.file or 'no file, defaults'})")
+    except ConfigError as exc:
+        click.echo(f"config: {exc}")
+        sys.exit(EXIT_ERROR)
+    for err in get_plugins().load_errors:
+        click.echo(f"plugin {err.plugin}: {err.stage} failed: {err.error}")
+        ok = False
+    for i, src in enumerate(config.sources):
+        try:
+            msg = build_source(src, config, i).check()
+            click.echo(f"source {src.name}: {msg}")
+        except USER_ERRORS as exc:
+            click.echo(f"source {src.name}: {config.redact(str(exc))}")
+            ok = False
+    try:
+        with state.warehouse() as wh:
+            click.echo(f"warehouse: ok ({wh.path}, schema {wh.schema_version()})")
+    except USER_ERRORS as exc:
+        click.echo(f"warehouse: {exc}")
+        ok = False
+    sys.exit(EXIT_OK if ok else EXIT_ERROR)
+
+
+@cli.command()
+@click.option("--out", type=click.Path(file_okay=False), default="mlreport-demo",
+              show_default=True)
+@click.pass_obj
+@handle_errors
+def demo(state: State, out: str) -> None:
+    """Run the whole pipeline on the bundled sample organisation (no network)."""
+    from mlreport import pipeline
+    from mlreport.sample_data import materialize
+
+    out_dir = Path(out).resolve()
+    config, as_of = materialize(out_dir)
+    state._config = config
+    with run_lock(config.warehouse.path), Warehouse(config.warehouse.path) as wh:
+        outcome = pipeline.run(wh, config, config.output.dir, as_of, _progress_printer())
+    click.echo(f"demo outputs in {outcome.out_dir}:", err=True)
+    for outputs in outcome.outputs.values():
+        for path in outputs.values():
+            click.echo(str(path))
+    click.echo(str(config.output.dir / "index.html"))
+
+
+def _load_command_plugins() -> None:
+    for impl in get_plugins().pm.hook.register_commands.get_hookimpls():
+        try:
+            impl.function(cli=cli)
+        except Exception as exc:  # a broken plugin must not break the CLI
+            log.warning("plugin %s: register_commands failed: %s", impl.plugin_name, exc)
+
+
+def main() -> None:
+    _load_command_plugins()
+    cli(prog_name="mlreport")

@@ -1,0 +1,258 @@
+"""Reading and validating ``mlreport.toml``.
+
+Relative paths are resolved against the config file's folder; ``${VAR}`` is read from the
+environment. The values that came from the environment are remembered as secrets so logs can
+redact them, and the config hash is taken over the text *before* expansion, so it never
+depends on (or leaks) a secret.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+)
+
+CONFIG_NAME = "mlreport.toml"
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+class ConfigError(Exception):
+    """The config cannot be used; the message names the file, the key and what was expected."""
+
+
+def _resolve_path(value: Path, info: ValidationInfo) -> Path:
+    base = (info.context or {}).get("base_dir")
+    value = Path(os.path.expanduser(str(value)))
+    if base is not None and not value.is_absolute():
+        value = Path(base) / value
+    return value
+
+
+ConfigPath = Annotated[Path, AfterValidator(_resolve_path)]
+"""A path in the config: relative paths are taken from the config file's folder."""
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class WarehouseConfig(Strict):
+    path: ConfigPath = Path("mlreport.duckdb")
+
+
+class EntityConfig(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    kind: Literal["model", "service"] = "service"
+    name: str = Field(min_length=1)
+    owner: str | None = None
+    team: str | None = None
+    risk_tier: str | None = None
+    intended_use: str | None = None
+    description: str | None = None
+    tags: dict[str, str] = Field(default_factory=dict)
+
+
+class SourceConfig(BaseModel):
+    """The common part of a ``[[sources]]`` entry; the rest is validated by the source type."""
+
+    model_config = ConfigDict(extra="allow")
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.\-]+$")
+    type: str = Field(min_length=1)
+
+    @property
+    def options(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class PolicyConfig(Strict):
+    min: float | None = None
+    max: float | None = None
+    severity: Literal["error", "warn"] = "error"
+    stat: str | None = None
+    entity: str | None = None
+
+
+class ReportConfig(Strict):
+    type: str
+    formats: list[Literal["html", "pdf", "json", "md"]] | None = None
+    title: str | None = None
+    entities: list[str] | None = None
+    since: str | None = None
+    until: str | None = None
+
+
+class NotifierConfig(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    type: str
+
+
+class BandLevel(Strict):
+    band: str
+    min: float | None = None
+    max: float | None = None
+
+
+class MetricsConfig(Strict):
+    production_environments: list[str] = Field(default_factory=lambda: ["production", "prod"])
+    attribution_window_days: float = Field(default=7.0, ge=0)
+    bands: str = "dora-2023"
+    band_tables: dict[str, dict[str, list[BandLevel]]] = Field(default_factory=dict)
+    small_sample: int = Field(default=5, ge=0)
+    window_days: int = Field(default=90, ge=1)
+
+
+class OutputConfig(Strict):
+    dir: ConfigPath = Path("out")
+
+
+class Config(Strict):
+    warehouse: WarehouseConfig = Field(default_factory=WarehouseConfig)
+    entities: list[EntityConfig] = Field(default_factory=list)
+    sources: list[SourceConfig] = Field(default_factory=list)
+    policies: dict[str, PolicyConfig] = Field(default_factory=dict)
+    reports: list[ReportConfig] = Field(default_factory=list)
+    notifiers: list[NotifierConfig] = Field(default_factory=list)
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig)
+    output: OutputConfig = Field(default_factory=OutputConfig)
+    templates: ConfigPath | None = None
+
+    # Set by load_config, not by the file.
+    file: Path | None = Field(default=None, exclude=True)
+    base_dir: Path = Field(default_factory=Path.cwd, exclude=True)
+    secrets: frozenset[str] = Field(default_factory=frozenset, exclude=True)
+    digest: str = Field(default="", exclude=True)
+
+    def source(self, name: str) -> SourceConfig:
+        for src in self.sources:
+            if src.name == name:
+                return src
+        known = ", ".join(s.name for s in self.sources) or "none"
+        raise ConfigError(f"{self.file or CONFIG_NAME}: no source named {name!r} (known: {known})")
+
+    def redact(self, text: str) -> str:
+        """Replace every secret value in ``text`` by ``***``."""
+        for secret in sorted(self.secrets, key=len, reverse=True):
+            text = text.replace(secret, "***")
+        return text
+
+
+def find_config(explicit: str | os.PathLike | None = None) -> Path | None:
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get("MLREPORT_CONFIG")
+    if env:
+        return Path(env)
+    local = Path.cwd() / CONFIG_NAME
+    return local if local.exists() else None
+
+
+def _key(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def format_validation_error(file: str, err: ValidationError, prefix: tuple = ()) -> str:
+    lines = []
+    for e in err.errors():
+        key = _key(prefix + tuple(e["loc"]))
+        msg = e["msg"]
+        if e["type"] == "extra_forbidden":
+            msg = "unknown key (check the spelling; see `mlreport init` for the known keys)"
+        elif "input" in e and e["type"] not in ("missing",) and not isinstance(e["input"], dict):
+            msg = f"{msg} (got {type(e['input']).__name__})"
+        lines.append(f"{file}: {key}: {msg}")
+    return "\n".join(lines)
+
+
+def _expand(value: Any, loc: tuple, file: str, secrets: set[str]) -> Any:
+    if isinstance(value, dict):
+        return {k: _expand(v, loc + (k,), file, secrets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_expand(v, loc + (i,), file, secrets) for i, v in enumerate(value)]
+    if isinstance(value, str) and "${" in value:
+
+        def sub(m: re.Match) -> str:
+            var = m.group(1)
+            if var not in os.environ:
+                raise ConfigError(
+                    f"{file}: {_key(loc)}: environment variable {var} is not set "
+                    f"(export {var}=... or remove the reference)"
+                )
+            val = os.environ[var]
+            if val:
+                secrets.add(val)
+            return val
+
+        return _VAR.sub(sub, value)
+    return value
+
+
+def parse_config(text: str, file: Path | None, base_dir: Path) -> Config:
+    """Parse and validate config text; ``file`` is only used in messages."""
+    name = str(file) if file else CONFIG_NAME
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{name}: not valid TOML: {exc}") from None
+    secrets: set[str] = set()
+    expanded = _expand(raw, (), name, secrets)
+    try:
+        config = Config.model_validate(expanded, context={"base_dir": base_dir})
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(name, exc)) from None
+    names = [s.name for s in config.sources]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ConfigError(f"{name}: sources: duplicate source name(s) {', '.join(dupes)}")
+    config.file = file
+    config.base_dir = base_dir
+    config.secrets = frozenset(secrets)
+    config.digest = hashlib.sha256(
+        json.dumps(raw, sort_keys=True, default=str).encode()
+    ).hexdigest()
+    return config
+
+
+def load_config(path: str | os.PathLike | None = None) -> Config:
+    """Load the config from ``path``, ``$MLREPORT_CONFIG`` or ``./mlreport.toml``.
+
+    With no config file at all, an empty config rooted at the current folder is returned,
+    so commands like ``sql`` and ``plugins`` work without one.
+    """
+    found = find_config(path)
+    if found is None:
+        return parse_config("", None, Path.cwd())
+    if not found.exists():
+        raise ConfigError(f"{found}: config file not found (run `mlreport init` to write one)")
+    try:
+        text = found.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{found}: not valid UTF-8 at byte {exc.start}") from None
+    return parse_config(text, found, found.resolve().parent)
+
+
+def validate_options(
+    model: type[BaseModel], options: dict[str, Any], config: Config, prefix: tuple
+) -> BaseModel:
+    """Validate a plugin's own part of a config table, with errors naming the key."""
+    try:
+        return model.model_validate(options, context={"base_dir": config.base_dir})
+    except ValidationError as exc:
+        raise ConfigError(
+            format_validation_error(str(config.file or CONFIG_NAME), exc, prefix)
+        ) from None

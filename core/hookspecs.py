@@ -1,0 +1,74 @@
+"""The hooks a plugin may implement.
+
+Registration hooks receive a ``register`` callable instead of returning values (the llm
+pattern) so the kernel can tag every item with the plugin that registered it and report
+duplicate names by naming both plugins.
+"""
+
+from __future__ import annotations
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("mlreport")
+hookimpl = pluggy.HookimplMarker("mlreport")
+
+
+@hookspec
+def register_sources(register):
+    """Register source types: ``register(type_name, SourceClass)``.
+
+    ``type_name`` is what a config's ``[[sources]] type = "..."`` selects. The class
+    subclasses :class:`mlreport.sources.Source`.
+    """
+
+
+@hookspec
+def register_metrics(register):
+    """Register metric families: ``register(family_name, MetricFamilyClass)``.
+
+    The class subclasses :class:`mlreport.metrics.MetricFamily`; its metrics are named
+    ``<family>.<metric>``.
+    """
+
+
+@hookspec
+def register_reports(register):
+    """Register report types: ``register(type_name, ReportTypeClass)``.
+
+    The class subclasses :class:`mlreport.reporting.ReportType` and lists its sections.
+    """
+
+
+@hookspec
+def register_renderers(register):
+    """Register output formats: ``register(format_name, renderer)``.
+
+    A renderer is a :class:`mlreport.reporting.Renderer`; it turns a built report into bytes.
+    """
+
+
+@hookspec
+def register_notifiers(register):
+    """Register notifiers: ``register(type_name, NotifierClass)``.
+
+    A notifier receives the outcome of ``mlreport run`` (reports written, policy results).
+    """
+
+
+@hookspec
+def register_commands(cli):
+    """Add commands to the ``mlreport`` click group ``cli``."""
+
+
+@hookspec
+def after_sync(warehouse, source, stats):
+    """Called after a source synced successfully.
+
+    ``warehouse`` is the open :class:`mlreport.warehouse.Warehouse`, ``source`` the source
+    instance, ``stats`` a :class:`mlreport.sources.SyncStats`.
+    """
+
+
+@hookspec
+def after_report(report, outputs):
+    """Called after a report was rendered; ``outputs`` maps format name to the written path."""

@@ -1,0 +1,282 @@
+"""Metric families, windows, grading against band tables, and the ``metric_values`` history."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from fnmatch import fnmatch
+from typing import Any, ClassVar
+
+import polars as pl
+
+from mlreport.config import BandLevel, Config
+from mlreport.warehouse import Warehouse, utcnow
+
+METRIC_COLUMNS = [
+    "metric",
+    "entity",
+    "window_start",
+    "window_end",
+    "dimensions",
+    "value",
+    "unit",
+    "n",
+    "band",
+]
+
+
+@dataclass(frozen=True)
+class Window:
+    """A half-open interval ``[start, end)`` in UTC."""
+
+    start: datetime
+    end: datetime
+
+    @property
+    def days(self) -> float:
+        return (self.end - self.start).total_seconds() / 86400
+
+
+@dataclass(frozen=True)
+class MetricInfo:
+    name: str  # full dotted name
+    unit: str
+    description: str
+    stats: tuple[str, ...] = ()  # e.g. ("p50", "p75", "p90")
+    higher_is_better: bool | None = None
+
+
+@dataclass
+class MetricContext:
+    warehouse: Warehouse
+    config: Config
+    windows: list[Window]
+    entities: list[str] | None = None  # None: every entity
+
+    @property
+    def span(self) -> Window:
+        return Window(min(w.start for w in self.windows), max(w.end for w in self.windows))
+
+
+class MetricFamily:
+    """Base of metric plugins. ``compute`` returns rows with the keys of ``METRIC_COLUMNS``
+    minus ``band`` (the kernel grades), as a polars frame or an iterable of dicts."""
+
+    name: ClassVar[str]
+    metrics: ClassVar[tuple[MetricInfo, ...]] = ()
+    band_tables: ClassVar[dict[str, dict[str, list[BandLevel]]]] = {}
+
+    def compute(self, ctx: MetricContext) -> pl.DataFrame | Iterable[dict[str, Any]]:
+        raise NotImplementedError
+
+
+# -- windows -------------------------------------------------------------------------------
+
+
+def parse_time(text: str | datetime | None, field_name: str = "time") -> datetime | None:
+    """Parse an ISO date or datetime; a value without a zone is read as UTC."""
+    if text is None or isinstance(text, datetime):
+        return _utc(text) if text else None
+    try:
+        value = datetime.fromisoformat(str(text).strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(
+            f"{field_name}: {text!r} is not an ISO date or time (e.g. 2026-03-01 or "
+            "2026-03-01T12:00:00Z)"
+        ) from None
+    return _utc(value)
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def default_window(
+    config: Config, since: Any = None, until: Any = None, as_of: Any = None
+) -> Window:
+    end = parse_time(until, "--until") or parse_time(as_of, "--as-of") or utcnow()
+    start = parse_time(since, "--since") or end - timedelta(days=config.metrics.window_days)
+    if start >= end:
+        raise ValueError(f"--since ({start:%Y-%m-%d}) must be before --until ({end:%Y-%m-%d})")
+    return Window(start, end)
+
+
+def split_window(window: Window, by: str | None) -> list[Window]:
+    """Cut ``window`` at ISO week (Monday) or calendar month boundaries."""
+    if by is None:
+        return [window]
+    if by not in ("week", "month"):
+        raise ValueError(f"--by must be week or month, not {by!r}")
+    cuts = [window.start]
+    day = window.start.replace(hour=0, minute=0, second=0, microsecond=0)
+    while True:
+        if by == "week":
+            day = day - timedelta(days=day.weekday()) + timedelta(days=7)
+        else:
+            day = (day.replace(day=1) + timedelta(days=32)).replace(day=1)
+        if day >= window.end:
+            break
+        if day > cuts[-1]:
+            cuts.append(day)
+    cuts.append(window.end)
+    return [Window(a, b) for a, b in zip(cuts, cuts[1:], strict=False)]
+
+
+# -- bands ---------------------------------------------------------------------------------
+
+
+@dataclass
+class BandTables:
+    """Named grading tables: metric (or ``metric:stat``) -> levels, best first.
+
+    A value gets the first level with ``min <= value <= max`` (either bound optional).
+    """
+
+    tables: dict[str, dict[str, list[BandLevel]]] = field(default_factory=dict)
+
+    def grade(self, table: str, metric: str, stat: str | None, value: float | None):
+        levels = self.tables.get(table, {})
+        key = f"{metric}:{stat}" if stat and f"{metric}:{stat}" in levels else metric
+        if value is None or key not in levels:
+            return None
+        for level in levels[key]:
+            if (level.min is None or value >= level.min) and (
+                level.max is None or value <= level.max
+            ):
+                return level.band
+        return None
+
+
+def band_tables(config: Config, families: Iterable[type[MetricFamily]]) -> BandTables:
+    tables: dict[str, dict[str, list[BandLevel]]] = {}
+    for fam in families:
+        for tname, metrics in fam.band_tables.items():
+            tables.setdefault(tname, {}).update(metrics)
+    for tname, metrics in config.metrics.band_tables.items():
+        tables.setdefault(tname, {}).update(metrics)
+    return BandTables(tables)
+
+
+# -- computing -----------------------------------------------------------------------------
+
+
+def metric_catalogue() -> dict[str, MetricInfo]:
+    from mlreport.plugins import get_plugins
+
+    out = {}
+    for name in get_plugins().metrics().names():
+        for info in get_plugins().metrics().get(name).metrics:
+            out[info.name] = info
+    return out
+
+
+def compute_metrics(
+    warehouse: Warehouse,
+    config: Config,
+    windows: list[Window],
+    pattern: str = "*",
+    entities: list[str] | None = None,
+    store: bool = True,
+) -> pl.DataFrame:
+    """Compute every family with a metric matching ``pattern``; grade; keep the history."""
+    from mlreport.plugins import get_plugins
+
+    registry = get_plugins().metrics()
+    families = [registry.get(n) for n in registry.names()]
+    ctx = MetricContext(warehouse, config, windows, entities)
+    frames = []
+    for fam in families:
+        wanted = [m for m in fam.metrics if fnmatch(m.name, pattern)]
+        if not wanted and not fnmatch(fam.name, pattern):
+            continue
+        frame = _as_frame(fam().compute(ctx))
+        frame = frame.filter(pl.col("metric").map_elements(lambda m: fnmatch(m, pattern), pl.Boolean))
+        if entities:
+            frame = frame.filter(pl.col("entity").is_in(entities))
+        frames.append(frame)
+    result = pl.concat(frames, how="vertical") if frames else _as_frame([])
+    result = _grade(result, config, band_tables(config, families))
+    result = result.sort(["metric", "entity", "window_start", "dimensions"])
+    if store and result.height:
+        _store(warehouse, result)
+    return result
+
+
+def _as_frame(rows: pl.DataFrame | Iterable[dict[str, Any]]) -> pl.DataFrame:
+    schema = {
+        "metric": pl.String,
+        "entity": pl.String,
+        "window_start": pl.Datetime("us", "UTC"),
+        "window_end": pl.Datetime("us", "UTC"),
+        "dimensions": pl.String,
+        "value": pl.Float64,
+        "unit": pl.String,
+        "n": pl.Int64,
+    }
+    if not isinstance(rows, pl.DataFrame):
+        rows = [
+            {**r, "dimensions": canonical_dimensions(r.get("dimensions"))} for r in rows
+        ]
+        return pl.DataFrame(rows, schema=schema)
+    frame = rows
+    if frame.height and frame.schema.get("dimensions") != pl.String:
+        frame = frame.with_columns(
+            pl.col("dimensions").map_elements(canonical_dimensions, pl.String)
+        )
+    return frame.select([pl.col(c).cast(t) for c, t in schema.items()])
+
+
+def canonical_dimensions(dims: Any) -> str:
+    if dims is None:
+        return "{}"
+    if isinstance(dims, str):
+        dims = json.loads(dims)
+    return json.dumps(dims, sort_keys=True, separators=(",", ":"))
+
+
+def _grade(frame: pl.DataFrame, config: Config, tables: BandTables) -> pl.DataFrame:
+    table = config.metrics.bands
+    bands = [
+        tables.grade(table, m, json.loads(d).get("stat"), v)
+        for m, d, v in zip(frame["metric"], frame["dimensions"], frame["value"], strict=True)
+    ]
+    return frame.with_columns(
+        pl.Series("band", bands, dtype=pl.String),
+        pl.Series("band_table", [table if b else None for b in bands], dtype=pl.String),
+    )
+
+
+def _store(warehouse: Warehouse, frame: pl.DataFrame) -> str:
+    run_id = uuid.uuid4().hex
+    now = utcnow()
+    rows = frame.with_columns(
+        pl.lit(run_id).alias("run_id"),
+        pl.lit(now).cast(pl.Datetime("us", "UTC")).alias("computed_at"),
+    )
+    with warehouse.transaction():
+        warehouse.upsert(
+            "metric_values",
+            rows,
+            ("run_id", "metric", "entity", "window_start", "window_end", "dimensions"),
+        )
+    return run_id
+
+
+def to_records(frame: pl.DataFrame) -> list[dict[str, Any]]:
+    """The JSON shape of ``metrics --format json``: exactly METRIC_COLUMNS, ISO UTC times."""
+    out = []
+    for row in frame.select(METRIC_COLUMNS).iter_rows(named=True):
+        row["window_start"] = iso(row["window_start"])
+        row["window_end"] = iso(row["window_end"])
+        row["dimensions"] = json.loads(row["dimensions"])
+        out.append(row)
+    return out
+
+
+def iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return _utc(value).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,0 +1,139 @@
+"""The nightly job: sync, metrics, reports, archive, check, notify."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from mlreport.config import Config
+from mlreport.metrics import Window, compute_metrics, default_window, iso, parse_time
+from mlreport.policies import PolicyResult, evaluate, failed
+from mlreport.reporting import ReportContext, jinja_env, render_report
+from mlreport.sources import SyncStats, build_source, sync_entities, sync_source
+from mlreport.warehouse import Warehouse, utcnow
+
+log = logging.getLogger("mlreport")
+
+
+def sync_all(
+    warehouse: Warehouse,
+    config: Config,
+    names: list[str] | None = None,
+    full: bool = False,
+    progress: Callable[..., None] | None = None,
+) -> list[SyncStats]:
+    """Sync the named sources (all when ``names`` is empty), in config order."""
+    from mlreport.plugins import get_plugins
+
+    sync_entities(warehouse, config)
+    wanted = names or [s.name for s in config.sources]
+    for name in wanted:
+        config.source(name)  # unknown names fail before anything is read
+    results = []
+    for index, src in enumerate(config.sources):
+        if src.name not in wanted:
+            continue
+        source = build_source(src, config, index)
+        log.info("syncing %s (%s)", src.name, src.type)
+        stats = sync_source(warehouse, source, full=full, progress=progress)
+        log.info(
+            "synced %s: %d rows in %.2fs, reads %s",
+            src.name, stats.rows, stats.seconds, json.dumps(stats.reads, sort_keys=True),
+        )
+        get_plugins().pm.hook.after_sync(warehouse=warehouse, source=source, stats=stats)
+        results.append(stats)
+    return results
+
+
+def report_formats(config: Config, report_name: str, requested: list[str] | None) -> list[str]:
+    from mlreport.plugins import get_plugins
+
+    if requested:
+        return requested
+    for rc in config.reports:
+        if rc.type == report_name and rc.formats:
+            return list(rc.formats)
+    return list(get_plugins().reports().get(report_name).default_formats)
+
+
+@dataclass
+class RunOutcome:
+    as_of: datetime
+    out_dir: Path
+    syncs: list[SyncStats] = field(default_factory=list)
+    outputs: dict[str, dict[str, Path]] = field(default_factory=dict)
+    policies: list[PolicyResult] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        return failed(self.policies)
+
+
+def run(
+    warehouse: Warehouse,
+    config: Config,
+    out: Path,
+    as_of: Any = None,
+    progress: Callable[..., None] | None = None,
+) -> RunOutcome:
+    """Everything ``mlreport run`` does once the lock is held."""
+    as_of_dt = parse_time(as_of, "--as-of") or utcnow()
+    outcome = RunOutcome(as_of_dt, out / as_of_dt.strftime("%Y-%m-%d"))
+    outcome.syncs = sync_all(warehouse, config, progress=progress)
+    window = default_window(config, as_of=as_of_dt)
+    values = compute_metrics(warehouse, config, [window])
+    for rc in config.reports:
+        win = default_window(config, rc.since, rc.until or as_of_dt) if rc.since else window
+        ctx = ReportContext(warehouse, config, win, as_of_dt, rc.title, rc.entities)
+        formats = report_formats(config, rc.type, None)
+        outcome.outputs[rc.type] = render_report(ctx, rc.type, formats, outcome.out_dir)
+    write_index(out, config)
+    outcome.policies = evaluate(config, values)
+    (outcome.out_dir).mkdir(parents=True, exist_ok=True)
+    (outcome.out_dir / "check.json").write_text(
+        json.dumps([p.as_dict() for p in outcome.policies], indent=2, sort_keys=True) + "\n"
+    )
+    notify(config, outcome)
+    return outcome
+
+
+def write_index(out: Path, config: Config) -> Path:
+    """Rewrite ``out/index.html`` listing every archived run and its reports."""
+    runs = []
+    for day in sorted((p for p in out.iterdir() if p.is_dir()), reverse=True):
+        reports = []
+        for manifest in sorted(day.glob("*.manifest.json")):
+            data = json.loads(manifest.read_text())
+            reports.append(
+                {
+                    "name": manifest.name.removesuffix(".manifest.json"),
+                    "files": sorted(o["file"] for o in data.get("outputs", {}).values()),
+                    "as_of": data.get("as_of"),
+                }
+            )
+        if reports:
+            runs.append({"day": day.name, "reports": reports})
+    html = jinja_env(config, []).get_template("index.html.j2").render(runs=runs)
+    path = out / "index.html"
+    path.write_text(html, encoding="utf-8")
+    return path
+
+
+def notify(config: Config, outcome: RunOutcome) -> None:
+    from mlreport.plugins import get_plugins
+
+    for nc in config.notifiers:
+        notifier = get_plugins().notifiers().get(nc.type)
+        notifier(nc.model_extra or {}, config).notify(outcome)
+
+
+def window_for(config: Config, since: Any, until: Any, as_of: Any) -> Window:
+    return default_window(config, since, until, as_of)
+
+
+__all__ = ["run", "sync_all", "write_index", "RunOutcome", "iso"]

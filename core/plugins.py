@@ -1,0 +1,238 @@
+"""Loading plugins and collecting what they register.
+
+Built-ins are listed in ``DEFAULT_PLUGINS`` and go through the same hooks as third-party
+plugins from the ``mlreport`` entry-point group. A plugin that fails to import or register is
+recorded in ``load_errors`` and skipped, so one broken package never breaks unrelated commands.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import os
+import sys
+import traceback
+from dataclasses import dataclass, field
+from typing import Any
+
+import pluggy
+
+from mlreport import hookspecs
+
+DEFAULT_PLUGINS: tuple[str, ...] = (
+    "mlreport.connectors.git",
+    "mlreport.connectors.events",
+    "mlreport.plugins.dora",
+    "mlreport.reports.renderers",
+    "mlreport.reports.delivery",
+)
+
+REGISTRATION_HOOKS = (
+    "register_sources",
+    "register_metrics",
+    "register_reports",
+    "register_renderers",
+    "register_notifiers",
+)
+
+
+class PluginError(Exception):
+    """A plugin problem the user has to resolve (duplicate names, unknown types)."""
+
+
+@dataclass
+class LoadError:
+    plugin: str
+    stage: str  # "import" or the hook name
+    error: str
+
+
+@dataclass
+class Registered:
+    name: str
+    obj: Any
+    plugin: str
+
+
+@dataclass
+class Registry:
+    """Items of one kind (sources, metrics, ...) by name, with the plugin that gave each."""
+
+    kind: str
+    items: dict[str, Registered] = field(default_factory=dict)
+    conflicts: dict[str, list[str]] = field(default_factory=dict)
+
+    def add(self, name: str, obj: Any, plugin: str) -> None:
+        if name in self.items and self.items[name].plugin != plugin:
+            self.conflicts.setdefault(name, [self.items[name].plugin]).append(plugin)
+            return
+        self.items[name] = Registered(name, obj, plugin)
+
+    def get(self, name: str) -> Any:
+        if name in self.conflicts:
+            owners = " and ".join(self.conflicts[name])
+            raise PluginError(
+                f"{self.kind} {name!r} is registered by both {owners}; uninstall one of them "
+                "or limit plugins with MLREPORT_LOAD_PLUGINS"
+            )
+        try:
+            return self.items[name].obj
+        except KeyError:
+            known = ", ".join(sorted(self.items)) or "none"
+            raise PluginError(
+                f"unknown {self.kind} {name!r} (known: {known}); "
+                "check the spelling or install the plugin that provides it"
+            ) from None
+
+    def names(self) -> list[str]:
+        return sorted(self.items)
+
+
+def _plugin_name(pm: pluggy.PluginManager, plugin: object) -> str:
+    return pm.get_name(plugin) or getattr(plugin, "__name__", repr(plugin))
+
+
+class Plugins:
+    """The plugin manager plus the registries built from it."""
+
+    def __init__(self) -> None:
+        self.pm = pluggy.PluginManager("mlreport")
+        self.pm.add_hookspecs(hookspecs)
+        self.load_errors: list[LoadError] = []
+        self._registries: dict[str, Registry] = {}
+
+    def load_defaults(self) -> None:
+        for name in DEFAULT_PLUGINS:
+            self._import_and_register(name, name)
+
+    def load_entrypoints(self) -> None:
+        allowed = os.environ.get("MLREPORT_LOAD_PLUGINS")
+        allow = None if allowed is None else {p.strip() for p in allowed.split(",") if p.strip()}
+        for ep in importlib.metadata.entry_points(group="mlreport"):
+            if allow is not None and ep.name not in allow and ep.value not in allow:
+                continue
+            if self.pm.has_plugin(ep.name):
+                continue
+            try:
+                module = ep.load()
+            except Exception:
+                self._record(ep.name, "import")
+                continue
+            self._register(module, ep.name)
+
+    def register_module(self, module: object, name: str | None = None) -> None:
+        """Register an already imported plugin object (tests and embedding use this)."""
+        self._register(module, name or getattr(module, "__name__", repr(module)))
+
+    def _import_and_register(self, module_name: str, name: str) -> None:
+        try:
+            module = importlib.import_module(module_name)
+        except Exception:
+            self._record(name, "import")
+            return
+        self._register(module, name)
+
+    def _register(self, module: object, name: str) -> None:
+        try:
+            self.pm.register(module, name=name)
+        except Exception:
+            self._record(name, "register")
+        self._registries.clear()
+
+    def _record(self, name: str, stage: str) -> None:
+        exc = sys.exc_info()[1]
+        detail = traceback.format_exception_only(type(exc), exc)[-1].strip()
+        self.load_errors.append(LoadError(name, stage, detail))
+
+    def registry(self, hook_name: str) -> Registry:
+        """Call one registration hook, plugin by plugin, isolating failures."""
+        if hook_name in self._registries:
+            return self._registries[hook_name]
+        registry = Registry(hook_name.removeprefix("register_").rstrip("s"))
+        for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
+            plugin = _plugin_name(self.pm, impl.plugin)
+
+            def register(name: str, obj: Any, _plugin: str = plugin) -> None:
+                registry.add(name, obj, _plugin)
+
+            try:
+                impl.function(register=register)
+            except Exception:
+                self._record(plugin, hook_name)
+        self._registries[hook_name] = registry
+        return registry
+
+    def sources(self) -> Registry:
+        return self.registry("register_sources")
+
+    def metrics(self) -> Registry:
+        return self.registry("register_metrics")
+
+    def reports(self) -> Registry:
+        return self.registry("register_reports")
+
+    def renderers(self) -> Registry:
+        return self.registry("register_renderers")
+
+    def notifiers(self) -> Registry:
+        return self.registry("register_notifiers")
+
+    def describe(self, include_builtin: bool = True) -> list[dict[str, Any]]:
+        """What ``mlreport plugins`` prints: name, version, hooks, errors."""
+        for hook in REGISTRATION_HOOKS:
+            self.registry(hook)  # surfaces registration errors
+        rows: dict[str, dict[str, Any]] = {}
+        for plugin in self.pm.get_plugins():
+            name = _plugin_name(self.pm, plugin)
+            if not include_builtin and name in DEFAULT_PLUGINS:
+                continue
+            hooks = sorted(h.name for h in self.pm.get_hookcallers(plugin) or [])
+            rows[name] = {
+                "name": name,
+                "version": _version_of(plugin),
+                "hooks": hooks,
+                "errors": [],
+            }
+        for err in self.load_errors:
+            row = rows.setdefault(
+                err.plugin, {"name": err.plugin, "version": None, "hooks": [], "errors": []}
+            )
+            row["errors"].append(f"{err.stage}: {err.error}")
+        for hook in REGISTRATION_HOOKS:
+            for name, owners in self.registry(hook).conflicts.items():
+                for owner in owners:
+                    if owner in rows:
+                        others = " and ".join(o for o in owners if o != owner)
+                        rows[owner]["errors"].append(
+                            f"{hook}: {name!r} is also registered by {others}"
+                        )
+        return sorted(rows.values(), key=lambda r: r["name"])
+
+
+def _version_of(plugin: object) -> str | None:
+    module_name = getattr(plugin, "__name__", "")
+    top = module_name.split(".")[0]
+    try:
+        dist = importlib.metadata.packages_distributions().get(top, [top])[0]
+        return importlib.metadata.version(dist)
+    except Exception:
+        return None
+
+
+_plugins: Plugins | None = None
+
+
+def get_plugins() -> Plugins:
+    """The process-wide plugin set, loaded on first use."""
+    global _plugins
+    if _plugins is None:
+        _plugins = Plugins()
+        _plugins.load_defaults()
+        _plugins.load_entrypoints()
+    return _plugins
+
+
+def reset_plugins() -> None:
+    """Forget loaded plugins (tests use this after changing the environment)."""
+    global _plugins
+    _plugins = None

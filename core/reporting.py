@@ -1,0 +1,252 @@
+"""Report types, sections, renderers and the manifest.
+
+A report type lists sections; each section computes a JSON-serialisable ``data`` dict and
+names a template fragment. The same built report feeds every renderer, so JSON carries every
+number the HTML shows. Nothing that varies between runs (run ids, wall-clock time) reaches the
+HTML, JSON or Markdown: given the same warehouse, config and ``as_of`` they are byte-identical.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, ClassVar
+
+import jinja2
+
+from mlreport.config import Config
+from mlreport.metrics import Window, iso
+from mlreport.warehouse import Warehouse, utcnow
+
+
+class ReportError(Exception):
+    """A report could not be built or rendered."""
+
+
+@dataclass
+class ReportContext:
+    warehouse: Warehouse
+    config: Config
+    window: Window
+    as_of: datetime
+    title: str | None = None
+    entities: list[str] | None = None
+
+
+class Section:
+    """One part of a report: a template fragment plus the data it shows."""
+
+    name: ClassVar[str]
+    title: ClassVar[str]
+    template: ClassVar[str]  # an HTML fragment template name
+    markdown: ClassVar[str | None] = None  # an optional Markdown fragment template name
+
+    def data(self, ctx: ReportContext) -> dict[str, Any]:
+        raise NotImplementedError
+
+
+class ReportType:
+    """Base of report plugins: a title, the tables it reads, and its sections."""
+
+    name: ClassVar[str]
+    title: ClassVar[str]
+    sections: ClassVar[tuple[type[Section], ...]] = ()
+    inputs: ClassVar[tuple[str, ...]] = ()  # warehouse tables fingerprinted in the manifest
+    template_package: ClassVar[str] = "mlreport.reports"
+    default_formats: ClassVar[tuple[str, ...]] = ("html", "pdf", "json", "md")
+
+
+@dataclass
+class BuiltSection:
+    name: str
+    title: str
+    template: str
+    markdown: str | None
+    data: dict[str, Any]
+
+
+@dataclass
+class BuiltReport:
+    type: str
+    title: str
+    window: Window
+    as_of: datetime
+    sections: list[BuiltSection]
+    manifest: dict[str, Any]
+    template_packages: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "report": self.type,
+            "title": self.title,
+            "as_of": iso(self.as_of),
+            "window": {"since": iso(self.window.start), "until": iso(self.window.end)},
+            "sections": {s.name: s.data for s in self.sections},
+            "manifest": self.manifest,
+        }
+
+
+class Renderer:
+    """Turns a built report into bytes of one format."""
+
+    extension: ClassVar[str]
+    media_type: ClassVar[str]
+
+    def render(self, report: BuiltReport, env: RenderEnv) -> bytes:
+        raise NotImplementedError
+
+
+@dataclass
+class RenderEnv:
+    """What renderers share: the Jinja environment and already-rendered formats."""
+
+    jinja: jinja2.Environment
+    config: Config
+    cache: dict[str, bytes] = field(default_factory=dict)
+
+    def output(self, report: BuiltReport, fmt: str) -> bytes:
+        """Render ``fmt`` once per report (the PDF renderer reuses the HTML)."""
+        if fmt not in self.cache:
+            from mlreport.plugins import get_plugins
+
+            self.cache[fmt] = get_plugins().renderers().get(fmt)().render(report, self)
+        return self.cache[fmt]
+
+
+def jinja_env(config: Config, packages: list[str]) -> jinja2.Environment:
+    loaders: list[jinja2.BaseLoader] = []
+    if config.templates:
+        loaders.append(jinja2.FileSystemLoader(str(config.templates)))
+    for pkg in dict.fromkeys(packages + ["mlreport.reports"]):
+        loaders.append(jinja2.PackageLoader(pkg, "templates"))
+    env = jinja2.Environment(
+        loader=jinja2.ChoiceLoader(loaders),
+        autoescape=jinja2.select_autoescape(
+            enabled_extensions=("html", "j2"), default_for_string=True, default=True
+        ),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    return env
+
+
+def markdown_env(config: Config, packages: list[str]) -> jinja2.Environment:
+    """A non-HTML environment for Markdown; values go through the ``md`` filter instead."""
+    env = jinja_env(config, packages)
+    env.autoescape = False
+    return env
+
+
+# -- manifest --------------------------------------------------------------------------------
+
+
+def plugin_versions() -> dict[str, str | None]:
+    from mlreport.plugins import get_plugins
+
+    return {row["name"]: row["version"] for row in get_plugins().describe()}
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def build_manifest(ctx: ReportContext, report_type: type[ReportType]) -> dict[str, Any]:
+    try:
+        version = importlib.metadata.version("mlreport")
+    except importlib.metadata.PackageNotFoundError:
+        version = None
+    return {
+        "mlreport_version": version,
+        "plugins": plugin_versions(),
+        "config_hash": ctx.config.digest,
+        "as_of": iso(ctx.as_of),
+        "window": {"since": iso(ctx.window.start), "until": iso(ctx.window.end)},
+        "inputs": {t: ctx.warehouse.fingerprint(t) for t in report_type.inputs},
+    }
+
+
+def build_report(report_type: type[ReportType], ctx: ReportContext) -> BuiltReport:
+    sections = []
+    for sec_cls in report_type.sections:
+        sec = sec_cls()
+        sections.append(
+            BuiltSection(sec.name, sec.title, sec.template, sec.markdown, sec.data(ctx))
+        )
+    return BuiltReport(
+        type=report_type.name,
+        title=ctx.title or report_type.title,
+        window=ctx.window,
+        as_of=ctx.as_of,
+        sections=sections,
+        manifest=build_manifest(ctx, report_type),
+        template_packages=[report_type.template_package],
+    )
+
+
+def render_report(
+    ctx: ReportContext, report_name: str, formats: list[str], out_dir: Path
+) -> dict[str, Path]:
+    """Build one report, write each format and a manifest, record the run; return the paths."""
+    from mlreport.plugins import get_plugins
+
+    plugins = get_plugins()
+    report_type = plugins.reports().get(report_name)
+    renderers = {fmt: plugins.renderers().get(fmt) for fmt in formats}  # fail before work
+    run_id = uuid.uuid4().hex
+    started = utcnow()
+    report = build_report(report_type, ctx)
+    env = RenderEnv(jinja_env(ctx.config, report.template_packages), ctx.config)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    outputs: dict[str, Path] = {}
+    for fmt, renderer in renderers.items():
+        path = out_dir / f"{report_name}.{renderer.extension}"
+        data = env.output(report, fmt)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_bytes(data)
+        tmp.replace(path)
+        outputs[fmt] = path
+    manifest = dict(report.manifest)
+    manifest["run_id"] = run_id
+    manifest["outputs"] = {
+        fmt: {"file": p.name, "sha256": sha256_file(p)} for fmt, p in outputs.items()
+    }
+    manifest_path = out_dir / f"{report_name}.manifest.json"
+    manifest_path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    _record_run(ctx, report_name, run_id, started, manifest)
+    plugins.pm.hook.after_report(report=report, outputs=outputs)
+    return outputs
+
+
+def _record_run(
+    ctx: ReportContext, name: str, run_id: str, started: datetime, manifest: dict
+) -> None:
+    w = ctx.warehouse
+    if w.read_only:
+        return
+    with w.transaction():
+        w.con.execute(
+            "INSERT INTO report_runs VALUES (?, ?, ?, ?, ?, 'ok', ?, ?, ?, ?, ?)",
+            [
+                run_id,
+                name,
+                ctx.as_of,
+                started,
+                utcnow(),
+                manifest["config_hash"],
+                json.dumps(manifest["inputs"], sort_keys=True),
+                json.dumps(manifest["plugins"], sort_keys=True),
+                json.dumps(manifest["outputs"], sort_keys=True),
+                json.dumps(manifest, sort_keys=True),
+            ],
+        )

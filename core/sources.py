@@ -1,0 +1,206 @@
+"""The source contract and the sync engine that owns atomicity, upserts and cursors.
+
+A source only *reads*: it yields :class:`Rows` for a stream and, when the rows so far are
+consistent with a new cursor, a :class:`Checkpoint`. The kernel writes each stretch of rows and
+its cursor in one DuckDB transaction, so a crash never moves a cursor past unstored data.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import polars as pl
+from pydantic import BaseModel, ConfigDict
+
+from mlreport.config import Config, SourceConfig, validate_options
+from mlreport.warehouse import Warehouse, utcnow
+
+log = logging.getLogger("mlreport.sync")
+
+
+class SourceError(Exception):
+    """A source could not be read; the message names the file, line or field."""
+
+
+class SourceOptions(BaseModel):
+    """Base for a source type's own config keys (unknown keys are errors)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+@dataclass(frozen=True)
+class Stream:
+    """One incrementally synced feed of a source into one canonical table."""
+
+    name: str
+    table: str
+    key: tuple[str, ...]
+    entity_column: str | None = None  # rows naming entities add them to `entities`
+
+
+@dataclass
+class Rows:
+    frame: pl.DataFrame
+
+
+@dataclass
+class Checkpoint:
+    cursor: Any
+
+
+@dataclass
+class StreamStats:
+    rows: int = 0
+    batches: int = 0
+    checkpoints: int = 0
+    skipped: bool = False
+
+
+@dataclass
+class SyncStats:
+    source: str
+    streams: dict[str, StreamStats] = field(default_factory=dict)
+    reads: dict[str, int] = field(default_factory=dict)  # what the source read: files, bytes, requests
+    seconds: float = 0.0
+
+    @property
+    def rows(self) -> int:
+        return sum(s.rows for s in self.streams.values())
+
+
+class Source:
+    """Base class of source types. Subclasses set ``Options`` and implement the readers."""
+
+    Options: ClassVar[type[SourceOptions]] = SourceOptions
+    entity_kind: ClassVar[str] = "service"
+
+    def __init__(self, name: str, options: SourceOptions, config: Config) -> None:
+        self.name = name
+        self.options = options
+        self.config = config
+        self.reads: dict[str, int] = {}
+
+    def count(self, what: str, n: int = 1) -> None:
+        """Count reads (files opened, bytes read, requests made) for sync statistics."""
+        self.reads[what] = self.reads.get(what, 0) + n
+
+    def streams(self) -> list[Stream]:
+        raise NotImplementedError
+
+    def read(self, stream: Stream, cursor: Any) -> Iterator[Rows | Checkpoint]:
+        """Yield rows for ``stream`` starting after ``cursor`` (None: from the beginning)."""
+        raise NotImplementedError
+
+    def check(self) -> str:
+        """Say whether the source is reachable (``mlreport doctor``); raise SourceError if not."""
+        return "ok"
+
+
+def build_source(src: SourceConfig, config: Config, index: int) -> Source:
+    from mlreport.plugins import get_plugins
+
+    cls = get_plugins().sources().get(src.type)
+    options = validate_options(cls.Options, src.options, config, ("sources", index))
+    return cls(src.name, options, config)
+
+
+def sync_source(
+    warehouse: Warehouse, source: Source, full: bool = False, progress: Any = None
+) -> SyncStats:
+    """Run every stream of ``source``; each checkpoint commits rows and cursor together."""
+    stats = SyncStats(source.name)
+    started = time.monotonic()
+    synced_at = utcnow()
+    if full:
+        with warehouse.transaction():
+            warehouse.clear_cursors(source.name)
+    for stream in source.streams():
+        st = stats.streams.setdefault(stream.name, StreamStats())
+        cursor = warehouse.get_cursor(source.name, stream.name)
+        warehouse.con.execute("BEGIN TRANSACTION")
+        try:
+            for item in source.read(stream, cursor):
+                if isinstance(item, Rows):
+                    frame = _with_provenance(item.frame, warehouse, stream, source, synced_at)
+                    st.rows += warehouse.upsert(stream.table, frame, stream.key)
+                    st.batches += 1
+                    _add_entities(warehouse, frame, stream, source, synced_at)
+                    if progress:
+                        progress(source.name, stream.name, st.rows)
+                elif isinstance(item, Checkpoint):
+                    warehouse.set_cursor(source.name, stream.name, item.cursor)
+                    warehouse.con.execute("COMMIT")
+                    warehouse.con.execute("BEGIN TRANSACTION")
+                    st.checkpoints += 1
+                else:
+                    raise TypeError(f"source {source.name!r} yielded {type(item).__name__}")
+        except BaseException:
+            warehouse.con.execute("ROLLBACK")
+            raise
+        warehouse.con.execute("COMMIT")
+    stats.reads = dict(source.reads)
+    stats.seconds = time.monotonic() - started
+    return stats
+
+
+def _with_provenance(
+    frame: pl.DataFrame, warehouse: Warehouse, stream: Stream, source: Source, synced_at
+) -> pl.DataFrame:
+    cols = warehouse.columns(stream.table)
+    extra = []
+    if "source" in cols:
+        extra.append(pl.lit(source.name).alias("source"))
+    if "synced_at" in cols:
+        extra.append(pl.lit(synced_at).cast(pl.Datetime("us", "UTC")).alias("synced_at"))
+    return frame.with_columns(extra) if extra else frame
+
+
+def _add_entities(
+    warehouse: Warehouse, frame: pl.DataFrame, stream: Stream, source: Source, synced_at
+) -> None:
+    if not stream.entity_column or stream.entity_column not in frame.columns:
+        return
+    names = frame.get_column(stream.entity_column).drop_nulls().unique().to_list()
+    if not names:
+        return
+    warehouse.con.execute(
+        """
+        INSERT INTO entities (kind, name, declared, source, synced_at)
+        SELECT ?, n.name, false, ?, ? FROM (SELECT unnest(?::VARCHAR[]) AS name) n
+        WHERE NOT EXISTS (SELECT 1 FROM entities e WHERE e.name = n.name)
+        """,
+        [source.entity_kind, source.name, synced_at, names],
+    )
+
+
+def sync_entities(warehouse: Warehouse, config: Config) -> None:
+    """Store the entities the config declares (they win over auto-added ones)."""
+    import json
+
+    with warehouse.transaction():
+        for ent in config.entities:
+            extra = ent.model_extra or {}
+            warehouse.con.execute(
+                "DELETE FROM entities WHERE name = ? AND NOT declared", [ent.name]
+            )
+            warehouse.con.execute(
+                "INSERT OR REPLACE INTO entities (kind, name, owner, team, risk_tier, "
+                "intended_use, description, tags, attributes, declared, source, synced_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, true, 'config', ?)",
+                [
+                    ent.kind,
+                    ent.name,
+                    ent.owner,
+                    ent.team,
+                    ent.risk_tier,
+                    ent.intended_use,
+                    ent.description,
+                    json.dumps(ent.tags, sort_keys=True),
+                    json.dumps(extra, sort_keys=True, default=str),
+                    utcnow(),
+                ],
+            )

@@ -1,0 +1,182 @@
+"""The embedded DuckDB warehouse: migrations, upserts, cursors and read-only access."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+
+
+class WarehouseError(Exception):
+    """The warehouse cannot be opened or a statement was refused."""
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _migrations() -> list[tuple[int, str, str]]:
+    found = []
+    for item in resources.files("mlreport").joinpath("migrations").iterdir():
+        m = re.match(r"^(\d+)_(.+)\.sql$", item.name)
+        if m:
+            found.append((int(m.group(1)), m.group(2), item.read_text(encoding="utf-8")))
+    return sorted(found)
+
+
+class Warehouse:
+    """One DuckDB file holding every canonical table.
+
+    Opened read-write, it applies pending migrations; opened ``read_only`` it refuses writes
+    at the DuckDB level, which is what ``mlreport sql`` relies on.
+    """
+
+    def __init__(self, path: str | Path, read_only: bool = False) -> None:
+        self.path = Path(path)
+        self.read_only = read_only
+        if read_only and not self.path.exists():
+            raise WarehouseError(
+                f"{self.path}: no warehouse here yet (run `mlreport sync` first)"
+            )
+        if not read_only:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.con = duckdb.connect(str(self.path), read_only=read_only)
+        except duckdb.IOException as exc:
+            msg = str(exc)
+            if "lock" in msg.lower():
+                raise WarehouseError(
+                    f"{self.path}: the warehouse is in use by another mlreport process; "
+                    "wait for it to finish and try again"
+                ) from None
+            raise WarehouseError(f"{self.path}: cannot open the warehouse: {msg}") from None
+        self.con.execute("SET TimeZone = 'UTC'")
+        if not read_only:
+            self.migrate()
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> Warehouse:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- schema ---------------------------------------------------------------------------
+
+    def migrate(self) -> list[int]:
+        self.con.execute(
+            "CREATE TABLE IF NOT EXISTS _migrations "
+            "(version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMPTZ)"
+        )
+        done = {r[0] for r in self.con.execute("SELECT version FROM _migrations").fetchall()}
+        applied = []
+        for version, name, sql in _migrations():
+            if version in done:
+                continue
+            with self.transaction():
+                self.con.execute(sql)
+                self.con.execute(
+                    "INSERT INTO _migrations VALUES (?, ?, ?)", [version, name, utcnow()]
+                )
+            applied.append(version)
+        return applied
+
+    def schema_version(self) -> int:
+        row = self.con.execute("SELECT max(version) FROM _migrations").fetchone()
+        return int(row[0] or 0)
+
+    def columns(self, table: str) -> list[str]:
+        rows = self.con.execute(
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_name = ? ORDER BY ordinal_position",
+            [table],
+        ).fetchall()
+        if not rows:
+            raise WarehouseError(f"no table {table!r} in the warehouse")
+        return [r[0] for r in rows]
+
+    def tables(self) -> list[str]:
+        rows = self.con.execute(
+            "SELECT table_name FROM information_schema.tables "
+            "WHERE table_schema = 'main' ORDER BY table_name"
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    # -- transactions and writes ------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            yield self.con
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        self.con.execute("COMMIT")
+
+    def upsert(self, table: str, frame: pl.DataFrame, key: tuple[str, ...]) -> int:
+        """Insert or replace ``frame``'s rows on ``key``; the last of duplicate keys wins.
+
+        Columns the table has but the frame lacks are set to NULL / their default; columns the
+        frame has but the table lacks are an error (a source must not invent columns silently).
+        """
+        if frame.height == 0:
+            return 0
+        cols = self.columns(table)
+        unknown = [c for c in frame.columns if c not in cols]
+        if unknown:
+            raise WarehouseError(
+                f"table {table!r} has no column(s) {', '.join(unknown)}; "
+                "add a migration or drop them from the batch"
+            )
+        frame = frame.unique(subset=list(key), keep="last", maintain_order=True)
+        names = ", ".join(f'"{c}"' for c in frame.columns)
+        self.con.register("_mlreport_batch", frame.to_arrow())
+        try:
+            self.con.execute(
+                f"INSERT OR REPLACE INTO {table} ({names}) SELECT {names} FROM _mlreport_batch"
+            )
+        finally:
+            self.con.unregister("_mlreport_batch")
+        return frame.height
+
+    # -- sync cursors ---------------------------------------------------------------------------
+
+    def get_cursor(self, source: str, stream: str) -> Any:
+        row = self.con.execute(
+            "SELECT cursor FROM _sync_state WHERE source = ? AND stream = ?", [source, stream]
+        ).fetchone()
+        return None if row is None or row[0] is None else json.loads(row[0])
+
+    def set_cursor(self, source: str, stream: str, cursor: Any) -> None:
+        self.con.execute(
+            "INSERT OR REPLACE INTO _sync_state VALUES (?, ?, ?, ?)",
+            [source, stream, json.dumps(cursor, sort_keys=True), utcnow()],
+        )
+
+    def clear_cursors(self, source: str) -> None:
+        self.con.execute("DELETE FROM _sync_state WHERE source = ?", [source])
+
+    # -- reads -----------------------------------------------------------------------------------
+
+    def query(self, sql: str, params: list[Any] | None = None) -> pl.DataFrame:
+        return self.con.execute(sql, params or []).pl()
+
+    def fingerprint(self, table: str) -> dict[str, Any]:
+        """Row count and an order-independent content hash, ignoring ``synced_at``."""
+        cols = [c for c in self.columns(table) if c != "synced_at"]
+        row_expr = "hash(" + ", ".join(f'"{c}"' for c in cols) + ")"
+        count, digest = self.con.execute(
+            f"SELECT count(*), coalesce(bit_xor({row_expr}), 0) FROM {table}"
+        ).fetchone()
+        return {"rows": int(count), "hash": f"{int(digest):016x}"}

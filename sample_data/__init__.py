@@ -1,0 +1,1 @@
+"""The sample organisation that `mlreport demo` runs on."""
