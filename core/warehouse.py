@@ -170,7 +170,7 @@ class Warehouse:
     # -- reads -----------------------------------------------------------------------------------
 
     def query(self, sql: str, params: list[Any] | None = None) -> pl.DataFrame:
-        return self.con.execute(sql, params or []).pl()
+        return self.con.sql(sql, params=params or None).pl()
 
     def fingerprint(self, table: str) -> dict[str, Any]:
         """Row count and an order-independent content hash, ignoring ``synced_at``."""

@@ -158,11 +158,11 @@ CREATE TABLE model_events (
     name VARCHAR NOT NULL,
     version VARCHAR NOT NULL,
     event VARCHAR NOT NULL,
-    at TIMESTAMPTZ NOT NULL,
+    "at" TIMESTAMPTZ NOT NULL,
     at_kind VARCHAR,
     detail JSON,
     synced_at TIMESTAMPTZ,
-    PRIMARY KEY (source, name, version, event, at)
+    PRIMARY KEY (source, name, version, event, "at")
 );
 
 CREATE TABLE costs (
