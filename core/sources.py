@@ -83,6 +83,9 @@ class Source:
         self.options = options
         self.config = config
         self.reads: dict[str, int] = {}
+        # Set by the kernel before reading: sources may *read* stored rows (e.g. to find the
+        # parents of new commits) but must never write; writes go through yielded Rows.
+        self.warehouse: Warehouse | None = None
 
     def count(self, what: str, n: int = 1) -> None:
         """Count reads (files opened, bytes read, requests made) for sync statistics."""
@@ -113,6 +116,7 @@ def sync_source(
 ) -> SyncStats:
     """Run every stream of ``source``; each checkpoint commits rows and cursor together."""
     stats = SyncStats(source.name)
+    source.warehouse = warehouse
     started = time.monotonic()
     synced_at = utcnow()
     if full:
