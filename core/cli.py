@@ -90,6 +90,15 @@ def handle_errors(fn: Callable) -> Callable:
             _fail(str(exc), state)
         except duckdb.Error as exc:
             _fail(f"warehouse: {exc}", state)
+        except (click.exceptions.Exit, click.ClickException, SystemExit, KeyboardInterrupt):
+            raise
+        except Exception as exc:  # never let a crash look like a policy failure (exit 1)
+            log.debug("unexpected error", exc_info=True)
+            _fail(
+                f"unexpected {type(exc).__name__}: {exc} (run with -vv for the traceback; "
+                "this is a bug, please report it)",
+                state,
+            )
 
     return wrapper
 

@@ -46,7 +46,9 @@ ConfigPath = Annotated[Path, AfterValidator(_resolve_path)]
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # validate_default: defaults go through the same validators, so default paths are
+    # resolved against the config folder like written ones.
+    model_config = ConfigDict(extra="forbid", validate_default=True)
 
 
 class WarehouseConfig(Strict):
@@ -119,14 +121,14 @@ class OutputConfig(Strict):
 
 
 class Config(Strict):
-    warehouse: WarehouseConfig = Field(default_factory=WarehouseConfig)
+    warehouse: WarehouseConfig = Field(default_factory=dict)
     entities: list[EntityConfig] = Field(default_factory=list)
     sources: list[SourceConfig] = Field(default_factory=list)
     policies: dict[str, PolicyConfig] = Field(default_factory=dict)
     reports: list[ReportConfig] = Field(default_factory=list)
     notifiers: list[NotifierConfig] = Field(default_factory=list)
-    metrics: MetricsConfig = Field(default_factory=MetricsConfig)
-    output: OutputConfig = Field(default_factory=OutputConfig)
+    metrics: MetricsConfig = Field(default_factory=dict)
+    output: OutputConfig = Field(default_factory=dict)
     templates: ConfigPath | None = None
 
     # Set by load_config, not by the file.

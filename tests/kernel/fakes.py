@@ -47,7 +47,7 @@ class CounterSource(Source):
                         "finished_at": [T0 + timedelta(days=i)],
                         "status": ["success"],
                         "kind": ["planned"],
-                        "version": [self.options.token or "v"],
+                        "version": ["v1"],
                     }
                 )
             )
