@@ -1,0 +1,174 @@
+"""CLI contracts: read-only sql, metrics JSON shape, exit codes, stdout/stderr, the run lock."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from click.testing import CliRunner
+
+from mlreport.cli import cli
+from mlreport.lock import LockHeld, run_lock
+from mlreport.plugins import get_plugins
+from tests.kernel import fakes
+
+CONFIG = """
+[[sources]]
+name = "c"
+type = "counter"
+n = 5
+[policies]
+"fake.deploys" = { max = POLICY_MAX }
+[[reports]]
+type = "fake"
+"""
+
+
+@pytest.fixture
+def synced(tmp_path, monkeypatch):
+    get_plugins().register_module(fakes, "fakes")
+    cfg = tmp_path / "mlreport.toml"
+    cfg.write_text(CONFIG.replace("POLICY_MAX", "10"))
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["sync"])
+    assert result.exit_code == 0, result.output
+    return cfg
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(cli, list(args))
+
+
+def test_sync_prints_rows_and_reads(synced):
+    result = invoke("sync")
+    assert result.exit_code == 0
+    assert result.output.startswith("c\t0 rows")
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "INSERT INTO deployments (source, deployment_id, entity, environment, finished_at, "
+        "status) VALUES ('x','y','z','p', now(), 'success')",
+        "DELETE FROM deployments",
+        "DROP TABLE deployments",
+        "CREATE TABLE t (a INT)",
+        "UPDATE deployments SET status = 'failure'",
+        "COPY deployments TO 'leak.csv'",
+        "ATTACH 'other.duckdb' AS o",
+        "SELECT 1; DELETE FROM deployments",
+        "INSTALL httpfs",
+    ],
+)
+def test_sql_refuses_writes(synced, statement, tmp_path):
+    result = invoke("sql", statement)
+    assert result.exit_code == 2
+    assert "read-only" in result.output
+    assert invoke("sql", "SELECT count(*) AS n FROM deployments", "--format", "json").output
+    count = json.loads(invoke("sql", "SELECT count(*) AS n FROM deployments", "--format",
+                              "json").output)
+    assert count == [{"n": 5}]
+    assert not (tmp_path / "leak.csv").exists() and not (tmp_path / "other.duckdb").exists()
+
+
+def test_sql_formats(synced):
+    out = invoke("sql", "SELECT deployment_id, entity FROM deployments ORDER BY 1 LIMIT 2",
+                 "--format", "csv").output
+    assert out == "deployment_id,entity\nd0,svc\nd1,svc\n"
+    table = invoke("sql", "SELECT deployment_id FROM deployments ORDER BY 1 LIMIT 1").output
+    assert "d0" in table
+
+
+def test_sql_syntax_error_is_a_clear_error(synced):
+    result = invoke("sql", "SELEC 1")
+    assert result.exit_code == 2 and "does not parse" in result.output
+
+
+def test_metrics_json_has_exactly_the_documented_keys(synced):
+    result = invoke("metrics", "--metric", "fake.*", "--since", "2026-01-01",
+                    "--until", "2026-01-04", "--format", "json")
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.output)
+    assert rows == [{
+        "metric": "fake.deploys", "entity": "svc", "window_start": "2026-01-01T00:00:00Z",
+        "window_end": "2026-01-04T00:00:00Z", "dimensions": {}, "value": 3.0, "unit": "count",
+        "n": 3, "band": None,
+    }]
+
+
+def test_metrics_by_week_is_a_series_of_half_open_windows(synced):
+    rows = json.loads(invoke("metrics", "--metric", "fake.*", "--since", "2025-12-31",
+                             "--until", "2026-01-14", "--by", "week", "--format", "json").output)
+    assert [(r["window_start"][:10], r["window_end"][:10], r["value"]) for r in rows] == [
+        ("2025-12-31", "2026-01-05", 4.0),
+        ("2026-01-05", "2026-01-12", 1.0),
+        ("2026-01-12", "2026-01-14", 0.0),
+    ]
+
+
+def test_metric_values_are_kept_as_history(synced):
+    for _ in range(2):
+        invoke("metrics", "--metric", "fake.*", "--since", "2026-01-01", "--until", "2026-01-04")
+    runs = json.loads(invoke("sql", "SELECT count(DISTINCT run_id) AS n FROM metric_values",
+                             "--format", "json").output)
+    assert runs == [{"n": 2}]
+
+
+def test_bad_dates_are_usage_errors(synced):
+    result = invoke("metrics", "--since", "last tuesday")
+    assert result.exit_code == 2 and "--since" in result.output
+
+
+def test_check_exit_codes(synced, tmp_path):
+    assert invoke("check", "--since", "2026-01-01", "--until", "2026-02-01").exit_code == 0
+    (tmp_path / "mlreport.toml").write_text(CONFIG.replace("POLICY_MAX", "2"))
+    result = invoke("check", "--since", "2026-01-01", "--until", "2026-02-01")
+    assert result.exit_code == 1
+    assert "FAIL fake.deploys svc: 5" in result.output
+    (tmp_path / "mlreport.toml").write_text("[warehouse\n")
+    assert invoke("check").exit_code == 2
+
+
+def test_run_lock_refuses_a_second_holder(tmp_path):
+    with run_lock(tmp_path / "w.duckdb"), pytest.raises(LockHeld, match="--wait"), run_lock(
+        tmp_path / "w.duckdb"
+    ):
+        pass
+
+
+def test_second_run_process_exits_with_a_message_while_the_first_holds_the_lock(synced, tmp_path):
+    holder = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(f"""
+            import sys, time
+            from mlreport.lock import run_lock
+            with run_lock({str(tmp_path / "mlreport.duckdb")!r}):
+                print("held", flush=True)
+                sys.stdin.read()
+        """)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        result = invoke("run")
+        assert result.exit_code == 2
+        assert "another mlreport run holds" in result.output
+    finally:
+        holder.communicate("")
+
+
+def test_unexpected_errors_exit_2_not_1(synced, monkeypatch):
+    def boom(*a, **k):
+        raise ZeroDivisionError("oops")
+
+    monkeypatch.setattr("mlreport.pipeline.sync_all", boom)
+    result = invoke("sync")
+    assert result.exit_code == 2 and "unexpected ZeroDivisionError" in result.output
+
+
+def test_doctor_reports_each_source(synced):
+    result = invoke("doctor")
+    assert "source c: 5 rows available" in result.output
+    assert "warehouse: ok" in result.output
