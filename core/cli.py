@@ -7,7 +7,8 @@ import io
 import json
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import wraps
 from importlib import resources
 from pathlib import Path
@@ -103,17 +104,36 @@ def handle_errors(fn: Callable) -> Callable:
     return wrapper
 
 
-def _progress_printer() -> Callable[..., None] | None:
+class _Progress:
+    """Rows-synced counters as rich progress bars, on a terminal only (quiet under cron)."""
+
+    def __init__(self) -> None:
+        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        self.bars = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            TextColumn("{task.completed:,} rows"),
+            TimeElapsedColumn(),
+            transient=True,
+        )
+        self.tasks: dict[str, Any] = {}
+
+    def __call__(self, source: str, stream: str, rows: int) -> None:
+        key = f"{source}/{stream}"
+        if key not in self.tasks:
+            self.tasks[key] = self.bars.add_task(key, total=None)
+        self.bars.update(self.tasks[key], completed=rows)
+
+
+@contextmanager
+def _progress() -> Iterator[Callable[..., None] | None]:
     if not sys.stderr.isatty():
-        return None
-    from rich.console import Console
-
-    console = Console(stderr=True)
-
-    def show(source: str, stream: str, rows: int) -> None:
-        console.print(f"[dim]{source}/{stream}: {rows:,} rows[/dim]", end="\r")
-
-    return show
+        yield None
+        return
+    display = _Progress()
+    with display.bars:
+        yield display
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -158,8 +178,8 @@ def sync(state: State, sources: tuple[str, ...], full: bool) -> None:
     """Pull sources into the warehouse (incrementally by default)."""
     from mlreport.pipeline import sync_all
 
-    with run_lock(state.warehouse_path), state.warehouse() as wh:
-        results = sync_all(wh, state.config, list(sources), full, _progress_printer())
+    with run_lock(state.warehouse_path), state.warehouse() as wh, _progress() as progress:
+        results = sync_all(wh, state.config, list(sources), full, progress)
     for st in results:
         click.echo(f"{st.source}\t{st.rows} rows\t{json.dumps(st.reads, sort_keys=True)}")
 
@@ -259,8 +279,8 @@ def run(state: State, out, as_of, wait) -> None:
     from mlreport import pipeline
 
     out_dir = Path(out) if out else state.config.output.dir
-    with run_lock(state.warehouse_path, wait), state.warehouse() as wh:
-        outcome = pipeline.run(wh, state.config, out_dir, as_of, _progress_printer())
+    with run_lock(state.warehouse_path, wait), state.warehouse() as wh, _progress() as progress:
+        outcome = pipeline.run(wh, state.config, out_dir, as_of, progress)
     for outputs in outcome.outputs.values():
         for path in outputs.values():
             click.echo(str(path))
@@ -389,8 +409,12 @@ def demo(state: State, out: str) -> None:
     out_dir = Path(out).resolve()
     config, as_of = materialize(out_dir)
     state._config = config
-    with run_lock(config.warehouse.path), Warehouse(config.warehouse.path) as wh:
-        outcome = pipeline.run(wh, config, config.output.dir, as_of, _progress_printer())
+    with (
+        run_lock(config.warehouse.path),
+        Warehouse(config.warehouse.path) as wh,
+        _progress() as progress,
+    ):
+        outcome = pipeline.run(wh, config, config.output.dir, as_of, progress)
     click.echo(f"demo outputs in {outcome.out_dir}:", err=True)
     for outputs in outcome.outputs.values():
         for path in outputs.values():

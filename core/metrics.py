@@ -193,7 +193,8 @@ def compute_metrics(
         if not wanted and not fnmatch(fam.name, pattern):
             continue
         frame = _as_frame(fam().compute(ctx))
-        frame = frame.filter(pl.col("metric").map_elements(lambda m: fnmatch(m, pattern), pl.Boolean))
+        names = [m for m in frame.get_column("metric").unique().to_list() if fnmatch(m, pattern)]
+        frame = frame.filter(pl.col("metric").is_in(names))
         if entities:
             frame = frame.filter(pl.col("entity").is_in(entities))
         frames.append(frame)

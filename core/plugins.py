@@ -7,6 +7,7 @@ recorded in ``load_errors`` and skipped, so one broken package never breaks unre
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.metadata
 import os
@@ -209,11 +210,16 @@ class Plugins:
         return sorted(rows.values(), key=lambda r: r["name"])
 
 
+@functools.cache
+def _distributions() -> dict[str, list[str]]:
+    return importlib.metadata.packages_distributions()
+
+
 def _version_of(plugin: object) -> str | None:
     module_name = getattr(plugin, "__name__", "")
     top = module_name.split(".")[0]
     try:
-        dist = importlib.metadata.packages_distributions().get(top, [top])[0]
+        dist = _distributions().get(top, [top])[0]
         return importlib.metadata.version(dist)
     except Exception:
         return None
