@@ -172,3 +172,11 @@ def test_doctor_reports_each_source(synced):
     result = invoke("doctor")
     assert "source c: 5 rows available" in result.output
     assert "warehouse: ok" in result.output
+
+
+def test_stdout_carries_only_results_and_logs_go_to_stderr(synced):
+    result = invoke("-vv", "sync")
+    assert "INFO syncing c" in result.stderr and "INFO" not in result.stdout
+    result = invoke("-vv", "metrics", "--metric", "fake.*", "--format", "json")
+    assert result.exit_code == 0
+    assert isinstance(json.loads(result.stdout), list)
