@@ -51,9 +51,13 @@ def _ident(kind: str, person, when) -> bytes:
 
 
 def _commit(c: Commit) -> bytes:
-    out = [b"commit refs/heads/main\n", b"mark :%d\n" % c.mark,
-           _ident("author", c.author, c.authored_at),
-           _ident("committer", c.committer, c.committed_at), _data(c.message)]
+    out = [
+        b"commit refs/heads/main\n",
+        b"mark :%d\n" % c.mark,
+        _ident("author", c.author, c.authored_at),
+        _ident("committer", c.committer, c.committed_at),
+        _data(c.message),
+    ]
     if c.parents:
         out.append(b"from :%d\n" % c.parents[0])
     out += [b"merge :%d\n" % p for p in c.parents[1:]]
@@ -91,15 +95,27 @@ def head_of(repo: Path) -> str | None:
         return None
 
 
-def build_repo(plan: RepoPlan, repo: Path) -> dict[int, str]:
-    """(Re)create ``repo`` from ``plan`` and return each commit mark's sha."""
+def build_repo(plan: RepoPlan, repo: Path, marker: str | None = None) -> dict[int, str]:
+    """(Re)create ``repo`` from ``plan`` and return each commit mark's sha.
+
+    ``marker`` names a file written into ``.git`` first, so even a half-built repository is
+    recognisable as one that may be deleted and rebuilt.
+    """
     if repo.exists():
         shutil.rmtree(repo)
     repo.mkdir(parents=True)
     git(repo, "init", "-q", "--initial-branch=main", "--object-format=sha1")
+    if marker:
+        (repo / ".git" / marker).write_text("built by mlreport.sample_data\n")
     marks = repo / ".git" / "sample-marks"
-    git(repo, "fast-import", "--quiet", "--done", f"--export-marks={marks}",
-        stdin=fast_import_stream(plan))
+    git(
+        repo,
+        "fast-import",
+        "--quiet",
+        "--done",
+        f"--export-marks={marks}",
+        stdin=fast_import_stream(plan),
+    )
     git(repo, "checkout", "-q", "-f", "main")
     result = read_marks(marks)
     marks.unlink()

@@ -114,8 +114,16 @@ class _Builder:
         base.update(changes)
         self.snapshots[mark] = base
         self.plan.commits.append(
-            Commit(mark, parents, author, committer or author, authored_at,
-                   committed_at or authored_at, message, changes)
+            Commit(
+                mark,
+                parents,
+                author,
+                committer or author,
+                authored_at,
+                committed_at or authored_at,
+                message,
+                changes,
+            )
         )
         return mark
 
@@ -143,8 +151,13 @@ def build_plan(
     """Lay out every commit in time order: branches start from main as it was then."""
     b = _Builder(team.repo)
     root_files = ("README.md",) + team.modules
-    root = b.commit((), founder, started_at, f"Initial import of {team.entity}\n",
-                    b.edit(None, root_files, f"Initial import of {team.entity}"))
+    root = b.commit(
+        (),
+        founder,
+        started_at,
+        f"Initial import of {team.entity}\n",
+        b.edit(None, root_files, f"Initial import of {team.entity}"),
+    )
     b.move_main(started_at, root)
 
     events: list[tuple[datetime, int, int, object]] = []  # (time, order, step, item)
@@ -190,12 +203,11 @@ def _merge(b: _Builder, f: Feature, main: int, base: int, tip: int) -> int:
     for path, lines in tip_snap.items():
         if lines == base_snap.get(path):
             continue
-        added = lines[len(base_snap.get(path, ())):]
+        added = lines[len(base_snap.get(path, ())) :]
         changes[path] = main_snap.get(path, ()) + added
     branch = f.slug.rsplit("/", 1)[-1]
     message = (
         f"Merge pull request #{f.number} from {f.author.email.split('@')[0]}/{branch}\n\n"
         f"{f.title}\n"
     )
-    return b.commit((main, tip), f.merger, f.merged_at, message, changes,
-                    committed_at=f.merged_at)
+    return b.commit((main, tip), f.merger, f.merged_at, message, changes, committed_at=f.merged_at)

@@ -38,11 +38,29 @@ from mlreport.sample_data.org import (
     Team,
 )
 
-VERBS = ("Add", "Improve", "Refactor", "Fix", "Speed up", "Validate", "Document", "Tune",
-         "Simplify", "Harden")
-FOLLOW_UPS = ("Add tests for {t}", "Address review comments", "Fix lint", "Refactor {t}",
-              "Handle empty input in {t}", "Update docs for {t}", "Fix flaky test",
-              "Rename variables in {t}", "Log more context in {t}")
+VERBS = (
+    "Add",
+    "Improve",
+    "Refactor",
+    "Fix",
+    "Speed up",
+    "Validate",
+    "Document",
+    "Tune",
+    "Simplify",
+    "Harden",
+)
+FOLLOW_UPS = (
+    "Add tests for {t}",
+    "Address review comments",
+    "Fix lint",
+    "Refactor {t}",
+    "Handle empty input in {t}",
+    "Update docs for {t}",
+    "Fix flaky test",
+    "Rename variables in {t}",
+    "Log more context in {t}",
+)
 
 
 @dataclass
@@ -117,8 +135,10 @@ def make_features(
         title = f"{rng.choice(VERBS)} {topic}"
         files = tuple(rng.sample(team.modules, rng.randint(1, 3)))
         messages = [title] + [rng.choice(FOLLOW_UPS).format(t=topic) for _ in range(n - 1)]
-        changes = [(t, m, tuple(rng.sample(files, rng.randint(1, len(files)))))
-                   for t, m in zip(times, messages, strict=True)]
+        changes = [
+            (t, m, tuple(rng.sample(files, rng.randint(1, len(files)))))
+            for t, m in zip(times, messages, strict=True)
+        ]
         merger = rng.choice([p for p in team.people if p != author])
         merged = next_at_work(rng, times[-1] + jitter(rng, *review_minutes), merger)
         drafts.append((title, author, merger, changes, merged if merged < PERIOD_END else None))
@@ -126,8 +146,7 @@ def make_features(
     features = []
     for number, (title, author, merger, changes, merged) in enumerate(drafts, start=101):
         slug = "feature/" + "-".join(title.lower().replace("/", " ").split())[:40].rstrip("-")
-        features.append(Feature(number, f"{slug}-{number}", title, author, merger, changes,
-                                merged))
+        features.append(Feature(number, f"{slug}-{number}", title, author, merger, changes, merged))
     return features
 
 
@@ -151,37 +170,46 @@ def _end_of_period(sim: Simulation) -> Simulation:
 
 # -- credit-risk: continuous deployment ------------------------------------------------------
 
-CREDIT_INCIDENTS = ("Elevated 5xx from the scoring endpoint",
-                    "PD scores shifted after calibration change",
-                    "Reason codes missing for thin-file applicants",
-                    "Scoring latency p99 above SLO")
+CREDIT_INCIDENTS = (
+    "Elevated 5xx from the scoring endpoint",
+    "PD scores shifted after calibration change",
+    "Reason codes missing for thin-file applicants",
+    "Scoring latency p99 above SLO",
+)
 
 
 def simulate_credit_risk(team: Team = CREDIT_RISK) -> Simulation:
     rng = random.Random(team.seed)
     features = make_features(rng, team, 140, (1, 4), (0, 0, 0, 1, 1, 2), (15, 180))
     sim = Simulation(team, build_plan(team, _start(team), team.people[0], features, []))
-    merges = sorted((f.merged_at, sim.plan.merge_marks[f.number]) for f in features
-                    if f.merged_at is not None)
+    merges = sorted(
+        (f.merged_at, sim.plan.merge_marks[f.number]) for f in features if f.merged_at is not None
+    )
     last_good: Deployment | None = None
     busy_until = _start(team)
     model_version = 14
     for build, (merged_at, mark) in enumerate(merges, start=1):
         if rng.random() < 0.1:
             model_version += 1  # a retrained model ships with this build
-        common = dict(entity=team.entity, version=f"1.{build}.0", mark=mark,
-                      model_version=str(model_version))
+        common = dict(
+            entity=team.entity, version=f"1.{build}.0", mark=mark, model_version=str(model_version)
+        )
         start = merged_at + jitter(rng, 3, 8)
-        staging = Deployment(environment="staging", started_at=start,
-                             finished_at=start + jitter(rng, 4, 7), **common)
+        staging = Deployment(
+            environment="staging", started_at=start, finished_at=start + jitter(rng, 4, 7), **common
+        )
         sim.deployments.append(staging)
         if rng.random() < 0.03:
             staging.status = "failure"  # integration tests failed; nothing reaches production
             continue
         start = max(staging.finished_at + jitter(rng, 6, 15), busy_until + minutes(1))
-        prod = Deployment(environment="production", started_at=start,
-                          finished_at=start + jitter(rng, 5, 9),
-                          trigger="manual" if rng.random() < 0.05 else "automated", **common)
+        prod = Deployment(
+            environment="production",
+            started_at=start,
+            finished_at=start + jitter(rng, 5, 9),
+            trigger="manual" if rng.random() < 0.05 else "automated",
+            **common,
+        )
         sim.deployments.append(prod)
         busy_until = prod.finished_at
         r = rng.random()
@@ -194,40 +222,78 @@ def simulate_credit_risk(team: Team = CREDIT_RISK) -> Simulation:
             continue
         if r < 0.075:
             detected = prod.finished_at + jitter(rng, 20, 120)
-            sim.incidents.append(Incident(
-                team.entity, "production", rng.choice(("sev2", "sev3", "sev3")), detected,
-                detected + jitter(rng, 15, 90), prod if rng.random() < 0.7 else None,
-                rng.choice(CREDIT_INCIDENTS)))
+            sim.incidents.append(
+                Incident(
+                    team.entity,
+                    "production",
+                    rng.choice(("sev2", "sev3", "sev3")),
+                    detected,
+                    detected + jitter(rng, 15, 90),
+                    prod if rng.random() < 0.7 else None,
+                    rng.choice(CREDIT_INCIDENTS),
+                )
+            )
         last_good = prod
     _staging_incident(rng, sim, date(2026, 3, 17), "Staging feature store served stale scores")
     return _end_of_period(sim)
 
 
-def _rollback(rng: random.Random, to: Deployment, start: datetime, took: tuple[int, int],
-              trigger: str = "automated") -> Deployment:
+def _rollback(
+    rng: random.Random,
+    to: Deployment,
+    start: datetime,
+    took: tuple[int, int],
+    trigger: str = "automated",
+) -> Deployment:
     """Redeploy what ``to`` shipped."""
-    return Deployment(to.entity, to.environment, to.version, start, start + jitter(rng, *took),
-                      kind="rollback", trigger=trigger, model_version=to.model_version,
-                      mark=to.mark, direct=to.direct, unlinked_sha=to.unlinked_sha)
+    return Deployment(
+        to.entity,
+        to.environment,
+        to.version,
+        start,
+        start + jitter(rng, *took),
+        kind="rollback",
+        trigger=trigger,
+        model_version=to.model_version,
+        mark=to.mark,
+        direct=to.direct,
+        unlinked_sha=to.unlinked_sha,
+    )
 
 
 def _staging_incident(rng: random.Random, sim: Simulation, day: date, title: str) -> None:
     detected = local_time(day, 10 * 60 + rng.randint(0, 120), sim.team.people[0])
-    sim.incidents.append(Incident(sim.team.entity, "staging", "sev4", detected,
-                                  detected + jitter(rng, 60, 180), None, title))
+    sim.incidents.append(
+        Incident(
+            sim.team.entity,
+            "staging",
+            "sev4",
+            detected,
+            detected + jitter(rng, 60, 180),
+            None,
+            title,
+        )
+    )
 
 
 # -- fraud-detector: a weekly release train ------------------------------------------------
 
-FRAUD_INCIDENTS = ("False positive spike on card-not-present transactions",
-                   "Kafka consumer lag above 10 minutes",
-                   "Fraud scores null for new merchant categories",
-                   "Decline rate doubled in the EU region",
-                   "Rules engine timeout on the authorisation path",
-                   "Velocity features stale after feature store migration")
-FRAUD_FIXES = ("guard against null merchant category", "restore consumer batch size",
-               "pin threshold config", "revert velocity window change",
-               "raise rules engine timeout", "fix feature store key mapping")
+FRAUD_INCIDENTS = (
+    "False positive spike on card-not-present transactions",
+    "Kafka consumer lag above 10 minutes",
+    "Fraud scores null for new merchant categories",
+    "Decline rate doubled in the EU region",
+    "Rules engine timeout on the authorisation path",
+    "Velocity features stale after feature store migration",
+)
+FRAUD_FIXES = (
+    "guard against null merchant category",
+    "restore consumer batch size",
+    "pin threshold config",
+    "revert velocity window change",
+    "raise rules engine timeout",
+    "fix feature store key mapping",
+)
 
 
 @dataclass
@@ -256,8 +322,9 @@ def simulate_fraud_detector(team: Team = FRAUD_DETECTOR) -> Simulation:
         if week != last_week and rng.random() < 0.25:
             continue  # the train was skipped: QA sign-off missing
         _release(rng, team, week, train, week == last_week, directs, deployments, incidents)
-    plan = build_plan(team, _start(team), team.people[0], features,
-                      [d for d in directs if d.at < PERIOD_END])
+    plan = build_plan(
+        team, _start(team), team.people[0], features, [d for d in directs if d.at < PERIOD_END]
+    )
     sim = Simulation(team, plan, deployments, incidents)
     _staging_incident(rng, sim, date(2026, 2, 24), "Staging Kafka topic out of disk")
     return _end_of_period(sim)
@@ -270,41 +337,76 @@ def _weekday(week: date, offset: int) -> date:
     return day
 
 
-def _release(rng: random.Random, team: Team, week: date, train: _Train, last: bool,
-             directs: list[DirectCommit], deployments: list[Deployment],
-             incidents: list[Incident]) -> None:
+def _release(
+    rng: random.Random,
+    team: Team,
+    week: date,
+    train: _Train,
+    last: bool,
+    directs: list[DirectCommit],
+    deployments: list[Deployment],
+    incidents: list[Incident],
+) -> None:
     """Tuesday: bump and deploy to staging. Thursday: production. Then, often, trouble."""
     manager = team.people[0]
     train.minor, train.patch = train.minor + 1, 0
     if rng.random() < 0.3:
         train.model_version += 1
     version = f"2.{train.minor}.0"
-    bump_at = local_time(_weekday(week, 1), 10 * 60 + rng.randint(0, 50), manager,
-                         rng.randint(0, 59))
+    bump_at = local_time(
+        _weekday(week, 1), 10 * 60 + rng.randint(0, 50), manager, rng.randint(0, 59)
+    )
     key = f"release-{version}"
-    directs.append(DirectCommit(bump_at, manager, f"Release {version}",
-                                ("CHANGELOG.md", "fraud/__init__.py"), key, tag=f"v{version}"))
-    common = dict(entity=team.entity, version=version, direct=key, trigger="manual",
-                  model_version=str(train.model_version))
+    directs.append(
+        DirectCommit(
+            bump_at,
+            manager,
+            f"Release {version}",
+            ("CHANGELOG.md", "fraud/__init__.py"),
+            key,
+            tag=f"v{version}",
+        )
+    )
+    common = dict(
+        entity=team.entity,
+        version=version,
+        direct=key,
+        trigger="manual",
+        model_version=str(train.model_version),
+    )
     start = bump_at + jitter(rng, 20, 45)
-    deployments.append(Deployment(environment="staging", started_at=start,
-                                  finished_at=start + jitter(rng, 50, 80), **common))
-    start = local_time(_weekday(week, 3), 14 * 60 + rng.randint(0, 40), manager,
-                       rng.randint(0, 59))
-    prod = Deployment(environment="production", started_at=start,
-                      finished_at=start + jitter(rng, 45, 100), **common)
+    deployments.append(
+        Deployment(
+            environment="staging",
+            started_at=start,
+            finished_at=start + jitter(rng, 50, 80),
+            **common,
+        )
+    )
+    start = local_time(_weekday(week, 3), 14 * 60 + rng.randint(0, 40), manager, rng.randint(0, 59))
+    prod = Deployment(
+        environment="production",
+        started_at=start,
+        finished_at=start + jitter(rng, 45, 100),
+        **common,
+    )
     deployments.append(prod)
     if rng.random() < 0.1:
         prod.status = "failure"  # helm upgrade timed out; retried the next morning
         prod.finished_at = prod.started_at + jitter(rng, 30, 60)
         start = local_time(_weekday(week, 4), 10 * 60 + rng.randint(0, 30), manager)
-        prod = Deployment(environment="production", started_at=start,
-                          finished_at=start + jitter(rng, 45, 90), **common)
+        prod = Deployment(
+            environment="production",
+            started_at=start,
+            finished_at=start + jitter(rng, 45, 90),
+            **common,
+        )
         deployments.append(prod)
     if last:
         detected = next_at_work(rng, prod.finished_at + hours(rng.uniform(14, 30)), manager)
-        incidents.append(Incident(team.entity, "production", "sev2", detected, None, None,
-                                  FRAUD_INCIDENTS[0]))
+        incidents.append(
+            Incident(team.entity, "production", "sev2", detected, None, None, FRAUD_INCIDENTS[0])
+        )
         train.last_good = prod
         return
     r = rng.random()
@@ -316,21 +418,46 @@ def _release(rng: random.Random, team: Team, week: date, train: _Train, last: bo
         train.last_good = prod
 
 
-def _rolled_back(rng: random.Random, prod: Deployment, last_good: Deployment, manager: Person,
-                 deployments: list[Deployment], incidents: list[Incident]) -> None:
+def _rolled_back(
+    rng: random.Random,
+    prod: Deployment,
+    last_good: Deployment,
+    manager: Person,
+    deployments: list[Deployment],
+    incidents: list[Incident],
+) -> None:
     prod.status = "rolled_back"
     detected = prod.finished_at + jitter(rng, 20, 120)
-    back = _rollback(rng, last_good, next_at_work(rng, detected + hours(rng.uniform(1, 6)),
-                                                  manager), (30, 60), "manual")
+    back = _rollback(
+        rng,
+        last_good,
+        next_at_work(rng, detected + hours(rng.uniform(1, 6)), manager),
+        (30, 60),
+        "manual",
+    )
     deployments.append(back)
-    incidents.append(Incident(prod.entity, "production", "sev2", detected,
-                              back.finished_at + jitter(rng, 10, 60), prod,
-                              rng.choice(FRAUD_INCIDENTS)))
+    incidents.append(
+        Incident(
+            prod.entity,
+            "production",
+            "sev2",
+            detected,
+            back.finished_at + jitter(rng, 10, 60),
+            prod,
+            rng.choice(FRAUD_INCIDENTS),
+        )
+    )
 
 
-def _hotfixed(rng: random.Random, team: Team, prod: Deployment, train: _Train,
-              directs: list[DirectCommit], deployments: list[Deployment],
-              incidents: list[Incident]) -> None:
+def _hotfixed(
+    rng: random.Random,
+    team: Team,
+    prod: Deployment,
+    train: _Train,
+    directs: list[DirectCommit],
+    deployments: list[Deployment],
+    incidents: list[Incident],
+) -> None:
     """An incident days later, a hotfix straight on main, a manual hotfix deployment."""
     train.hotfixes += 1
     train.patch += 1
@@ -339,32 +466,53 @@ def _hotfixed(rng: random.Random, team: Team, prod: Deployment, train: _Train,
     fix_at = next_at_work(rng, detected + hours(rng.uniform(3, 20)), engineer)
     fix = rng.choice(FRAUD_FIXES)
     key = f"hotfix-2.{train.minor}.{train.patch}"
-    hotfix = Deployment(prod.entity, "production", f"2.{train.minor}.{train.patch}",
-                        fix_at, fix_at, kind="hotfix", trigger="manual",
-                        model_version=prod.model_version)
+    hotfix = Deployment(
+        prod.entity,
+        "production",
+        f"2.{train.minor}.{train.patch}",
+        fix_at,
+        fix_at,
+        kind="hotfix",
+        trigger="manual",
+        model_version=prod.model_version,
+    )
     if train.hotfixes == 2:
         # Built from a laptop branch that was never pushed: the sha is not in the repository.
         hotfix.unlinked_sha = fake_sha(rng)
     else:
-        directs.append(DirectCommit(fix_at, engineer, f"Hotfix: {fix}",
-                                    ("fraud/rules.py", "fraud/thresholds.py"), key))
+        directs.append(
+            DirectCommit(
+                fix_at, engineer, f"Hotfix: {fix}", ("fraud/rules.py", "fraud/thresholds.py"), key
+            )
+        )
         hotfix.direct = key
     hotfix.started_at = next_at_work(rng, fix_at + hours(rng.uniform(1, 4)), manager)
     hotfix.finished_at = hotfix.started_at + jitter(rng, 30, 70)
     deployments.append(hotfix)
-    incidents.append(Incident(
-        prod.entity, "production", rng.choice(("sev1", "sev2", "sev2")), detected,
-        hotfix.finished_at + hours(rng.uniform(0.5, 4)), prod if rng.random() < 0.5 else None,
-        rng.choice(FRAUD_INCIDENTS)))
+    incidents.append(
+        Incident(
+            prod.entity,
+            "production",
+            rng.choice(("sev1", "sev2", "sev2")),
+            detected,
+            hotfix.finished_at + hours(rng.uniform(0.5, 4)),
+            prod if rng.random() < 0.5 else None,
+            rng.choice(FRAUD_INCIDENTS),
+        )
+    )
     train.last_good = hotfix
 
 
 # -- recsys-api: manual deploys, then a pipeline -----------------------------------------------
 
 AUTOMATION_DAY = date(2026, 4, 1)
-RECSYS_INCIDENTS = ("Empty recommendations for new users", "p99 latency above 300 ms",
-                    "Stale embedding index served", "Cache stampede after deploy",
-                    "Duplicate items in the home carousel")
+RECSYS_INCIDENTS = (
+    "Empty recommendations for new users",
+    "p99 latency above 300 ms",
+    "Stale embedding index served",
+    "Cache stampede after deploy",
+    "Duplicate items in the home carousel",
+)
 
 
 def simulate_recsys_api(team: Team = RECSYS_API) -> Simulation:
@@ -400,26 +548,54 @@ def simulate_recsys_api(team: Team = RECSYS_API) -> Simulation:
 
 def _fork_deploy(rng: random.Random, sim: Simulation, at: datetime) -> None:
     """Someone deployed a build from their fork's CI: the sha is not in the repository."""
-    sim.deployments.append(Deployment(
-        sim.team.entity, "production", f"{at:%Y.%m.%d}-fork", at, at + jitter(rng, 15, 25),
-        trigger="manual", unlinked_sha=fake_sha(rng)))
+    sim.deployments.append(
+        Deployment(
+            sim.team.entity,
+            "production",
+            f"{at:%Y.%m.%d}-fork",
+            at,
+            at + jitter(rng, 15, 25),
+            trigger="manual",
+            unlinked_sha=fake_sha(rng),
+        )
+    )
 
 
-def _recsys_deploy(rng: random.Random, sim: Simulation, at: datetime, mark: int,
-                   automated: bool, last_good: Deployment | None) -> Deployment | None:
+def _recsys_deploy(
+    rng: random.Random,
+    sim: Simulation,
+    at: datetime,
+    mark: int,
+    automated: bool,
+    last_good: Deployment | None,
+) -> Deployment | None:
     """Staging then production; returns what production runs afterwards (None: unchanged)."""
     trigger = "automated" if automated else "manual"
     version = f"{at:%Y.%m.%d}.{mark}"
     start = at - jitter(rng, 40, 50)
-    staging = Deployment(sim.team.entity, "staging", version, start, start + jitter(rng, 8, 15),
-                         trigger=trigger, mark=mark)
+    staging = Deployment(
+        sim.team.entity,
+        "staging",
+        version,
+        start,
+        start + jitter(rng, 8, 15),
+        trigger=trigger,
+        mark=mark,
+    )
     sim.deployments.append(staging)
     if rng.random() < 0.05:
         staging.status = "failure"
         return None
     took = (8, 15) if automated else (15, 30)
-    prod = Deployment(sim.team.entity, "production", version, at, at + jitter(rng, *took),
-                      trigger=trigger, mark=mark)
+    prod = Deployment(
+        sim.team.entity,
+        "production",
+        version,
+        at,
+        at + jitter(rng, *took),
+        trigger=trigger,
+        mark=mark,
+    )
     sim.deployments.append(prod)
     r = rng.random()
     if r < 0.08 and last_good is not None:
@@ -428,24 +604,40 @@ def _recsys_deploy(rng: random.Random, sim: Simulation, at: datetime, mark: int,
         sim.deployments.append(back)
         if rng.random() < 0.5:
             detected = prod.finished_at + jitter(rng, 5, 15)
-            sim.incidents.append(Incident(sim.team.entity, "production", "sev3", detected,
-                                          back.finished_at + jitter(rng, 5, 30), prod,
-                                          rng.choice(RECSYS_INCIDENTS)))
+            sim.incidents.append(
+                Incident(
+                    sim.team.entity,
+                    "production",
+                    "sev3",
+                    detected,
+                    back.finished_at + jitter(rng, 5, 30),
+                    prod,
+                    rng.choice(RECSYS_INCIDENTS),
+                )
+            )
         return back
     if r < 0.18:
         detected = prod.finished_at + hours(rng.uniform(0.5, 6))
-        sim.incidents.append(Incident(
-            sim.team.entity, "production", rng.choice(("sev2", "sev3")), detected,
-            detected + hours(rng.uniform(2, 10)), prod if rng.random() < 0.5 else None,
-            rng.choice(RECSYS_INCIDENTS)))
+        sim.incidents.append(
+            Incident(
+                sim.team.entity,
+                "production",
+                rng.choice(("sev2", "sev3")),
+                detected,
+                detected + hours(rng.uniform(2, 10)),
+                prod if rng.random() < 0.5 else None,
+                rng.choice(RECSYS_INCIDENTS),
+            )
+        )
     return prod
 
 
 def simulate_all() -> list[Simulation]:
     """Every team, with organisation-wide incident numbers in order of detection."""
     sims = [simulate_credit_risk(), simulate_fraud_detector(), simulate_recsys_api()]
-    incidents = sorted((i for s in sims for i in s.incidents),
-                       key=lambda i: (i.detected_at, i.entity))
+    incidents = sorted(
+        (i for s in sims for i in s.incidents), key=lambda i: (i.detected_at, i.entity)
+    )
     for n, inc in enumerate(incidents, start=2001):
         inc.incident_id = f"INC-{n}"
     return sims
