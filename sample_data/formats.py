@@ -107,6 +107,11 @@ def canonical(
 
 
 # -- CDEvents (spec v0.4) ---------------------------------------------------------------------
+# Mapping (connectors/cdevents.py reads it back): a deployment's id is the event's
+# ``context.id``, the service is ``subject.id``, the environment
+# ``subject.content.environment.id``; what CDEvents has no field for (commit, timings, trigger)
+# travels in ``customData``. A rollback is a ``service.rolledback`` event naming the deployment
+# it undid; that deployment's own event says nothing about it, as a CD tool would emit it.
 
 CDEVENTS_SPEC = "0.4.1"
 CDEVENT_TYPES = {
@@ -117,61 +122,56 @@ CDEVENT_TYPES = {
 }
 CD_SOURCE = "/spinnaker/fraud-platform"
 MONITOR_SOURCE = "/alertmanager/payments"
-
-
-def _event_id(*parts: str) -> str:
-    """A stable UUID-shaped id, so regenerating gives the same file."""
-    h = hashlib.sha256("/".join(parts).encode()).hexdigest()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
+REGISTRY = "registry.example.com%2Ffraud-platform"
 
 
 def cdevent(
-    kind: str, subject_id: str, source: str, at: datetime, content: dict, custom: dict
+    kind: str,
+    event_id: str,
+    subject_id: str,
+    source: str,
+    at: datetime,
+    content: dict,
+    custom: dict,
 ) -> dict[str, Any]:
+    subject_type = "incident" if kind in ("detected", "resolved") else "service"
     return {
         "context": {
             "version": CDEVENTS_SPEC,
-            "id": _event_id(kind, subject_id, ts(at) or ""),
+            "id": event_id,
             "source": source,
             "type": CDEVENT_TYPES[kind],
             "timestamp": ts(at),
         },
-        "subject": {
-            "id": subject_id,
-            "source": source,
-            "type": _subject_type(kind),
-            "content": content,
-        },
-        "customData": custom,
+        "subject": {"id": subject_id, "source": source, "type": subject_type, "content": content},
+        "customData": {k: v for k, v in custom.items() if v is not None},
         "customDataContentType": "application/json",
     }
 
 
-def _subject_type(kind: str) -> str:
-    return "incident" if kind in ("detected", "resolved") else "service"
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def deployment_cdevent(d: Deployment, sha_of: ShaOf) -> dict[str, Any]:
+    """``service.deployed``, or ``service.rolledback`` for a rollback."""
     kind = "rolledback" if d.kind == "rollback" else "deployed"
     content = {
         "environment": {"id": d.environment, "source": "/k8s/eu-west-1"},
-        "artifactId": f"pkg:oci/{d.entity}@{d.version}?repository_url=registry.example.com",
+        "artifactId": f"pkg:oci/{d.entity}@sha256%3A{_digest(d.entity + d.version)}"
+        f"?repository_url={REGISTRY}",
     }
-    row = deployment_row(d, sha_of)
     custom = {
-        k: row[k]
-        for k in (
-            "deployment_id",
-            "version",
-            "commit_sha",
-            "model_version",
-            "started_at",
-            "status",
-            "kind",
-            "trigger",
-        )
+        "version": d.version,
+        "commit_sha": sha_of(d),
+        "model_version": d.model_version,
+        "started_at": ts(d.started_at),
+        "status": "failure" if d.status == "failure" else None,
+        "kind": d.kind if d.kind == "hotfix" else None,
+        "trigger": d.trigger,
+        "rolled_back_deployment_id": d.undoes.deployment_id if d.undoes else None,
     }
-    return cdevent(kind, d.entity, CD_SOURCE, d.finished_at, content, custom)
+    return cdevent(kind, d.deployment_id, d.entity, CD_SOURCE, d.finished_at, content, custom)
 
 
 def incident_cdevents(i: Incident) -> list[dict[str, Any]]:
@@ -184,10 +184,28 @@ def incident_cdevents(i: Incident) -> list[dict[str, Any]]:
         "severity": i.severity,
         "cause_deployment_id": i.cause.deployment_id if i.cause else None,
     }
-    events = [cdevent("detected", i.incident_id, MONITOR_SOURCE, i.detected_at, content, custom)]
+    events = [
+        cdevent(
+            "detected",
+            f"{i.incident_id}-detected",
+            i.incident_id,
+            MONITOR_SOURCE,
+            i.detected_at,
+            content,
+            custom,
+        )
+    ]
     if i.resolved_at is not None:
         events.append(
-            cdevent("resolved", i.incident_id, MONITOR_SOURCE, i.resolved_at, content, custom)
+            cdevent(
+                "resolved",
+                f"{i.incident_id}-resolved",
+                i.incident_id,
+                MONITOR_SOURCE,
+                i.resolved_at,
+                content,
+                {"severity": i.severity},
+            )
         )
     return events
 

@@ -77,6 +77,7 @@ class Deployment:
     mark: int | None = None  # the commit shipped, by plan mark ...
     direct: str | None = None  # ... or by the key of a direct commit ...
     unlinked_sha: str | None = None  # ... or a sha the repository does not have
+    undoes: Deployment | None = None  # for a rollback: the deployment it rolled back
     deployment_id: str = ""
 
 
@@ -213,14 +214,14 @@ def simulate_credit_risk(team: Team = CREDIT_RISK) -> Simulation:
         sim.deployments.append(prod)
         busy_until = prod.finished_at
         r = rng.random()
-        if r < 0.04 and last_good is not None:
-            prod.status = "rolled_back"  # the canary analysis failed
+        if r < 0.025 and last_good is not None:
+            # The canary analysis failed and the pipeline rolled back.
             prod.finished_at = prod.started_at + jitter(rng, 14, 22)
-            back = _rollback(rng, last_good, prod.finished_at + jitter(rng, 0, 2), (3, 5))
+            back = _rollback(rng, prod, last_good, prod.finished_at + jitter(rng, 0, 2), (3, 5))
             sim.deployments.append(back)
             busy_until = back.finished_at
             continue
-        if r < 0.075:
+        if r < 0.05:
             detected = prod.finished_at + jitter(rng, 20, 120)
             sim.incidents.append(
                 Incident(
@@ -240,12 +241,14 @@ def simulate_credit_risk(team: Team = CREDIT_RISK) -> Simulation:
 
 def _rollback(
     rng: random.Random,
+    bad: Deployment,
     to: Deployment,
     start: datetime,
     took: tuple[int, int],
     trigger: str = "automated",
 ) -> Deployment:
-    """Redeploy what ``to`` shipped."""
+    """Undo ``bad`` by redeploying what ``to`` shipped."""
+    bad.status = "rolled_back"
     return Deployment(
         to.entity,
         to.environment,
@@ -258,6 +261,7 @@ def _rollback(
         mark=to.mark,
         direct=to.direct,
         unlinked_sha=to.unlinked_sha,
+        undoes=bad,
     )
 
 
@@ -426,10 +430,10 @@ def _rolled_back(
     deployments: list[Deployment],
     incidents: list[Incident],
 ) -> None:
-    prod.status = "rolled_back"
     detected = prod.finished_at + jitter(rng, 20, 120)
     back = _rollback(
         rng,
+        prod,
         last_good,
         next_at_work(rng, detected + hours(rng.uniform(1, 6)), manager),
         (30, 60),
@@ -463,7 +467,7 @@ def _hotfixed(
     train.patch += 1
     manager, engineer = team.people[0], rng.choice(team.people[1:])
     detected = prod.finished_at + hours(rng.uniform(2, 48))
-    fix_at = next_at_work(rng, detected + hours(rng.uniform(3, 20)), engineer)
+    fix_at = next_at_work(rng, detected + hours(rng.uniform(8, 40)), engineer)
     fix = rng.choice(FRAUD_FIXES)
     key = f"hotfix-2.{train.minor}.{train.patch}"
     hotfix = Deployment(
@@ -598,9 +602,10 @@ def _recsys_deploy(
     )
     sim.deployments.append(prod)
     r = rng.random()
-    if r < 0.08 and last_good is not None:
-        prod.status = "rolled_back"
-        back = _rollback(rng, last_good, prod.finished_at + jitter(rng, 20, 60), took, trigger)
+    if r < 0.06 and last_good is not None:
+        back = _rollback(
+            rng, prod, last_good, prod.finished_at + jitter(rng, 20, 60), took, trigger
+        )
         sim.deployments.append(back)
         if rng.random() < 0.5:
             detected = prod.finished_at + jitter(rng, 5, 15)
@@ -616,7 +621,7 @@ def _recsys_deploy(
                 )
             )
         return back
-    if r < 0.18:
+    if r < 0.14:
         detected = prod.finished_at + hours(rng.uniform(0.5, 6))
         sim.incidents.append(
             Incident(

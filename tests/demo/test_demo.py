@@ -1,0 +1,67 @@
+"""`mlreport demo`: the whole pipeline on the sample organisation, offline, reproducibly.
+
+These tests need the git and events sources, the dora metrics and the delivery report with
+its renderers; they fail (not skip) when one of those is missing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from mlreport.cli import cli
+
+REPRODUCIBLE = (".html", ".json", ".md")
+
+
+def run_demo(out: Path) -> list[Path]:
+    result = CliRunner().invoke(cli, ["demo", "--out", str(out)])
+    assert result.exit_code == 0, (result.output, result.stderr, result.exception)
+    return [Path(line) for line in result.stdout.splitlines() if line.strip()]
+
+
+def digests(folder: Path) -> dict[str, str]:
+    """sha256 of every HTML, JSON and Markdown output under ``folder``.
+
+    Manifests are left out: each records its own run id (and the PDF's hash).
+    """
+    return {
+        p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.suffix in REPRODUCIBLE and p.is_file() and not p.name.endswith(".manifest.json")
+    }
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory) -> tuple[Path, list[Path]]:
+    out = tmp_path_factory.mktemp("demo")
+    return out, run_demo(out)
+
+
+@pytest.mark.slow
+def test_demo_prints_its_outputs_and_writes_the_delivery_report(demo):
+    out, printed = demo
+    assert printed, "demo printed no output paths"
+    for path in printed:
+        assert path.is_absolute() and path.is_file(), path
+    reports = out / "reports"
+    assert reports / "index.html" in printed
+    delivery = {p.suffix: p for p in printed if p.name.startswith("delivery")}
+    assert sorted(delivery) == [".html", ".json", ".md", ".pdf"]
+    assert delivery[".pdf"].read_bytes().startswith(b"%PDF")
+    for entity in ("credit-risk", "fraud-detector", "recsys-api"):
+        assert entity in delivery[".html"].read_text(encoding="utf-8")
+        assert entity in delivery[".md"].read_text(encoding="utf-8")
+
+
+@pytest.mark.slow
+def test_demo_twice_into_the_same_folder_is_byte_identical(demo):
+    out, printed = demo
+    before = digests(out / "reports")
+    for name in ("delivery.html", "delivery.json", "delivery.md", "check.json", "index.html"):
+        assert any(key.endswith(name) for key in before), name
+    again = run_demo(out)
+    assert sorted(again) == sorted(printed)
+    assert digests(out / "reports") == before

@@ -1,0 +1,176 @@
+"""The sample organisation: deterministic repositories, a valid config, linked events."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from mlreport.config import load_config
+from mlreport.sample_data import AS_OF, materialize
+from mlreport.sample_data.gitrepo import SampleRepoError, git
+from mlreport.sample_data.org import TEAMS
+
+from tests.demo.records import EVENTS, manifest, records
+
+ENTITIES = [t.entity for t in TEAMS]
+
+
+@pytest.fixture(scope="module")
+def org(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("org")
+    materialize(out)
+    return out
+
+
+def refs(repo: Path) -> str:
+    return git(repo, "show-ref", "--head")
+
+
+def test_materialize_twice_gives_identical_repositories_and_config(org, tmp_path):
+    config, as_of = materialize(tmp_path)
+    assert as_of == AS_OF
+    assert (tmp_path / "mlreport.toml").read_bytes() == (org / "mlreport.toml").read_bytes()
+    for team in TEAMS:
+        mine, theirs = tmp_path / "repos" / team.repo, org / "repos" / team.repo
+        assert refs(mine) == refs(theirs)
+        assert git(mine, "rev-parse", "HEAD").strip() == manifest()["repos"][team.repo]["head"]
+        assert git(mine, "status", "--porcelain") == ""  # the work tree is checked out
+
+
+def test_materialize_again_keeps_existing_repositories(tmp_path):
+    materialize(tmp_path)
+    sentinel = tmp_path / "repos" / "credit-risk" / ".git" / "sentinel"
+    sentinel.write_text("still here")
+    config_mtime = (tmp_path / "mlreport.toml").stat().st_mtime_ns
+    materialize(tmp_path)
+    assert sentinel.exists()
+    assert (tmp_path / "mlreport.toml").stat().st_mtime_ns == config_mtime
+
+
+def test_a_repository_that_moved_is_rebuilt(tmp_path):
+    materialize(tmp_path)
+    repo = tmp_path / "repos" / "recsys-api"
+    git(
+        repo,
+        "-c",
+        "user.name=x",
+        "-c",
+        "user.email=x@example.com",
+        "commit",
+        "-q",
+        "--allow-empty",
+        "-m",
+        "local experiment",
+    )
+    materialize(tmp_path)
+    assert git(repo, "rev-parse", "HEAD").strip() == manifest()["repos"]["recsys-api"]["head"]
+
+
+def test_a_foreign_folder_is_never_deleted(tmp_path):
+    precious = tmp_path / "repos" / "fraud-detector" / "notes.txt"
+    precious.parent.mkdir(parents=True)
+    precious.write_text("mine")
+    with pytest.raises(SampleRepoError, match="not a sample repository"):
+        materialize(tmp_path)
+    assert precious.read_text() == "mine"
+
+
+def test_config_validates_and_describes_the_organisation(org):
+    config = load_config(org / "mlreport.toml")
+    assert config.warehouse.path == org / "mlreport.duckdb"
+    assert config.output.dir == org / "reports"
+    assert [e.name for e in config.entities] == ENTITIES
+    for e in config.entities:
+        assert e.owner and e.team and e.risk_tier and e.intended_use
+    types = sorted(s.type for s in config.sources)
+    assert types == ["events"] * 3 + ["git"] * 3
+    for src in config.sources:
+        for key in ("path", "deployments", "incidents", "cdevents"):
+            if key in src.options:
+                path = Path(src.options[key])
+                assert (path if path.is_absolute() else org / path).exists(), (src.name, key)
+    assert [(r.type, r.formats) for r in config.reports] == [
+        ("delivery", ["html", "pdf", "json", "md"])
+    ]
+    assert "dora.change_failure_rate" in config.policies
+
+
+def test_source_options_validate_against_their_source_types(org):
+    """Every [[sources]] entry passes its source type's own option schema."""
+    from mlreport.sources import build_source
+
+    config = load_config(org / "mlreport.toml")
+    for i, src in enumerate(config.sources):
+        source = build_source(src, config, i)
+        assert source.name == src.name
+
+
+def test_all_three_event_formats_are_used():
+    names = sorted(p.relative_to(EVENTS).as_posix() for p in EVENTS.rglob("*.*"))
+    assert "credit-risk/deployments.csv" in names
+    assert "recsys-api/deployments.jsonl" in names
+    assert "fraud-detector/cdevents.jsonl" in names
+
+
+def _cat_file(repo: Path, shas: list[str]) -> dict[str, bool]:
+    out = git(repo, "cat-file", "--batch-check", stdin=("\n".join(shas) + "\n").encode())
+    return {
+        sha: not line.endswith("missing") for sha, line in zip(shas, out.splitlines(), strict=True)
+    }
+
+
+def test_every_linked_deployment_sha_is_a_commit_of_its_repository(org):
+    unlinked = manifest()["unlinked_deployments"]
+    total_unlinked = 0
+    for entity, (deployments, _) in records().items():
+        found = _cat_file(org / "repos" / entity, [d["commit_sha"] for d in deployments])
+        for d in deployments:
+            expected = d["deployment_id"] not in unlinked[entity]
+            assert found[d["commit_sha"]] is expected, (entity, d["deployment_id"])
+            total_unlinked += not expected
+    assert 1 <= total_unlinked <= 3
+
+
+def test_packaged_events_are_what_the_generator_produces(tmp_path):
+    """Regenerating in a fresh process, with a hostile Git setup, changes no packaged file."""
+    hostile = tmp_path / "gitconfig"
+    hostile.write_text(
+        "[init]\n\tdefaultBranch = trunk\n[user]\n\tname = Someone Else\n"
+        "[core]\n\tautocrlf = true\n[commit]\n\tgpgsign = true\n"
+    )
+    env = dict(
+        os.environ,
+        GIT_CONFIG_GLOBAL=str(hostile),
+        GIT_AUTHOR_NAME="Intruder",
+        GIT_COMMITTER_DATE="2001-01-01T00:00:00Z",
+        PYTHONHASHSEED="12345",
+        TZ="Asia/Tokyo",
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "mlreport.sample_data.generate", "--check"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_the_files_tell_the_simulated_story():
+    """What the files say equals what the simulation decided, in every format."""
+    from mlreport.sample_data.formats import deployment_row, incident_row
+    from mlreport.sample_data.teams import simulate_all
+
+    files = records()
+    for sim in simulate_all():
+        deployments, incidents = files[sim.team.entity]
+        got = [{k: v for k, v in d.items() if k != "commit_sha"} for d in deployments]
+        want = [deployment_row(d, lambda d: None) for d in sim.deployments]
+        for row in want:
+            del row["commit_sha"]
+        assert got == want
+        assert sorted(incidents, key=lambda i: i["incident_id"]) == sorted(
+            (incident_row(i) for i in sim.incidents), key=lambda i: i["incident_id"]
+        )
