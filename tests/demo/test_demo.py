@@ -65,3 +65,41 @@ def test_demo_twice_into_the_same_folder_is_byte_identical(demo):
     again = run_demo(out)
     assert sorted(again) == sorted(printed)
     assert digests(out / "reports") == before
+
+
+@pytest.mark.slow
+def test_demo_warehouse_holds_every_event_and_commit(demo):
+    """Through the real git and events sources, the warehouse says what the files say."""
+    from mlreport.warehouse import Warehouse
+
+    from tests.demo.records import manifest, records
+
+    out, _ = demo
+    fmt = "%Y-%m-%dT%H:%M:%SZ"
+    with Warehouse(out / "mlreport.duckdb", read_only=True) as wh:
+        deployments = wh.con.sql(
+            f"SELECT deployment_id, entity, environment, version, commit_sha, model_version, "
+            f"strftime(started_at, '{fmt}') AS started_at, "
+            f"strftime(finished_at, '{fmt}') AS finished_at, status, kind, trigger "
+            "FROM deployments ORDER BY entity, deployment_id"
+        ).pl()
+        incidents = wh.con.sql(
+            f"SELECT incident_id, entity, environment, severity, "
+            f"strftime(detected_at, '{fmt}') AS detected_at, "
+            f"strftime(resolved_at, '{fmt}') AS resolved_at, cause_deployment_id, title "
+            "FROM incidents ORDER BY incident_id"
+        ).pl()
+        commits = dict(wh.con.sql("SELECT repo, count(*) FROM commits GROUP BY repo").fetchall())
+    files = records()
+    want_deployments = sorted(
+        (d for deps, _ in files.values() for d in deps),
+        key=lambda d: (d["entity"], d["deployment_id"]),
+    )
+    assert deployments.to_dicts() == want_deployments
+    want_incidents = sorted(
+        (i for _, incs in files.values() for i in incs), key=lambda i: i["incident_id"]
+    )
+    assert incidents.to_dicts() == want_incidents
+    assert commits == {
+        f"{repo}-repo": info["commits"] for repo, info in manifest()["repos"].items()
+    }

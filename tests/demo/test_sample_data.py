@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import statistics
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -174,3 +176,84 @@ def test_the_files_tell_the_simulated_story():
         assert sorted(incidents, key=lambda i: i["incident_id"]) == sorted(
             (incident_row(i) for i in sim.incidents), key=lambda i: i["incident_id"]
         )
+
+
+# -- the stories (plain-Python summaries of the packaged files) -------------------------------
+
+
+def _t(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _summary(entity: str) -> dict:
+    """Production facts over the whole period, computed without any mlreport code."""
+    deployments, incidents = records()[entity]
+    prod = [d for d in deployments if d["environment"] == "production"]
+    shipped = [d for d in prod if d["status"] in ("success", "rolled_back")]
+    failed = {d["deployment_id"] for d in shipped if d["status"] == "rolled_back"}
+    failed |= {i["cause_deployment_id"] for i in incidents if i["cause_deployment_id"] is not None}
+    prod_incidents = [i for i in incidents if i["environment"] == "production"]
+    restore = [
+        (_t(i["resolved_at"]) - _t(i["detected_at"])).total_seconds() / 3600
+        for i in prod_incidents
+        if i["resolved_at"]
+    ]
+    weeks = (_t(AS_OF) - _t("2026-01-05T00:00:00Z")).days / 7
+    return {
+        "per_week": sum(d["status"] == "success" for d in prod) / weeks,
+        "named_failure_share": len(failed) / len(shipped),
+        "restore_hours": statistics.median(restore),
+        "open": [i["incident_id"] for i in prod_incidents if not i["resolved_at"]],
+        "kinds": {d["kind"] for d in prod},
+        "triggers": {d["trigger"] for d in prod},
+        "staging": sum(d["environment"] == "staging" for d in deployments),
+        "failures": sum(d["status"] == "failure" for d in deployments),
+    }
+
+
+def test_credit_risk_ships_daily_and_recovers_within_the_hour():
+    s = _summary("credit-risk")
+    assert s["per_week"] >= 5
+    assert s["named_failure_share"] < 0.08
+    assert s["restore_hours"] < 2
+    assert s["open"] == []
+    assert s["triggers"] == {"automated", "manual"}
+    assert "rollback" in s["kinds"] and s["staging"] > 100
+
+
+def test_fraud_detector_ships_weekly_fails_often_and_recovers_slowly():
+    s = _summary("fraud-detector")
+    assert s["per_week"] <= 1.5
+    assert s["named_failure_share"] >= 0.2
+    assert s["restore_hours"] >= 24
+    assert len(s["open"]) == 1
+    assert s["kinds"] == {"planned", "hotfix", "rollback"}
+    assert s["triggers"] == {"manual"}
+    assert s["failures"] >= 1 and s["staging"] >= 10
+
+
+def test_recsys_api_moves_from_manual_to_automated_deploys_in_april():
+    deployments, _ = records()["recsys-api"]
+    prod = [d for d in deployments if d["environment"] == "production"]
+    before = {d["trigger"] for d in prod if d["finished_at"] < "2026-04-01"}
+    after = [d["trigger"] for d in prod if d["finished_at"] >= "2026-04-01"]
+    assert before == {"manual"}
+    assert after.count("automated") > 10 * after.count("manual")
+    s = _summary("recsys-api")
+    assert 2 <= s["per_week"] <= 5
+    assert 1 < s["restore_hours"] < 24
+
+
+def test_git_histories_look_like_teams_at_work(org):
+    """Merged feature branches, several authors, commits in working hours (local time)."""
+    for team in TEAMS:
+        repo = org / "repos" / team.repo
+        log = git(repo, "log", "--all", "--format=%P%x09%ae%x09%ad", "--date=format:%H %u")
+        rows = [line.split("\t") for line in log.splitlines()]
+        assert len(rows) >= 250
+        merges = [r for r in rows if len(r[0].split()) == 2]
+        assert len(merges) >= 30
+        assert len({r[1] for r in rows}) == len(team.people)
+        for _, _, when in rows:
+            hour, weekday = map(int, when.split())
+            assert 9 <= hour < 18 and weekday <= 5, when
