@@ -1,0 +1,221 @@
+"""The built-in output formats: html, pdf, json and md.
+
+One HTML document (autoescaped Jinja, CSS and SVG charts inline, no external URL) is the
+source of both the HTML output and the PDF. The PDF is made by WeasyPrint with a URL fetcher
+that serves only files packaged under ``mlreport.reports/static`` (and ``data:`` URLs), so
+nothing in a report — not even a hostile string that escaped escaping — can pull a local file
+or a network resource into it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import mimetypes
+import re
+from datetime import datetime
+from importlib import resources
+from typing import Any
+
+import jinja2
+from markupsafe import Markup
+from mlreport import hookimpl
+from mlreport.metrics import iso, parse_time
+from mlreport.reporting import BuiltReport, RenderEnv, Renderer, markdown_env
+from mlreport.reports.charts import (
+    band_label,
+    format_value,
+    lead_time_svg,
+    table_label,
+    trend_svg,
+)
+
+STATIC_PACKAGE = "mlreport.reports"
+STATIC_SCHEME = "mlreport-static"
+MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+
+
+# -- template helpers -------------------------------------------------------------------------
+
+
+def static_text(name: str) -> str:
+    return resources.files(STATIC_PACKAGE).joinpath("static", name).read_text(encoding="utf-8")
+
+
+def _as_datetime(value: datetime | str | None) -> datetime | None:
+    return value if isinstance(value, datetime) or value is None else parse_time(value)
+
+
+def format_datetime(value: datetime | str | None) -> str:
+    """``30 Jun 2026 14:05 UTC``; midnight drops the time."""
+    dt = _as_datetime(value)
+    if dt is None:
+        return "—"
+    day = f"{dt.day} {MONTHS[dt.month - 1]} {dt.year}"
+    return day if (dt.hour, dt.minute) == (0, 0) else f"{day} {dt:%H:%M} UTC"
+
+
+def format_date(value: datetime | str | None) -> str:
+    dt = _as_datetime(value)
+    return "—" if dt is None else f"{dt.day} {MONTHS[dt.month - 1]} {dt.year}"
+
+
+def format_days(days: float) -> str:
+    return f"{days:g} day" + ("" if days == 1 else "s")
+
+
+def md_escape(value: Any) -> str:
+    """Text safe inside Markdown (and GitHub's HTML): no markup, links, tables or newlines."""
+    text = "" if value is None else str(value)
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = re.sub(r"([\\`*_{}\[\]#|~])", r"\\\1", text)
+    text = re.sub(r"\s+", " ", text).strip()
+    text = re.sub(r"^(\d+)([.)])", r"\1\\\2", text)  # not an ordered list item
+    return "\\" + text if text[:1] in ("-", "+", "=") else text
+
+
+def install_helpers(env: jinja2.Environment) -> jinja2.Environment:
+    """Filters and chart functions every report template may use."""
+    env.filters.update(
+        value=format_value,
+        band_label=band_label,
+        table_label=table_label,
+        dt=format_datetime,
+        date=format_date,
+        days=format_days,
+        isodt=lambda v: iso(_as_datetime(v)),
+        md=md_escape,
+    )
+    env.globals.update(trend_chart=trend_svg, lead_time_chart=lead_time_svg)
+    return env
+
+
+def _finite(obj: Any) -> Any:
+    """JSON has no NaN or infinity: they become null."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_finite(v) for v in obj]
+    return obj
+
+
+# -- renderers --------------------------------------------------------------------------------
+
+
+class HtmlRenderer(Renderer):
+    """A self-contained HTML document: inline CSS, inline SVG, no scripts, no external URLs."""
+
+    extension = "html"
+    media_type = "text/html"
+
+    def render(self, report: BuiltReport, env: RenderEnv) -> bytes:
+        jinja = install_helpers(env.jinja)
+        css = Markup(static_text("report.css"))  # packaged file, not user data
+        html = jinja.get_template("base.html.j2").render(report=report, css=css)
+        return html.encode("utf-8")
+
+
+class JsonRenderer(Renderer):
+    """Every number the report shows plus the manifest; sorted keys, so byte-stable."""
+
+    extension = "json"
+    media_type = "application/json"
+
+    def render(self, report: BuiltReport, env: RenderEnv) -> bytes:
+        data = _finite(report.as_json())
+        text = json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False)
+        return (text + "\n").encode("utf-8")
+
+
+class MarkdownRenderer(Renderer):
+    """A short summary for pull-request comments and chat."""
+
+    extension = "md"
+    media_type = "text/markdown"
+
+    def render(self, report: BuiltReport, env: RenderEnv) -> bytes:
+        jinja = install_helpers(markdown_env(env.config, report.template_packages))
+        text = jinja.get_template("base.md.j2").render(report=report)
+        text = re.sub(r"[ \t]+\n", "\n", text)
+        return (re.sub(r"\n{3,}", "\n\n", text).strip() + "\n").encode("utf-8")
+
+
+class PdfRenderer(Renderer):
+    """The HTML output printed by WeasyPrint with the packaged-assets-only fetcher."""
+
+    extension = "pdf"
+    media_type = "application/pdf"
+
+    def render(self, report: BuiltReport, env: RenderEnv) -> bytes:
+        return html_to_pdf(env.output(report, "html").decode("utf-8"))
+
+
+# -- PDF ----------------------------------------------------------------------------------------
+
+
+def _fetcher_class():
+    from weasyprint.urls import URLFetcher, URLFetcherResponse
+
+    class PackagedAssetFetcher(URLFetcher):
+        """Serves ``mlreport-static:<name>`` from the packaged static folder and ``data:``
+        URLs; refuses every other URL (file, http, https, ftp, ...) without opening it."""
+
+        def __init__(self) -> None:
+            super().__init__(timeout=1, allowed_protocols=("data",), allow_redirects=False)
+            self.refused: list[str] = []
+            self.served: list[str] = []
+
+        def fetch(self, url: str, headers: dict | None = None) -> URLFetcherResponse:
+            scheme = url.split(":", 1)[0].lower()
+            if scheme == STATIC_SCHEME:
+                return self._static(url)
+            if scheme == "data":
+                return super().fetch(url, headers)
+            self.refused.append(url)
+            raise ValueError(f"refused {url!r}: reports may only use packaged assets")
+
+        def _static(self, url: str) -> URLFetcherResponse:
+            name = url.split(":", 1)[1].split("?")[0].split("#")[0].lstrip("/")
+            parts = name.split("/")
+            if not name or "\\" in name or any(p in ("", ".", "..") for p in parts):
+                self.refused.append(url)
+                raise ValueError(f"refused {url!r}: not a packaged asset name")
+            item = resources.files(STATIC_PACKAGE).joinpath("static", *parts)
+            if not item.is_file():
+                self.refused.append(url)
+                raise ValueError(f"refused {url!r}: no such packaged asset")
+            self.served.append(url)
+            mime = mimetypes.guess_type(name)[0] or "application/octet-stream"
+            return URLFetcherResponse(url, item.read_bytes(), {"Content-Type": mime})
+
+    return PackagedAssetFetcher
+
+
+def asset_fetcher():
+    """A new restricted fetcher (WeasyPrint is imported only when a PDF is made)."""
+    return _fetcher_class()()
+
+
+def html_to_pdf(html: str, fetcher=None) -> bytes:
+    """Print ``html`` to PDF. Dates in the PDF come from the document's ``dcterms`` meta tags
+    (the report's ``as_of``), and no file identifier is written, so the same HTML gives the
+    same PDF."""
+    from weasyprint import HTML
+
+    document = HTML(
+        string=html,
+        base_url=f"{STATIC_SCHEME}:/",
+        url_fetcher=fetcher or asset_fetcher(),
+        media_type="print",
+    )
+    return document.write_pdf(pdf_identifier=False)
+
+
+@hookimpl
+def register_renderers(register):
+    register("html", HtmlRenderer)
+    register("pdf", PdfRenderer)
+    register("json", JsonRenderer)
+    register("md", MarkdownRenderer)
