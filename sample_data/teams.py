@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from mlreport.sample_data.clock import (
     at_work,
@@ -300,6 +300,9 @@ FRAUD_FIXES = (
 )
 
 
+UNLINKED_AFTER = datetime(2026, 4, 15, tzinfo=UTC)  # inside the demo's 90-day window
+
+
 @dataclass
 class _Train:
     """State of the fraud-detector release train between weeks."""
@@ -308,7 +311,7 @@ class _Train:
     patch: int = 0
     model_version: int = 8
     last_good: Deployment | None = None
-    hotfixes: int = 0
+    unlinked: bool = False  # has the one hotfix built off the books happened yet?
 
 
 def simulate_fraud_detector(team: Team = FRAUD_DETECTOR) -> Simulation:
@@ -463,7 +466,6 @@ def _hotfixed(
     incidents: list[Incident],
 ) -> None:
     """An incident days later, a hotfix straight on main, a manual hotfix deployment."""
-    train.hotfixes += 1
     train.patch += 1
     manager, engineer = team.people[0], rng.choice(team.people[1:])
     detected = prod.finished_at + hours(rng.uniform(2, 48))
@@ -480,8 +482,9 @@ def _hotfixed(
         trigger="manual",
         model_version=prod.model_version,
     )
-    if train.hotfixes == 2:
+    if not train.unlinked and fix_at >= UNLINKED_AFTER:
         # Built from a laptop branch that was never pushed: the sha is not in the repository.
+        train.unlinked = True
         hotfix.unlinked_sha = fake_sha(rng)
     else:
         directs.append(
