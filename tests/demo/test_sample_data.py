@@ -272,3 +272,15 @@ def test_git_histories_look_like_teams_at_work(org):
         for _, _, when in rows:
             hour, weekday = map(int, when.split())
             assert 9 <= hour < 18 and weekday <= 5, when
+
+
+def test_the_documentation_names_the_special_cases():
+    """docs/sample-data.md points at the unlinked deployments and the open incident."""
+    docs = (Path(__file__).parents[2] / "docs" / "sample-data.md").read_text(encoding="utf-8")
+    for ids in manifest()["unlinked_deployments"].values():
+        for deployment_id in ids:
+            assert f"`{deployment_id}`" in docs
+    for entity in ENTITIES:
+        for incident in records()[entity][1]:
+            if incident["environment"] == "production" and not incident["resolved_at"]:
+                assert f"`{incident['incident_id']}`" in docs
