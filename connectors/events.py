@@ -427,6 +427,8 @@ def _fits_fast_path(lines: pl.DataFrame, n_fields: int) -> bool:
     if lines.height == 0:
         return True
     text = pl.col("text")
+    if lines.select(text.str.contains("\r", literal=True).any()).item():
+        return False  # a lone CR ends a record for Python's csv module; let it decide
     has_quotes = lines.select(text.str.contains('"', literal=True).any()).item()
     if has_quotes:
         ok = lines.select(
@@ -464,6 +466,7 @@ def _read_csv_slow(path: Path, text: str, header: list[str]) -> pl.DataFrame:
             records.append(record)
             starts.append(start)
     except csv.Error as exc:
+        start = previous + 1  # the record that failed starts after the last one read
         reason = str(exc)
         if "unexpected end of data" in reason:
             reason = "a quoted value is never closed (a missing closing quote)"

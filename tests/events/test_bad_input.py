@@ -1,0 +1,311 @@
+"""Bad input: a SourceError naming file, line and column, and nothing stored is changed."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from mlreport.config import ConfigError
+from mlreport.sources import SourceError
+
+from tests.events.conftest import DEPLOY_HEADER, deploy_csv, deploy_row, incident_csv
+
+
+@pytest.fixture
+def stored(world):
+    """A warehouse that already holds two deployments and one incident from good files."""
+    world.write("d.csv", deploy_csv(deploy_row(1), deploy_row(2, "failure")))
+    world.write("i.csv", incident_csv("i1,svc,prod,,2026-01-01T00:00:00Z,,,t"))
+    world.config(deployments="d.csv", incidents="i.csv")
+    world.sync()
+    return {
+        "deployments": world.rows("deployments"),
+        "incidents": world.rows("incidents"),
+        "cursors": world.cursors(),
+    }
+
+
+def _fails(world, stored, name: str, content: str | bytes, pattern: str) -> str:
+    """Replace a stored file by bad content; sync must fail and change nothing."""
+    world.write(name, content)
+    with pytest.raises(SourceError) as info:
+        world.sync()
+    message = str(info.value)
+    assert re.search(pattern, message), message
+    assert name in message
+    assert world.rows("deployments") == stored["deployments"]
+    assert world.rows("incidents") == stored["incidents"]
+    assert world.cursors() == stored["cursors"]
+    return message
+
+
+@pytest.mark.parametrize(
+    ("rows", "pattern"),
+    [
+        (
+            [deploy_row(1), "d2,svc,prod,1.0,abc"],
+            r"line 3: malformed CSV row: 5 fields where the header has 11: missing the last "
+            r"6 field\(s\) \('model_version', 'started_at'",
+        ),
+        (
+            [deploy_row(1) + ",extra"],
+            r"line 2: malformed CSV row: 12 fields where the header has 11: 1 field\(s\) more "
+            r"than the header \(after column 'trigger'\)",
+        ),
+        (
+            [deploy_row(1), deploy_row(2, version='"1.0'), deploy_row(3)],
+            r"line 3: malformed CSV row: a quoted value is never closed",
+        ),
+        (
+            [deploy_row(1, version='"1"x')],
+            r"line 2: malformed CSV row: ',' expected after '\"'",
+        ),
+    ],
+    ids=["too-few-fields", "too-many-fields", "unclosed-quote", "junk-after-quote"],
+)
+def test_malformed_csv_rows(world, stored, rows, pattern):
+    _fails(world, stored, "d.csv", deploy_csv(*rows), pattern)
+
+
+def test_line_numbers_count_physical_lines_after_multi_line_values(world, stored):
+    text = incident_csv(
+        'i1,svc,prod,,2026-01-01T00:00:00Z,,,"two\nlines"',
+        "",
+        "i2,svc,prod,,yesterday,,,t",
+    )
+    _fails(world, stored, "i.csv", text, r"line 5: column 'detected_at': not an ISO 8601")
+
+
+@pytest.mark.parametrize(
+    ("over", "pattern"),
+    [
+        (
+            {"status": "sucess"},
+            r"line 3: column 'status': unknown value 'sucess' \(allowed: success, failure, "
+            r"rolled_back\)",
+        ),
+        (
+            {"kind": "emergency"},
+            r"line 3: column 'kind': unknown value 'emergency' \(allowed: planned, hotfix, "
+            r"rollback\)",
+        ),
+        (
+            {"trigger": "cron"},
+            r"line 3: column 'trigger': unknown value 'cron' \(allowed: automated, manual\)",
+        ),
+        (
+            {"finished_at": "01/02/2026 10:00"},
+            r"line 3: column 'finished_at': not an ISO 8601 timestamp: '01/02/2026 10:00'",
+        ),
+        ({"finished_at": "2026-02-30T10:00:00Z"}, r"line 3: column 'finished_at': not an ISO"),
+        ({"started_at": "2026-01-01T25:00:00Z"}, r"line 3: column 'started_at': not an ISO"),
+        ({"finished_at": "2026-01-01T10:00:00+25:00"}, r"line 3: column 'finished_at': not an"),
+        (
+            {"started_at": "2026-01-02T00:00:00Z", "finished_at": "2026-01-01T23:59:59Z"},
+            r"line 3: column 'finished_at': finished_at 2026-01-01T23:59:59Z is before "
+            r"started_at 2026-01-02T00:00:00Z",
+        ),
+        ({"environment": ""}, r"line 3: column 'environment': a value is required"),
+        ({"finished_at": "  "}, r"line 3: column 'finished_at': a value is required"),
+        ({"deployment_id": ""}, r"line 3: column 'deployment_id': a value is required"),
+    ],
+    ids=lambda v: "-".join(v) if isinstance(v, dict) else None,
+)
+def test_bad_values(world, stored, over, pattern):
+    _fails(world, stored, "d.csv", deploy_csv(deploy_row(1), deploy_row(2, **over)), pattern)
+
+
+def test_the_earliest_bad_line_is_reported_with_a_count_of_the_rest(world, stored):
+    rows = [
+        deploy_row(1),
+        deploy_row(2, trigger="x"),
+        deploy_row(3, status="ok"),
+        deploy_row(4, trigger="y"),
+    ]
+    message = _fails(world, stored, "d.csv", deploy_csv(*rows), r"line 3: column 'trigger'")
+    assert "(1 more line(s) with this problem)" in message
+
+
+def test_resolved_before_detected(world, stored):
+    text = incident_csv("i1,svc,prod,,2026-01-02T00:00:00Z,2026-01-01T00:00:00Z,,t")
+    _fails(
+        world,
+        stored,
+        "i.csv",
+        text,
+        r"line 2: column 'resolved_at': resolved_at 2026-01-01T00:00:00Z is before",
+    )
+
+
+def test_duplicate_ids_name_both_lines(world, stored):
+    rows = [deploy_row(1), deploy_row(2), deploy_row(3), deploy_row(2, "failure")]
+    _fails(
+        world,
+        stored,
+        "d.csv",
+        deploy_csv(*rows),
+        r"line 5: column 'deployment_id': duplicate deployment_id 'd2', also on line 3",
+    )
+
+
+def test_invalid_utf8_names_line_and_column(world, stored):
+    good = deploy_csv(deploy_row(1), deploy_row(2)).encode()
+    bad = good + deploy_row(3, version="1.\xff").encode("latin-1") + b"\n"
+    _fails(world, stored, "d.csv", bad, r"line 4: column 'version': not valid UTF-8 \(byte 0xff")
+
+
+def test_invalid_utf8_in_json_lines(world, stored):
+    world.config(deployments="d.jsonl", incidents="i.csv")
+    line = json.dumps({"deployment_id": "x"}).encode()
+    _fails(
+        world, stored, "d.jsonl", line + b"\n" + line[:-1] + b'\xc3"}\n', r"line 2: not valid UTF-8"
+    )
+
+
+def test_missing_required_columns(world, stored):
+    text = "deployment_id,entity,finished_at\nd1,svc,2026-01-01T00:00:00Z\n"
+    _fails(
+        world,
+        stored,
+        "d.csv",
+        text,
+        r"line 1: missing required column\(s\) 'environment', 'status' for deployments "
+        r"\(required: deployment_id, entity, environment, finished_at, status\)",
+    )
+
+
+def test_unknown_columns_are_named_with_the_known_ones(world, stored):
+    text = DEPLOY_HEADER + ",team,Status\n" + deploy_row(1) + ",ml,x\n"
+    _fails(
+        world,
+        stored,
+        "d.csv",
+        text,
+        r"line 1: unknown column\(s\) 'team', 'Status' for deployments \(known columns: "
+        r"deployment_id, entity, environment, version, commit_sha, model_version, "
+        r"started_at, finished_at, status, kind, trigger\)",
+    )
+
+
+def test_header_problems(world, stored):
+    _fails(
+        world, stored, "d.csv", "deployment_id,entity,,status\n", r"line 1: header field 3 is empty"
+    )
+    _fails(
+        world,
+        stored,
+        "d.csv",
+        "deployment_id,entity,entity\n",
+        r"line 1: column\(s\) 'entity' appear twice",
+    )
+
+
+@pytest.mark.parametrize(
+    ("lines", "pattern"),
+    [
+        (['{"deployment_id": "d1"', ""], r"line 1: not valid JSON at character"),
+        (
+            [
+                '{"deployment_id": "d1", "entity": "s", "environment": "p", "status": "success", '
+                '"finished_at": "2026-01-01"}',
+                '["d2"]',
+            ],
+            r"line 2: expected a JSON object",
+        ),
+        (
+            [
+                '{"deployment_id": "d1", "entity": "s", "environment": "p", "status": "success", '
+                '"finished_at": "2026-01-01"}',
+                '{"deployment_id": "d2", "team": "x"}',
+            ],
+            r"line 2: unknown column\(s\) 'team' for deployments \(known columns: ",
+        ),
+        (
+            ['{"deployment_id": "d1", "entity": {"name": "s"}}'],
+            r"line 1: column 'entity': expected a string, found an object",
+        ),
+        (
+            [
+                '{"deployment_id": "d1", "entity": "s", "environment": "p", "status": true, '
+                '"finished_at": "2026-01-01"}'
+            ],
+            r"line 1: column 'status': expected a string, found a boolean",
+        ),
+        (
+            ['{"deployment_id": "d1", "entity": "s", "environment": "p", "status": "success"}'],
+            r"line 1: missing required column\(s\) 'finished_at'",
+        ),
+        (
+            [
+                "",
+                '{"deployment_id": "d1", "entity": "s", "environment": "p", "status": "bad", '
+                '"finished_at": "2026-01-01"}',
+            ],
+            r"line 2: column 'status': unknown value 'bad'",
+        ),
+    ],
+    ids=["broken", "array", "unknown-key", "object", "boolean", "missing", "bad-value"],
+)
+def test_bad_json_lines(world, stored, lines, pattern):
+    world.config(deployments="d.jsonl", incidents="i.csv")
+    _fails(world, stored, "d.jsonl", "\n".join(lines) + "\n", pattern)
+
+
+def test_zero_byte_files_are_a_no_op_and_keep_what_is_stored(world, stored, caplog):
+    world.write("d.csv", b"")
+    stats = world.sync()
+    assert stats.rows == 0
+    assert world.rows("deployments") == stored["deployments"]
+    assert "the file is empty" in caplog.text
+    assert world.cursors()["deployments"]["files"] != stored["cursors"]["deployments"]["files"]
+
+
+def test_a_bad_file_keeps_earlier_files_of_the_sync(world, stored):
+    """Files commit one by one: a bad second file leaves the first one's rows and cursor."""
+    world.write("more/a.csv", deploy_csv(deploy_row(10)))
+    world.write("more/b.csv", deploy_csv(deploy_row(11, status="nope")))
+    world.config(deployments=["d.csv", "more/*.csv"], incidents="i.csv")
+    with pytest.raises(SourceError, match=r"b\.csv: line 2: column 'status'"):
+        world.sync()
+    assert sorted(world.by_id("deployments")) == ["d1", "d10", "d2"]
+    files = world.cursors()["deployments"]["files"]
+    assert any(k.endswith("a.csv") for k in files)
+    assert not any(k.endswith("b.csv") for k in files)
+    world.write("more/b.csv", deploy_csv(deploy_row(11)))
+    stats = world.sync()
+    assert stats.reads["files"] == 1  # a.csv is not read again
+    assert sorted(world.by_id("deployments")) == ["d1", "d10", "d11", "d2"]
+
+
+def test_unknown_extension_and_missing_file(world, stored):
+    world.write("d.txt", deploy_csv(deploy_row(1)))
+    world.config(deployments="d.txt")
+    with pytest.raises(SourceError, match=r"d\.txt: unknown file type '\.txt'"):
+        world.sync()
+    world.config(deployments="nope.csv")
+    with pytest.raises(SourceError, match=r"nope\.csv: does not exist"):
+        world.sync()
+
+
+def test_a_glob_matching_nothing_is_not_an_error(world, caplog):
+    world.config(deployments="later/*.csv")
+    assert world.sync().rows == 0
+    assert "no file matches" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("options", "pattern"),
+    [
+        ("", r"needs at least one of `deployments`, `incidents` or `cdevents`"),
+        ("deployments = []", r"`deployments` is an empty list"),
+        ("deployments = 3", r"sources\[0\]\.deployments"),
+        ('deployment = "d.csv"', r"sources\[0\]\.deployment: unknown key"),
+    ],
+)
+def test_options_are_validated(world, options, pattern):
+    (world.root / "mlreport.toml").write_text(
+        f'[[sources]]\nname = "log"\ntype = "events"\n{options}\n', encoding="utf-8"
+    )
+    with pytest.raises(ConfigError, match=pattern):
+        world.sync()
