@@ -16,7 +16,6 @@ from typing import Any
 
 import click
 import duckdb
-
 from mlreport import __version__
 from mlreport.config import CONFIG_NAME, Config, ConfigError, load_config
 from mlreport.lock import LockHeld, run_lock
@@ -28,8 +27,15 @@ from mlreport.sources import SourceError
 from mlreport.warehouse import Warehouse, WarehouseError
 
 EXIT_OK, EXIT_POLICY, EXIT_ERROR = 0, 1, 2
-USER_ERRORS = (ConfigError, SourceError, PluginError, WarehouseError, ReportError, LockHeld,
-               ValueError)
+USER_ERRORS = (
+    ConfigError,
+    SourceError,
+    PluginError,
+    WarehouseError,
+    ReportError,
+    LockHeld,
+    ValueError,
+)
 
 log = logging.getLogger("mlreport")
 
@@ -138,25 +144,35 @@ def _progress() -> Iterator[Callable[..., None] | None]:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="mlreport")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False),
-              help=f"Config file (default: $MLREPORT_CONFIG or ./{CONFIG_NAME}).")
-@click.option("--warehouse", type=click.Path(dir_okay=False),
-              help="DuckDB warehouse file (overrides [warehouse] path).")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    help=f"Config file (default: $MLREPORT_CONFIG or ./{CONFIG_NAME}).",
+)
+@click.option(
+    "--warehouse",
+    type=click.Path(dir_okay=False),
+    help="DuckDB warehouse file (overrides [warehouse] path).",
+)
 @click.option("-v", "--verbose", count=True, help="More logging on stderr.")
 @click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr.")
 @click.pass_context
 def cli(ctx: click.Context, config_path, warehouse, verbose, quiet) -> None:
     """Metrics and governance reports for ML operations."""
-    level = logging.ERROR if quiet else (logging.DEBUG if verbose > 1 else
-                                         logging.INFO if verbose else logging.WARNING)
-    logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(message)s",
-                        force=True)
+    level = (
+        logging.ERROR
+        if quiet
+        else (logging.DEBUG if verbose > 1 else logging.INFO if verbose else logging.WARNING)
+    )
+    logging.basicConfig(
+        level=level, stream=sys.stderr, format="%(levelname)s %(message)s", force=True
+    )
     ctx.obj = State(config_path, warehouse, verbose)
 
 
 @cli.command()
-@click.option("--path", default=CONFIG_NAME, type=click.Path(dir_okay=False),
-              show_default=True)
+@click.option("--path", default=CONFIG_NAME, type=click.Path(dir_okay=False), show_default=True)
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
 def init(path: str, force: bool) -> None:
     """Write a commented mlreport.toml."""
@@ -199,8 +215,9 @@ def _print_rows(rows: list[dict[str, Any]], columns: list[str], fmt: str) -> Non
         writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
         writer.writeheader()
         for r in rows:
-            writer.writerow({k: json.dumps(v) if isinstance(v, dict | list) else v
-                             for k, v in r.items()})
+            writer.writerow(
+                {k: json.dumps(v) if isinstance(v, dict | list) else v for k, v in r.items()}
+            )
         click.echo(buf.getvalue(), nl=False)
     else:
         from rich.console import Console
@@ -234,12 +251,27 @@ def metrics(state: State, pattern, entities, since, until, as_of, by, fmt) -> No
     """Compute metrics and print them."""
     window = default_window(state.config, since, until, as_of)
     with state.warehouse() as wh:
-        frame = compute_metrics(wh, state.config, split_window(window, by), pattern,
-                                list(entities) or None)
+        frame = compute_metrics(
+            wh, state.config, split_window(window, by), pattern, list(entities) or None
+        )
     rows = to_records(frame)
-    _print_rows(rows, list(rows[0]) if rows else [
-        "metric", "entity", "window_start", "window_end", "dimensions", "value", "unit", "n",
-        "band"], fmt)
+    _print_rows(
+        rows,
+        list(rows[0])
+        if rows
+        else [
+            "metric",
+            "entity",
+            "window_start",
+            "window_end",
+            "dimensions",
+            "value",
+            "unit",
+            "n",
+            "band",
+        ],
+        fmt,
+    )
 
 
 @cli.command()
@@ -259,8 +291,9 @@ def report(state: State, report_type, formats, out, since, until, as_of, title, 
 
     as_of_dt = parse_time(as_of, "--as-of") or utcnow()
     window = default_window(state.config, since, until, as_of_dt)
-    fmts = report_formats(state.config, report_type,
-                          [f.strip() for f in formats.split(",")] if formats else None)
+    fmts = report_formats(
+        state.config, report_type, [f.strip() for f in formats.split(",")] if formats else None
+    )
     with state.warehouse() as wh:
         ctx = ReportContext(wh, state.config, window, as_of_dt, title, list(entities) or None)
         outputs = render_report(ctx, report_type, fmts, Path(out))
@@ -269,7 +302,9 @@ def report(state: State, report_type, formats, out, since, until, as_of, title, 
 
 
 @cli.command()
-@click.option("--out", type=click.Path(file_okay=False), help="Archive folder (default [output] dir).")
+@click.option(
+    "--out", type=click.Path(file_okay=False), help="Archive folder (default [output] dir)."
+)
 @click.option("--as-of", help="Run as of this time (default now).")
 @click.option("--wait", type=float, default=0, help="Seconds to wait for another run's lock.")
 @click.pass_obj
@@ -397,8 +432,7 @@ def doctor(state: State) -> None:
 
 
 @cli.command()
-@click.option("--out", type=click.Path(file_okay=False), default="mlreport-demo",
-              show_default=True)
+@click.option("--out", type=click.Path(file_okay=False), default="mlreport-demo", show_default=True)
 @click.pass_obj
 @handle_errors
 def demo(state: State, out: str) -> None:

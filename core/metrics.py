@@ -11,7 +11,6 @@ from fnmatch import fnmatch
 from typing import Any, ClassVar
 
 import polars as pl
-
 from mlreport.config import BandLevel, Config
 from mlreport.warehouse import Warehouse, utcnow
 
@@ -218,9 +217,7 @@ def _as_frame(rows: pl.DataFrame | Iterable[dict[str, Any]]) -> pl.DataFrame:
         "n": pl.Int64,
     }
     if not isinstance(rows, pl.DataFrame):
-        rows = [
-            {**r, "dimensions": canonical_dimensions(r.get("dimensions"))} for r in rows
-        ]
+        rows = [{**r, "dimensions": canonical_dimensions(r.get("dimensions"))} for r in rows]
         return pl.DataFrame(rows, schema=schema)
     frame = rows
     if frame.height and frame.schema.get("dimensions") != pl.String:

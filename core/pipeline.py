@@ -43,7 +43,10 @@ def sync_all(
         stats = sync_source(warehouse, source, full=full, progress=progress)
         log.info(
             "synced %s: %d rows in %.2fs, reads %s",
-            src.name, stats.rows, stats.seconds, json.dumps(stats.reads, sort_keys=True),
+            src.name,
+            stats.rows,
+            stats.seconds,
+            json.dumps(stats.reads, sort_keys=True),
         )
         get_plugins().pm.hook.after_sync(warehouse=warehouse, source=source, stats=stats)
         results.append(stats)

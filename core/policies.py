@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
-
 from mlreport.config import Config
 
 
@@ -73,8 +72,14 @@ def evaluate(config: Config, values: pl.DataFrame) -> list[PolicyResult]:
             )
             results.append(
                 PolicyResult(
-                    metric, row["entity"], dims, value, policy.min, policy.max,
-                    policy.severity, ok,
+                    metric,
+                    row["entity"],
+                    dims,
+                    value,
+                    policy.min,
+                    policy.max,
+                    policy.severity,
+                    ok,
                 )
             )
     return results

@@ -14,10 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import polars as pl
-from pydantic import BaseModel, ConfigDict
-
 from mlreport.config import Config, SourceConfig, validate_options
 from mlreport.warehouse import Warehouse, utcnow
+from pydantic import BaseModel, ConfigDict
 
 log = logging.getLogger("mlreport.sync")
 
@@ -64,7 +63,9 @@ class StreamStats:
 class SyncStats:
     source: str
     streams: dict[str, StreamStats] = field(default_factory=dict)
-    reads: dict[str, int] = field(default_factory=dict)  # what the source read: files, bytes, requests
+    reads: dict[str, int] = field(
+        default_factory=dict
+    )  # what the source read: files, bytes, requests
     seconds: float = 0.0
 
     @property

@@ -43,9 +43,7 @@ class Warehouse:
         self.path = Path(path)
         self.read_only = read_only
         if read_only and not self.path.exists():
-            raise WarehouseError(
-                f"{self.path}: no warehouse here yet (run `mlreport sync` first)"
-            )
+            raise WarehouseError(f"{self.path}: no warehouse here yet (run `mlreport sync` first)")
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         try:

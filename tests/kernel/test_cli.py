@@ -9,10 +9,10 @@ import textwrap
 
 import pytest
 from click.testing import CliRunner
-
 from mlreport.cli import cli
 from mlreport.lock import LockHeld, run_lock
 from mlreport.plugins import get_plugins
+
 from tests.kernel import fakes
 
 CONFIG = """
@@ -68,15 +68,17 @@ def test_sql_refuses_writes(synced, statement, tmp_path):
     assert result.exit_code == 2
     assert "read-only" in result.output
     assert invoke("sql", "SELECT count(*) AS n FROM deployments", "--format", "json").output
-    count = json.loads(invoke("sql", "SELECT count(*) AS n FROM deployments", "--format",
-                              "json").output)
+    count = json.loads(
+        invoke("sql", "SELECT count(*) AS n FROM deployments", "--format", "json").output
+    )
     assert count == [{"n": 5}]
     assert not (tmp_path / "leak.csv").exists() and not (tmp_path / "other.duckdb").exists()
 
 
 def test_sql_formats(synced):
-    out = invoke("sql", "SELECT deployment_id, entity FROM deployments ORDER BY 1 LIMIT 2",
-                 "--format", "csv").output
+    out = invoke(
+        "sql", "SELECT deployment_id, entity FROM deployments ORDER BY 1 LIMIT 2", "--format", "csv"
+    ).output
     assert out == "deployment_id,entity\nd0,svc\nd1,svc\n"
     table = invoke("sql", "SELECT deployment_id FROM deployments ORDER BY 1 LIMIT 1").output
     assert "d0" in table
@@ -88,20 +90,50 @@ def test_sql_syntax_error_is_a_clear_error(synced):
 
 
 def test_metrics_json_has_exactly_the_documented_keys(synced):
-    result = invoke("metrics", "--metric", "fake.*", "--since", "2026-01-01",
-                    "--until", "2026-01-04", "--format", "json")
+    result = invoke(
+        "metrics",
+        "--metric",
+        "fake.*",
+        "--since",
+        "2026-01-01",
+        "--until",
+        "2026-01-04",
+        "--format",
+        "json",
+    )
     assert result.exit_code == 0, result.output
     rows = json.loads(result.output)
-    assert rows == [{
-        "metric": "fake.deploys", "entity": "svc", "window_start": "2026-01-01T00:00:00Z",
-        "window_end": "2026-01-04T00:00:00Z", "dimensions": {}, "value": 3.0, "unit": "count",
-        "n": 3, "band": None,
-    }]
+    assert rows == [
+        {
+            "metric": "fake.deploys",
+            "entity": "svc",
+            "window_start": "2026-01-01T00:00:00Z",
+            "window_end": "2026-01-04T00:00:00Z",
+            "dimensions": {},
+            "value": 3.0,
+            "unit": "count",
+            "n": 3,
+            "band": None,
+        }
+    ]
 
 
 def test_metrics_by_week_is_a_series_of_half_open_windows(synced):
-    rows = json.loads(invoke("metrics", "--metric", "fake.*", "--since", "2025-12-31",
-                             "--until", "2026-01-14", "--by", "week", "--format", "json").output)
+    rows = json.loads(
+        invoke(
+            "metrics",
+            "--metric",
+            "fake.*",
+            "--since",
+            "2025-12-31",
+            "--until",
+            "2026-01-14",
+            "--by",
+            "week",
+            "--format",
+            "json",
+        ).output
+    )
     assert [(r["window_start"][:10], r["window_end"][:10], r["value"]) for r in rows] == [
         ("2025-12-31", "2026-01-05", 4.0),
         ("2026-01-05", "2026-01-12", 1.0),
@@ -112,8 +144,11 @@ def test_metrics_by_week_is_a_series_of_half_open_windows(synced):
 def test_metric_values_are_kept_as_history(synced):
     for _ in range(2):
         invoke("metrics", "--metric", "fake.*", "--since", "2026-01-01", "--until", "2026-01-04")
-    runs = json.loads(invoke("sql", "SELECT count(DISTINCT run_id) AS n FROM metric_values",
-                             "--format", "json").output)
+    runs = json.loads(
+        invoke(
+            "sql", "SELECT count(DISTINCT run_id) AS n FROM metric_values", "--format", "json"
+        ).output
+    )
     assert runs == [{"n": 2}]
 
 
@@ -133,22 +168,30 @@ def test_check_exit_codes(synced, tmp_path):
 
 
 def test_run_lock_refuses_a_second_holder(tmp_path):
-    with run_lock(tmp_path / "w.duckdb"), pytest.raises(LockHeld, match="--wait"), run_lock(
-        tmp_path / "w.duckdb"
+    with (
+        run_lock(tmp_path / "w.duckdb"),
+        pytest.raises(LockHeld, match="--wait"),
+        run_lock(tmp_path / "w.duckdb"),
     ):
         pass
 
 
 def test_second_run_process_exits_with_a_message_while_the_first_holds_the_lock(synced, tmp_path):
     holder = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(f"""
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(f"""
             import sys, time
             from mlreport.lock import run_lock
             with run_lock({str(tmp_path / "mlreport.duckdb")!r}):
                 print("held", flush=True)
                 sys.stdin.read()
-        """)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        """),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert holder.stdout.readline().strip() == "held"

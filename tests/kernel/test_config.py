@@ -4,7 +4,6 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
 from mlreport.cli import cli
 from mlreport.config import ConfigError, load_config, parse_config
 
@@ -47,15 +46,17 @@ def test_missing_env_var_names_file_key_and_variable(write_config, monkeypatch):
 @pytest.mark.parametrize(
     ("text", "key", "expected"),
     [
-        ('[warehouse]\npath = 3\n', "warehouse.path", "path"),
-        ('[metrics]\nattribution_window_days = "a week"\n', "metrics.attribution_window_days",
-         "number"),
+        ("[warehouse]\npath = 3\n", "warehouse.path", "path"),
+        (
+            '[metrics]\nattribution_window_days = "a week"\n',
+            "metrics.attribution_window_days",
+            "number",
+        ),
         ('[[entities]]\nkind = "robot"\nname = "x"\n', "entities[0].kind", "'model' or 'service'"),
         ('[[sources]]\ntype = "git"\n', "sources[0].name", "Field required"),
         ('[warehouse]\npaht = "x"\n', "warehouse.paht", "unknown key"),
         ('[policies]\n"dora.x" = { min = "low" }\n', "policies.dora.x.min", "number"),
-        ('[[reports]]\ntype = "delivery"\nformats = ["docx"]\n', "reports[0].formats[0]",
-         "'html'"),
+        ('[[reports]]\ntype = "delivery"\nformats = ["docx"]\n', "reports[0].formats[0]", "'html'"),
     ],
 )
 def test_validation_errors_name_file_key_and_expectation(write_config, text, key, expected):
@@ -82,7 +83,9 @@ def test_invalid_utf8_is_reported(write_config, tmp_path):
 
 
 def test_duplicate_source_names_are_refused(write_config):
-    path = write_config('[[sources]]\nname = "a"\ntype = "t"\n[[sources]]\nname = "a"\ntype = "u"\n')
+    path = write_config(
+        '[[sources]]\nname = "a"\ntype = "t"\n[[sources]]\nname = "a"\ntype = "u"\n'
+    )
     with pytest.raises(ConfigError, match="duplicate source name"):
         load_config(path)
 
@@ -117,9 +120,10 @@ def test_init_writes_a_commented_config_that_validates(tmp_path, monkeypatch):
 
 
 def test_unknown_source_option_names_the_key(write_config, tmp_path):
-    from tests.kernel import fakes
     from mlreport.plugins import get_plugins
     from mlreport.sources import build_source
+
+    from tests.kernel import fakes
 
     get_plugins().register_module(fakes, "fakes")
     config = parse_config(

@@ -8,14 +8,13 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
 from mlreport import hookspecs
 from mlreport.cli import _load_command_plugins, cli
 from mlreport.config import parse_config
+from mlreport.metrics import Window
 from mlreport.pipeline import run
 from mlreport.plugins import get_plugins
 from mlreport.reporting import ReportContext, render_report
-from mlreport.metrics import Window
 from mlreport.sources import build_source, sync_source
 from mlreport.warehouse import Warehouse
 
@@ -24,7 +23,8 @@ from tests.kernel.fakes import T0
 
 DOCS = Path(__file__).parents[2] / "docs" / "plugins.md"
 HOOKS = sorted(
-    name for name, fn in inspect.getmembers(hookspecs, inspect.isfunction)
+    name
+    for name, fn in inspect.getmembers(hookspecs, inspect.isfunction)
     if hasattr(fn, "mlreport_spec")
 )
 

@@ -6,9 +6,9 @@ import json
 
 import pytest
 from click.testing import CliRunner
-
 from mlreport.cli import cli
 from mlreport.plugins import DEFAULT_PLUGINS, PluginError, get_plugins
+
 from tests.kernel import fakes
 
 
@@ -24,19 +24,19 @@ def _install(tmp_path, monkeypatch, name: str, module_code: str) -> None:
     monkeypatch.syspath_prepend(str(site))
 
 
-GOOD = '''
+GOOD = """
 from mlreport import hookimpl
 class Thing: pass
 @hookimpl
 def register_sources(register):
     register("thing", Thing)
-'''
-DUPLICATE = '''
+"""
+DUPLICATE = """
 from mlreport import hookimpl
 @hookimpl
 def register_sources(register):
     register("counter", object)
-'''
+"""
 
 
 def test_builtins_register_through_the_same_hooks():

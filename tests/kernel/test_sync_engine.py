@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-
 from mlreport.config import parse_config
 from mlreport.plugins import get_plugins
 from mlreport.sources import SourceError, build_source, sync_entities, sync_source
 from mlreport.warehouse import Warehouse
+
 from tests.kernel import fakes
 
 
@@ -27,8 +27,12 @@ def _source(config):
 
 
 def _ids(wh):
-    return [r[0] for r in wh.con.execute(
-        "SELECT deployment_id FROM deployments ORDER BY deployment_id").fetchall()]
+    return [
+        r[0]
+        for r in wh.con.execute(
+            "SELECT deployment_id FROM deployments ORDER BY deployment_id"
+        ).fetchall()
+    ]
 
 
 def test_rows_carry_source_and_synced_at(tmp_path):
@@ -84,13 +88,16 @@ def test_named_entities_are_added_once_and_declared_ones_win(tmp_path):
     other, _ = _setup(tmp_path, 'entity = "auto"')
     sync_source(wh, _source(other), full=True)
     rows = wh.con.execute(
-        "SELECT name, kind, owner, declared FROM entities ORDER BY name").fetchall()
-    assert rows == [("auto", "service", None, False), ("declared", "service", "o@example.com", True)]
+        "SELECT name, kind, owner, declared FROM entities ORDER BY name"
+    ).fetchall()
+    assert rows == [
+        ("auto", "service", None, False),
+        ("declared", "service", "o@example.com", True),
+    ]
 
 
 def test_secret_values_never_reach_warehouse_logs_or_reports(tmp_path, monkeypatch):
     from click.testing import CliRunner
-
     from mlreport.cli import cli
 
     get_plugins().register_module(fakes, "fakes")
