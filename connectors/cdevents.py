@@ -42,7 +42,8 @@ from mlreport.sources import SourceError
 _TYPE = re.compile(r"^dev\.cdevents\.([A-Za-z]+)\.([A-Za-z]+)\.(\d+\.\d+\.\d+\S*)$")
 DEPLOYED, ROLLEDBACK = "service.deployed", "service.rolledback"
 DETECTED, REPORTED, RESOLVED = "incident.detected", "incident.reported", "incident.resolved"
-RELEVANT = (DEPLOYED, ROLLEDBACK, DETECTED, REPORTED, RESOLVED)
+KINDS = {"deployments": (DEPLOYED, ROLLEDBACK), "incidents": (DETECTED, REPORTED, RESOLVED)}
+RELEVANT = (*KINDS["deployments"], *KINDS["incidents"])
 
 # Where each canonical column comes from, for error messages.
 DEPLOYMENT_FIELDS = {

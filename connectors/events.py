@@ -248,7 +248,8 @@ class EventsSource(Source):
 
         def parse(path: Path, data: bytes, state: dict[str, Any]) -> pl.DataFrame:
             events = cdevents.parse_file(path, decode_utf8(path, data))
-            self.count("events", len(events))
+            kinds = cdevents.KINDS[target]
+            self.count("events", sum(1 for e in events if e.kind in kinds))
             store = cdevents.Store(self.warehouse, self.name)
             if target == "deployments":
                 return cdevents.deployments(events, str(path), state, store)
