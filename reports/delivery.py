@@ -384,6 +384,21 @@ def summary_rows(f: Facts) -> list[dict[str, Any]]:
     return rows
 
 
+def totals(f: Facts) -> dict[str, int]:
+    """Portfolio counts for the summary strip: production deployments, changes, incidents."""
+    prod = f.deployments.filter(
+        pl.col("environment").is_in(f.ctx.config.metrics.production_environments)
+    )
+    return {
+        "entities": len(f.entities),
+        "deployments": prod.height,
+        "failed_deployments": prod.filter(pl.col("status") != "success").height,
+        "changes": f.changes.height if f.changes is not None else 0,
+        "incidents": f.incidents.height,
+        "open_incidents": f.incidents.filter(pl.col("resolved_at").is_null()).height,
+    }
+
+
 def columns() -> list[dict[str, Any]]:
     return [
         {
@@ -427,6 +442,7 @@ class Summary(Section):
             "columns": columns(),
             "rows": summary_rows(f),
             "note_count": len(quality_notes(f)),
+            "totals": totals(f),
         }
 
 

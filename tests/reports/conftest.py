@@ -153,8 +153,9 @@ kind = "service"
 
 @pytest.fixture
 def make_config(tmp_path: Path) -> Callable[..., Config]:
-    def make(extra: str = "") -> Config:
-        return parse_config(CONFIG + extra, tmp_path / "mlreport.toml", tmp_path)
+    def make(policies: str = "", top: str = "") -> Config:
+        """``top`` goes before the first table, ``policies`` into ``[policies]``."""
+        return parse_config(top + CONFIG + policies, tmp_path / "mlreport.toml", tmp_path)
 
     return make
 
@@ -182,3 +183,24 @@ def render(
     warehouse: Warehouse, config: Config, out: Path, formats=("html", "json", "md"), **kw
 ) -> dict[str, Path]:
     return render_report(context(warehouse, config, **kw), "delivery", list(formats), out)
+
+
+@pytest.fixture(scope="session")
+def hostile_outputs(tmp_path_factory) -> dict[str, Path]:
+    """One render, in every format, of a sample whose every user string is hostile."""
+    from mlreport.plugins import reset_plugins
+
+    tmp = tmp_path_factory.mktemp("hostile")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setitem(sys.modules, "mlreport.plugins.dora", fakedora)
+        mp.delenv("MLREPORT_LOAD_PLUGINS", raising=False)
+        reset_plugins()
+        try:
+            config = parse_config(CONFIG, tmp / "mlreport.toml", tmp)
+            with Warehouse(tmp / "wh.duckdb") as wh:
+                seed(wh, hostile=True)
+                return render(
+                    wh, config, tmp / "out", ("html", "json", "md", "pdf"), title=f"Q2 {HOSTILE}"
+                )
+        finally:
+            reset_plugins()
