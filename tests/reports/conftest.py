@@ -35,6 +35,8 @@ def _commits(repo: str, start: datetime, end: datetime, rng: random.Random) -> l
             {
                 "repo": repo,
                 "sha": f"{repo[:3]}{i:05d}".ljust(40, "0"),
+                "parents": [rows[-1]["sha"]] if rows else [],
+                "generation": i,
                 "authored_at": t,
                 "committed_at": t,
                 "subject": f"change {i}",
