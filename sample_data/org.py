@@ -104,7 +104,7 @@ CREDIT_RISK = Team(
         "shadow scoring",
         "missing value policy",
     ),
-    seed=20260105,
+    seed=20260118,
 )
 
 FRAUD_DETECTOR = Team(
@@ -148,7 +148,7 @@ FRAUD_DETECTOR = Team(
         "geo-velocity check",
         "model retraining job",
     ),
-    seed=20260106,
+    seed=20260120,
 )
 
 RECSYS_API = Team(

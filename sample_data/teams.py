@@ -181,7 +181,7 @@ CREDIT_INCIDENTS = (
 
 def simulate_credit_risk(team: Team = CREDIT_RISK) -> Simulation:
     rng = random.Random(team.seed)
-    features = make_features(rng, team, 140, (1, 4), (0, 0, 0, 1, 1, 2), (15, 180))
+    features = make_features(rng, team, 240, (1, 3), (0, 0, 0, 1, 1, 2), (15, 180))
     sim = Simulation(team, build_plan(team, _start(team), team.people[0], features, []))
     merges = sorted(
         (f.merged_at, sim.plan.merge_marks[f.number]) for f in features if f.merged_at is not None
@@ -190,7 +190,7 @@ def simulate_credit_risk(team: Team = CREDIT_RISK) -> Simulation:
     busy_until = _start(team)
     model_version = 14
     for build, (merged_at, mark) in enumerate(merges, start=1):
-        if rng.random() < 0.1:
+        if rng.random() < 0.04:
             model_version += 1  # a retrained model ships with this build
         common = dict(
             entity=team.entity, version=f"1.{build}.0", mark=mark, model_version=str(model_version)
@@ -214,22 +214,22 @@ def simulate_credit_risk(team: Team = CREDIT_RISK) -> Simulation:
         sim.deployments.append(prod)
         busy_until = prod.finished_at
         r = rng.random()
-        if r < 0.025 and last_good is not None:
+        if r < 0.015 and last_good is not None:
             # The canary analysis failed and the pipeline rolled back.
             prod.finished_at = prod.started_at + jitter(rng, 14, 22)
             back = _rollback(rng, prod, last_good, prod.finished_at + jitter(rng, 0, 2), (3, 5))
             sim.deployments.append(back)
             busy_until = back.finished_at
             continue
-        if r < 0.05:
-            detected = prod.finished_at + jitter(rng, 20, 120)
+        if r < 0.045:
+            detected = prod.finished_at + jitter(rng, 5, 40)
             sim.incidents.append(
                 Incident(
                     team.entity,
                     "production",
                     rng.choice(("sev2", "sev3", "sev3")),
                     detected,
-                    detected + jitter(rng, 15, 90),
+                    detected + jitter(rng, 10, 45),
                     prod if rng.random() < 0.7 else None,
                     rng.choice(CREDIT_INCIDENTS),
                 )
@@ -326,7 +326,7 @@ def simulate_fraud_detector(team: Team = FRAUD_DETECTOR) -> Simulation:
     for week in weeks:
         if week + timedelta(days=3) >= PERIOD_END.date():
             break
-        if week != last_week and rng.random() < 0.25:
+        if week != last_week and rng.random() < 0.45:
             continue  # the train was skipped: QA sign-off missing
         _release(rng, team, week, train, week == last_week, directs, deployments, incidents)
     plan = build_plan(
