@@ -103,3 +103,25 @@ def test_demo_warehouse_holds_every_event_and_commit(demo):
     assert commits == {
         f"{repo}-repo": info["commits"] for repo, info in manifest()["repos"].items()
     }
+
+
+@pytest.mark.slow
+def test_demo_policy_check_tells_the_three_stories(demo):
+    """check.json holds the DORA policy results: the struggling team fails, the others pass."""
+    import json
+
+    out, printed = demo
+    check = json.loads((printed[0].parent / "check.json").read_text(encoding="utf-8"))
+    results = {(r["metric"], r["entity"]): r for r in check}
+    assert ("dora.change_failure_rate", "fraud-detector") in results, (
+        "no DORA policy results: is the dora metrics plugin loaded? (mlreport plugins --all)"
+    )
+    for metric in ("dora.change_failure_rate", "dora.recovery_time"):
+        assert results[(metric, "credit-risk")]["passed"]
+        assert results[(metric, "recsys-api")]["passed"]
+        assert not results[(metric, "fraud-detector")]["passed"]
+    frequency = {
+        e: results[("dora.deployment_frequency", e)]["value"]
+        for e in ("credit-risk", "recsys-api", "fraud-detector")
+    }
+    assert frequency["credit-risk"] > frequency["recsys-api"] > frequency["fraud-detector"]
