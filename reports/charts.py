@@ -205,7 +205,8 @@ def trend_chart(spec: TrendSpec, width: int = 400, height: int = 190) -> Markup:
     values = [p.value for s in spec.series for p in s.points if p.value is not None]
     if not values:
         return _no_data(width, 70, spec.label, "No data in this window")
-    left, right, top, bottom = 46, 54, 12, 24
+    legend = len(spec.series) > 1
+    left, right, top, bottom = 46, 54, 24 if legend else 12, 24
     pw, ph = width - left - right, height - top - bottom
     hi = max(values + ([spec.policy[1]] if spec.policy else []))
     if spec.unit == "ratio":
@@ -241,12 +242,12 @@ def trend_chart(spec: TrendSpec, width: int = 400, height: int = 190) -> Markup:
         body += _policy_line(spec.policy, spec.unit, y_of, left, pw)
     for k, s in enumerate(spec.series):
         body += _series_marks(s, SERIES[k % len(SERIES)], x_of, y_of)
-    if len(spec.series) > 1:
+    if legend:
         for k, s in enumerate(spec.series):
             colour = SERIES[k % len(SERIES)]
-            x = left + 4 + k * 90
-            body.append(f'<rect x="{x}" y="{top}" width="8" height="8" fill="{colour}"/>')
-            body.append(_text(x + 11, top + 7.5, s.name, fill=INK))
+            x = left + k * 100
+            body.append(f'<rect x="{x}" y="3" width="9" height="9" rx="2" fill="{colour}"/>')
+            body.append(_text(x + 13, 11, s.name, fill=INK))
     return _svg(width, height, spec.label, _describe(spec), body)
 
 

@@ -142,7 +142,8 @@ def test_quality_notes_cover_every_kind(warehouse, make_config, tmp_path):
     assert "**Data-quality notes**" in md and "legacy-batch had no deployments" in md
     summary = _json(out["json"])["sections"]["summary"]
     assert summary["note_count"] == len(notes)
-    assert f"{len(notes)} data-quality notes" in out["html"].read_text()
+    kpi = f'<div class="label">Data-quality notes</div><div class="value">{len(notes)}</div>'
+    assert kpi in out["html"].read_text()
 
 
 def test_markdown_is_a_short_pr_comment(warehouse, make_config, tmp_path):
