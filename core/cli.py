@@ -20,7 +20,7 @@ from mlreport import __version__
 from mlreport.config import CONFIG_NAME, Config, ConfigError, load_config
 from mlreport.lock import LockHeld, run_lock
 from mlreport.metrics import compute_metrics, default_window, split_window, to_records
-from mlreport.plugins import PluginError, get_plugins
+from mlreport.plugin_manager import PluginError, get_plugins
 from mlreport.policies import evaluate, failed
 from mlreport.reporting import ReportContext, ReportError, render_report
 from mlreport.sources import SourceError

@@ -163,7 +163,7 @@ def band_tables(config: Config, families: Iterable[type[MetricFamily]]) -> BandT
 
 
 def metric_catalogue() -> dict[str, MetricInfo]:
-    from mlreport.plugins import get_plugins
+    from mlreport.plugin_manager import get_plugins
 
     out = {}
     for name in get_plugins().metrics().names():
@@ -181,7 +181,7 @@ def compute_metrics(
     store: bool = True,
 ) -> pl.DataFrame:
     """Compute every family with a metric matching ``pattern``; grade; keep the history."""
-    from mlreport.plugins import get_plugins
+    from mlreport.plugin_manager import get_plugins
 
     registry = get_plugins().metrics()
     families = [registry.get(n) for n in registry.names()]

@@ -28,7 +28,7 @@ def sync_all(
     progress: Callable[..., None] | None = None,
 ) -> list[SyncStats]:
     """Sync the named sources (all when ``names`` is empty), in config order."""
-    from mlreport.plugins import get_plugins
+    from mlreport.plugin_manager import get_plugins
 
     sync_entities(warehouse, config)
     wanted = names or [s.name for s in config.sources]
@@ -54,7 +54,7 @@ def sync_all(
 
 
 def report_formats(config: Config, report_name: str, requested: list[str] | None) -> list[str]:
-    from mlreport.plugins import get_plugins
+    from mlreport.plugin_manager import get_plugins
 
     if requested:
         return requested
@@ -128,7 +128,7 @@ def write_index(out: Path, config: Config) -> Path:
 
 
 def notify(config: Config, outcome: RunOutcome) -> None:
-    from mlreport.plugins import get_plugins
+    from mlreport.plugin_manager import get_plugins
 
     for nc in config.notifiers:
         notifier = get_plugins().notifiers().get(nc.type)

@@ -111,7 +111,7 @@ class RenderEnv:
     def output(self, report: BuiltReport, fmt: str) -> bytes:
         """Render ``fmt`` once per report (the PDF renderer reuses the HTML)."""
         if fmt not in self.cache:
-            from mlreport.plugins import get_plugins
+            from mlreport.plugin_manager import get_plugins
 
             self.cache[fmt] = get_plugins().renderers().get(fmt)().render(report, self)
         return self.cache[fmt]
@@ -147,7 +147,7 @@ def markdown_env(config: Config, packages: list[str]) -> jinja2.Environment:
 
 
 def plugin_versions() -> dict[str, str | None]:
-    from mlreport.plugins import get_plugins
+    from mlreport.plugin_manager import get_plugins
 
     return {row["name"]: row["version"] for row in get_plugins().describe()}
 
@@ -197,7 +197,7 @@ def render_report(
     ctx: ReportContext, report_name: str, formats: list[str], out_dir: Path
 ) -> dict[str, Path]:
     """Build one report, write each format and a manifest, record the run; return the paths."""
-    from mlreport.plugins import get_plugins
+    from mlreport.plugin_manager import get_plugins
 
     plugins = get_plugins()
     report_type = plugins.reports().get(report_name)

@@ -105,7 +105,7 @@ class Source:
 
 
 def build_source(src: SourceConfig, config: Config, index: int) -> Source:
-    from mlreport.plugins import get_plugins
+    from mlreport.plugin_manager import get_plugins
 
     cls = get_plugins().sources().get(src.type)
     options = validate_options(cls.Options, src.options, config, ("sources", index))

@@ -117,7 +117,7 @@ def facts(ctx: ReportContext) -> Facts:
 
 
 def _collect(ctx: ReportContext) -> Facts:
-    from mlreport.plugins import get_plugins
+    from mlreport.plugin_manager import get_plugins
 
     registry = get_plugins().metrics()
     families = [registry.get(n) for n in registry.names()]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from mlreport.plugins import reset_plugins
+from mlreport.plugin_manager import reset_plugins
 
 # Tests never depend on the developer's git identity or config.
 os.environ.setdefault("GIT_CONFIG_NOSYSTEM", "1")

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 from mlreport.cli import cli
 from mlreport.lock import LockHeld, run_lock
-from mlreport.plugins import get_plugins
+from mlreport.plugin_manager import get_plugins
 
 from tests.kernel import fakes
 

@@ -120,7 +120,7 @@ def test_init_writes_a_commented_config_that_validates(tmp_path, monkeypatch):
 
 
 def test_unknown_source_option_names_the_key(write_config, tmp_path):
-    from mlreport.plugins import get_plugins
+    from mlreport.plugin_manager import get_plugins
     from mlreport.sources import build_source
 
     from tests.kernel import fakes

@@ -13,7 +13,7 @@ from mlreport.cli import _load_command_plugins, cli
 from mlreport.config import parse_config
 from mlreport.metrics import Window
 from mlreport.pipeline import run
-from mlreport.plugins import get_plugins
+from mlreport.plugin_manager import get_plugins
 from mlreport.reporting import ReportContext, render_report
 from mlreport.sources import build_source, sync_source
 from mlreport.warehouse import Warehouse

@@ -7,7 +7,7 @@ import json
 import pytest
 from click.testing import CliRunner
 from mlreport.cli import cli
-from mlreport.plugins import DEFAULT_PLUGINS, PluginError, get_plugins
+from mlreport.plugin_manager import DEFAULT_PLUGINS, PluginError, get_plugins
 
 from tests.kernel import fakes
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from mlreport.config import parse_config
-from mlreport.plugins import get_plugins
+from mlreport.plugin_manager import get_plugins
 from mlreport.sources import SourceError, build_source, sync_entities, sync_source
 from mlreport.warehouse import Warehouse
 

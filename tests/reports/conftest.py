@@ -190,7 +190,7 @@ def render(
 @pytest.fixture(scope="session")
 def hostile_outputs(tmp_path_factory) -> dict[str, Path]:
     """One render, in every format, of a sample whose every user string is hostile."""
-    from mlreport.plugins import reset_plugins
+    from mlreport.plugin_manager import reset_plugins
 
     tmp = tmp_path_factory.mktemp("hostile")
     with pytest.MonkeyPatch.context() as mp:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from mlreport import hookimpl
-from mlreport.plugins import get_plugins
+from mlreport.plugin_manager import get_plugins
 from mlreport.reporting import ReportType, Section, render_report
 
 from .conftest import context
