@@ -103,7 +103,7 @@ class GitSource(Source):
             raise SourceError(f"source {self.name!r}: no stream {stream.name!r}")
 
     def check(self) -> str:
-        state = self._repo_state()
+        state = self.repo_state()
         if not state.tips:
             return f"{self.path}: readable, empty repository (no commits yet)"
         head = state.tips.get("HEAD")
@@ -131,7 +131,7 @@ class GitSource(Source):
     # -- commits --------------------------------------------------------------------------
 
     def _read_commits(self, cursor: Any) -> Iterator[Rows | Checkpoint]:
-        state = self._repo_state()
+        state = self.repo_state()
         new_cursor = {"version": CURSOR_VERSION, "tips": state.tips, "shallow": state.shallow}
         if not state.tips:
             log.warning("source %r: %s has no commits yet; nothing to sync", self.name, self.path)
@@ -176,10 +176,19 @@ class GitSource(Source):
             return None
         return list(cursor["tips"].values())
 
-    def _log(self, include: list[str], exclude: list[str], incremental: bool) -> Iterator[Rows]:
+    def log_command(
+        self, include: list[str], exclude: list[str]
+    ) -> tuple[list[str], bytes, dict[str, str]]:
+        """The exact ``git log`` a sync runs: argv, stdin (the revisions) and environment.
+
+        Public so the benchmark can time git alone with the very same flags and input.
+        """
         revs = "".join(f"{r}\n" for r in include) + "".join(f"^{r}\n" for r in exclude)
+        return self._argv(gitlog.LOG_ARGS), revs.encode(), self._env()
+
+    def _log(self, include: list[str], exclude: list[str], incremental: bool) -> Iterator[Rows]:
         generations = gitlog.Generations(self._stored_generations if incremental else None)
-        with self._popen(gitlog.LOG_ARGS, revs) as proc:
+        with self._popen(*self.log_command(include, exclude)) as proc:
             chunks = gitlog.read_chunks(proc.stdout)
             try:
                 for tokens in gitlog.iter_token_batches(chunks, BATCH):
@@ -233,7 +242,8 @@ class GitSource(Source):
     def path(self) -> Path:
         return Path(self.options.path)
 
-    def _repo_state(self) -> RepoState:
+    def repo_state(self) -> RepoState:
+        """Check the path is a readable repository; its git dir, shallow digest and tips."""
         path = self.path
         if not path.exists():
             raise self._error(
@@ -315,9 +325,9 @@ class GitSource(Source):
             raise self._git_error(args[0], done.returncode, done.stderr)
         return done.stdout
 
-    def _popen(self, args: tuple[str, ...], stdin: str) -> _GitLog:
+    def _popen(self, argv: list[str], stdin: bytes, env: dict[str, str]) -> _GitLog:
         self.count("git_commands")
-        return _GitLog(self, self._argv(args), stdin.encode(), self._env())
+        return _GitLog(self, argv, stdin, env)
 
     def _git_error(self, command: str, code: int, stderr: bytes) -> SourceError:
         text = stderr.decode("utf-8", "replace").strip()
