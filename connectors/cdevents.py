@@ -19,6 +19,7 @@ docs/sources-events.md has the field-by-field mapping.
 
 from __future__ import annotations
 
+import bisect
 import json
 import re
 from dataclasses import dataclass, replace
@@ -292,6 +293,7 @@ class Rollbacks:
     def __init__(self, state: dict[str, Any], store: Store) -> None:
         self.chosen: dict[str, str] = state.setdefault("rollbacks", {})
         self.store = store
+        self.candidates: dict[tuple[str, str], list[tuple[datetime, str]]] = {}
 
     def apply(self, rows: list[dict[str, Any]], targets: dict[int, str | None]) -> list[dict]:
         by_id = {r["deployment_id"]: r for r in rows}
@@ -334,12 +336,26 @@ class Rollbacks:
             and r["finished_at"] < rb["finished_at"]
         ]
         best = max(here, key=lambda r: (r["finished_at"], r[LINE]), default=None)
-        stored = self.store.latest_success(
-            rb["entity"], rb["environment"], rb["finished_at"], exclude=[*by_id, *extra]
-        )
-        if stored is not None and (best is None or stored["finished_at"] > best["finished_at"]):
-            return stored
-        return best
+        stored = self._latest_stored(rb, best, skip={*by_id, *extra})
+        return stored if stored is not None else best
+
+    def _latest_stored(
+        self, rb: dict[str, Any], best: dict[str, Any] | None, skip: set[str]
+    ) -> dict[str, Any] | None:
+        """The latest stored candidate before the rollback, if later than ``best``.
+
+        Rows this file holds anew, or that a rollback here already took, are skipped.
+        """
+        pair = (rb["entity"], rb["environment"])
+        if pair not in self.candidates:
+            self.candidates[pair] = self.store.success_times(*pair)
+        times = self.candidates[pair]
+        j = bisect.bisect_left(times, rb["finished_at"], key=lambda c: c[0]) - 1
+        while j >= 0 and (best is None or times[j][0] > best["finished_at"]):
+            if times[j][1] not in skip:
+                return self.store.deployment(times[j][1])
+            j -= 1
+        return None
 
 
 # -- incidents --------------------------------------------------------------------------------
@@ -479,18 +495,17 @@ class Store:
         rows = self._rows("deployments", DEPLOYMENTS, "deployment_id = ?", [deployment_id])
         return rows[0] if rows else None
 
-    def latest_success(
-        self, entity: str, environment: str, before: datetime, exclude: list[str]
-    ) -> dict[str, Any] | None:
-        rows = self._rows(
-            "deployments",
-            DEPLOYMENTS,
-            "entity = ? AND environment = ? AND status = 'success' AND kind <> 'rollback' "
-            "AND finished_at < ? AND NOT list_contains(?::VARCHAR[], deployment_id) "
-            "ORDER BY finished_at DESC, deployment_id DESC LIMIT 1",
-            [entity, environment, before, exclude],
-        )
-        return rows[0] if rows else None
+    def success_times(self, entity: str, environment: str) -> list[tuple[datetime, str]]:
+        """(finished_at, id) of stored successful non-rollback deployments, oldest first."""
+        if self.warehouse is None:
+            return []
+        rows = self.warehouse.con.execute(
+            "SELECT finished_at, deployment_id FROM deployments WHERE source = ? AND entity = ? "
+            "AND environment = ? AND status = 'success' AND kind <> 'rollback' "
+            "ORDER BY finished_at, deployment_id",
+            [self.source, entity, environment],
+        ).fetchall()
+        return [(at, deployment_id) for at, deployment_id in rows]
 
     def incidents(self, ids: list[str]) -> dict[str, dict[str, Any]]:
         if not ids:

@@ -1,0 +1,52 @@
+"""`mlreport sync` over an events source: output, exit codes, error messages."""
+
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+from mlreport.cli import cli
+
+from tests.events.conftest import deploy_csv, deploy_row
+
+
+def _sync(world, *args: str):
+    return CliRunner().invoke(cli, ["--config", str(world.root / "mlreport.toml"), "sync", *args])
+
+
+def test_sync_prints_rows_and_reads_then_nothing_on_a_second_run(world):
+    path = world.write("d.csv", deploy_csv(deploy_row(1), deploy_row(2)))
+    world.config(deployments="d.csv")
+    first = _sync(world)
+    assert first.exit_code == 0, first.output
+    name, rows, reads = first.stdout.strip().split("\t")
+    assert (name, rows) == ("log", "2 rows")
+    assert json.loads(reads) == {"bytes": path.stat().st_size, "files": 1}
+    second = _sync(world)
+    assert second.exit_code == 0
+    assert second.stdout.strip() == "log\t0 rows\t{}"
+
+
+def test_a_bad_file_exits_2_with_file_line_and_column(world):
+    world.write("d.csv", deploy_csv(deploy_row(1)))
+    world.config(deployments="d.csv")
+    assert _sync(world).exit_code == 0
+    world.write("d.csv", deploy_csv(deploy_row(1), deploy_row(2, status="succeeded")))
+    result = _sync(world)
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    expected = (
+        f"Error: {world.root / 'd.csv'}: line 3: column 'status': unknown value 'succeeded' "
+        "(allowed: success, failure, rolled_back)\n"
+    )
+    assert result.stderr == expected
+    assert [r["deployment_id"] for r in world.rows("deployments")] == ["d1"]
+
+
+def test_a_config_without_any_files_exits_2(world):
+    (world.root / "mlreport.toml").write_text(
+        '[[sources]]\nname = "log"\ntype = "events"\n', encoding="utf-8"
+    )
+    result = _sync(world)
+    assert result.exit_code == 2
+    assert "needs at least one of `deployments`, `incidents` or `cdevents`" in result.stderr
