@@ -9,10 +9,14 @@ level per step, exactly like git's commit painting (see :func:`rev_list`).
 
 from __future__ import annotations
 
+import contextlib
+import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import duckdb
 import numpy as np
+import polars as pl
 
 NULL_TIME = np.iinfo(np.int64).min
 """Stands for a NULL timestamp in the int64 microsecond arrays."""
@@ -22,7 +26,7 @@ class CommitGraphError(Exception):
     """The commits cannot form a history (a cycle), named by repository and sha."""
 
 
-@dataclass(frozen=True)
+@dataclass
 class CommitGraph:
     """Commits of some repositories as arrays indexed by node number.
 
@@ -39,6 +43,14 @@ class CommitGraph:
     parent_ptr: np.ndarray  # int64, size + 1
     parents: np.ndarray  # int64 node numbers
     computed: tuple[str, ...] = ()  # repositories whose generations were computed here
+    _segments: Segments | None = None
+    _lut: np.ndarray | None = None
+
+    def segments(self) -> Segments:
+        """The graph's linear runs, computed on first use."""
+        if self._segments is None:
+            self._segments = segments(self)
+        return self._segments
 
     @property
     def size(self) -> int:
@@ -49,6 +61,13 @@ class CommitGraph:
         rowids = np.asarray(rowids, dtype=np.int64)
         if self.size == 0:
             return np.full(rowids.size, -1, dtype=np.int64)
+        high = int(self.rowid[-1])
+        if high < 4 * self.size + 1024:  # dense rowids: a lookup table beats binary search
+            if self._lut is None:
+                self._lut = np.full(high + 1, -1, dtype=np.int64)
+                self._lut[self.rowid] = np.arange(self.size, dtype=np.int64)
+            inside = (rowids >= 0) & (rowids <= high)
+            return np.where(inside, self._lut[np.clip(rowids, 0, high)], -1)
         pos = np.clip(np.searchsorted(self.rowid, rowids), 0, self.size - 1)
         return np.where(self.rowid[pos] == rowids, pos, -1)
 
@@ -56,8 +75,14 @@ class CommitGraph:
 # -- loading ---------------------------------------------------------------------------------
 
 
-def load_commit_graph(con: duckdb.DuckDBPyConnection, repos: list[str]) -> CommitGraph:
-    """Load the commits of ``repos`` with their parent edges (joined on the exact sha)."""
+def load_commit_graph(
+    con: duckdb.DuckDBPyConnection, repos: list[str], find: pl.DataFrame | None = None
+) -> tuple[CommitGraph, np.ndarray, np.ndarray]:
+    """Load the commits of ``repos`` with their parent edges, joined on the exact sha.
+
+    ``find``: a frame (i: int64, sha: string) of shas to look up in the same pass over
+    ``commits``. Returns the graph and ``(i, node)`` for every node whose sha is a row's sha.
+    """
     repos = sorted(set(repos))
     nodes = con.sql(
         "SELECT rowid AS r, list_position($repos, repo)::INTEGER - 1 AS k, "
@@ -66,38 +91,64 @@ def load_commit_graph(con: duckdb.DuckDBPyConnection, repos: list[str]) -> Commi
         "FROM commits WHERE list_contains($repos, repo)",
         params={"repos": repos},
     ).fetchnumpy()
-    edges = con.sql(
-        "SELECT c.r AS child, p.rowid AS parent FROM "
-        "(SELECT rowid AS r, repo, unnest(parents) AS psha FROM commits "
-        " WHERE list_contains($repos, repo)) c "
-        "JOIN commits p ON p.repo = c.repo AND p.sha = c.psha",
-        params={"repos": repos},
-    ).fetchnumpy()
     rowid = np.asarray(nodes["r"], dtype=np.int64)
     order = slice(None) if _ascending(rowid) else np.argsort(rowid, kind="stable")
-    rowid = rowid[order]
-    repo = np.asarray(nodes["k"], dtype=np.int32)[order]
-    generation = np.asarray(nodes["g"], dtype=np.int64)[order]
-    authored = np.asarray(nodes["a"], dtype=np.int64)[order]
-    graph = CommitGraph(tuple(repos), rowid, repo, generation, authored, *_empty_csr(rowid.size))
-    child = graph.nodes_of(edges["child"])
-    parent = graph.nodes_of(edges["parent"])
-    ptr, flat = build_csr(rowid.size, child, parent)
-    missing = np.unique(repo[generation <= 0])
-    if missing.size:
-        generation = generation.copy()
-        for k in missing.tolist():
-            _fill_generations(generation, repo == k, ptr, flat, repos[k], con, rowid)
-    return CommitGraph(
+    graph = CommitGraph(
         tuple(repos),
-        rowid,
-        repo,
-        generation,
-        authored,
-        ptr,
-        flat,
-        tuple(repos[k] for k in missing.tolist()),
+        rowid[order],
+        np.asarray(nodes["k"], dtype=np.int32)[order],
+        np.asarray(nodes["g"], dtype=np.int64)[order],
+        np.asarray(nodes["a"], dtype=np.int64)[order],
+        *_empty_csr(rowid.size),
     )
+    if find is None:
+        find = pl.DataFrame(schema={"i": pl.Int64, "sha": pl.String})
+    with _registered(con, find.select("i", "sha").drop_nulls()) as name:
+        pairs = con.sql(
+            "WITH probe AS ("
+            " SELECT FALSE AS look, rowid AS src, repo, unnest(parents) AS sha FROM commits"
+            " WHERE list_contains($repos, repo)"
+            f" UNION ALL SELECT TRUE, i, NULL, sha FROM {name}) "
+            "SELECT p.look, p.src, c.rowid AS dst FROM probe p JOIN commits c ON c.sha = p.sha "
+            "WHERE list_contains($repos, c.repo) AND (p.look OR c.repo = p.repo)",
+            params={"repos": repos},
+        ).fetchnumpy()
+    is_look = np.asarray(pairs["look"], dtype=bool)
+    src = np.asarray(pairs["src"], dtype=np.int64)
+    dst = graph.nodes_of(np.asarray(pairs["dst"], dtype=np.int64))
+    ptr, flat = build_csr(graph.size, graph.nodes_of(src[~is_look]), dst[~is_look])
+    graph.parent_ptr, graph.parents = ptr, flat
+    _check_generations(graph, con)
+    return graph, src[is_look], dst[is_look]
+
+
+def _check_generations(graph: CommitGraph, con: duckdb.DuckDBPyConnection) -> None:
+    """Compute the generations of every repository that has commits without one."""
+    missing = np.unique(graph.repo[graph.generation <= 0])
+    if not missing.size:
+        return
+    graph.generation = graph.generation.copy()
+    for k in missing.tolist():
+        _fill_generations(
+            graph.generation,
+            graph.repo == k,
+            graph.parent_ptr,
+            graph.parents,
+            graph.repos[k],
+            con,
+            graph.rowid,
+        )
+    graph.computed = tuple(graph.repos[k] for k in missing.tolist())
+
+
+@contextlib.contextmanager
+def _registered(con: duckdb.DuckDBPyConnection, frame: pl.DataFrame) -> Iterator[str]:
+    name = f"_commit_graph_{uuid.uuid4().hex[:12]}"
+    con.register(name, frame.to_arrow())
+    try:
+        yield name
+    finally:
+        con.unregister(name)
 
 
 def _ascending(a: np.ndarray) -> bool:
@@ -114,20 +165,26 @@ def build_csr(n: int, child: np.ndarray, parent: np.ndarray) -> tuple[np.ndarray
     parent = np.asarray(parent, dtype=np.int64)
     keep = (child >= 0) & (parent >= 0)
     child, parent = child[keep], parent[keep]
-    order = np.argsort(child, kind="stable")
-    child, parent = child[order], parent[order]
-    if child.size > 1:
-        dup = np.zeros(child.size, dtype=bool)
-        same_child = child[1:] == child[:-1]
-        if same_child.any():
-            # a parent listed twice for one child: sort each child's run, drop repeats
-            order = np.lexsort((parent, child))
-            child, parent = child[order], parent[order]
-            dup[1:] = (child[1:] == child[:-1]) & (parent[1:] == parent[:-1])
-            child, parent = child[~dup], parent[~dup]
+    if not _ascending_or_equal(child):
+        order = np.argsort(child, kind="stable")
+        child, parent = child[order], parent[order]
+    counts = np.bincount(child, minlength=n) if child.size else np.zeros(n, dtype=np.int64)
+    many = np.flatnonzero(counts[child] > 1)  # edges of children with several parents
+    if many.size:
+        sub = many[np.lexsort((parent[many], child[many]))]
+        repeat = (child[sub][1:] == child[sub][:-1]) & (parent[sub][1:] == parent[sub][:-1])
+        if repeat.any():  # a parent listed twice: keep one edge
+            drop = np.zeros(child.size, dtype=bool)
+            drop[sub[1:][repeat]] = True
+            child, parent = child[~drop], parent[~drop]
+            counts = np.bincount(child, minlength=n)
     ptr = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(np.bincount(child, minlength=n), out=ptr[1:])
+    np.cumsum(counts, out=ptr[1:])
     return ptr, parent
+
+
+def _ascending_or_equal(a: np.ndarray) -> bool:
+    return a.size < 2 or bool(np.all(a[1:] >= a[:-1]))
 
 
 # -- generations -----------------------------------------------------------------------------
@@ -207,7 +264,79 @@ def _ramp(counts: np.ndarray) -> np.ndarray:
     return np.arange(total, dtype=np.int64) - np.repeat(starts, counts)
 
 
+# -- segments ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Segments:
+    """The graph cut into maximal linear runs ("segments"), so a walk crosses a run in one step.
+
+    Node x is linked to its parent p when x has exactly one parent and p exactly one child;
+    a segment is a maximal chain of links, listed top (youngest) first. Every edge between
+    segments goes from a segment's bottom to another segment's top, so a walk enters a segment
+    only at its top (or where it starts) and, once inside, covers it down to the bottom.
+    """
+
+    seg: np.ndarray  # node -> segment
+    pos: np.ndarray  # node -> distance from its segment's top
+    start: np.ndarray  # segment -> offset of its top in `nodes` (size segments + 1)
+    nodes: np.ndarray  # nodes ordered by (segment, pos)
+    top_gen: np.ndarray  # segment -> generation of its top
+    par_ptr: np.ndarray  # segment -> offsets into par_seg (size segments + 1)
+    par_seg: np.ndarray  # the segments holding the parents of each segment's bottom
+    shared: np.ndarray  # segment -> its top has several children (may be entered twice)
+
+    @property
+    def length(self) -> np.ndarray:
+        return np.diff(self.start)
+
+
+def segments(graph: CommitGraph) -> Segments:
+    """Cut ``graph`` into segments: O(n) work plus log2(longest segment) gathers."""
+    n, ptr, flat = graph.size, graph.parent_ptr, graph.parents
+    n_par = np.diff(ptr)
+    n_child = np.bincount(flat, minlength=n) if flat.size else np.zeros(n, dtype=np.int64)
+    first = np.full(n, -1, dtype=np.int64)
+    has = n_par > 0
+    first[has] = flat[ptr[:-1][has]]
+    linked = (n_par == 1) & (n_child[np.maximum(first, 0)] == 1)
+    up = np.arange(n, dtype=np.int64)
+    up[first[linked]] = np.flatnonzero(linked)
+    top, dist = _pointer_jump(up)
+    is_top = top == np.arange(n)
+    seg_of_top = np.cumsum(is_top) - 1
+    seg = seg_of_top[top]
+    tops = np.flatnonzero(is_top)
+    start = np.zeros(tops.size + 1, dtype=np.int64)
+    np.cumsum(np.bincount(seg, minlength=tops.size), out=start[1:])
+    nodes = np.empty(n, dtype=np.int64)
+    nodes[start[seg] + dist] = np.arange(n, dtype=np.int64)
+    bottom = nodes[start[1:] - 1] if n else np.zeros(0, dtype=np.int64)
+    counts = n_par[bottom]
+    par_ptr = np.zeros(tops.size + 1, dtype=np.int64)
+    np.cumsum(counts, out=par_ptr[1:])
+    par_seg = seg[flat[np.repeat(ptr[bottom], counts) + _ramp(counts)]]
+    return Segments(
+        seg, dist, start, nodes, graph.generation[tops], par_ptr, par_seg, n_child[tops] > 1
+    )
+
+
+def _pointer_jump(up: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each node, the end of its chain of ``up`` pointers and the number of steps."""
+    top = up.copy()
+    dist = (up != np.arange(up.size)).astype(np.int64)
+    todo = np.flatnonzero(top[top] != top)  # nodes whose pointer is not yet a chain end
+    while todo.size:
+        nxt = top[todo]
+        dist[todo] += dist[nxt]
+        top[todo] = top[nxt]
+        todo = todo[top[top[todo]] != top[todo]]
+    return top, dist
+
+
 # -- rev-list ------------------------------------------------------------------------------
+
+_FAR = np.iinfo(np.int64).max
 
 
 def rev_list(
@@ -215,98 +344,194 @@ def rev_list(
 ) -> tuple[np.ndarray, np.ndarray]:
     """``git rev-list heads[k] ^bases[k]`` for every k at once.
 
-    Returns ``(k, node)`` arrays: for each pair k, the nodes reachable from ``heads[k]`` and not
-    from ``bases[k]`` (``bases[k] = -1``: no base, every ancestor). Every pair's walk starts
-    with its head painted interesting and its base uninteresting; a step pops, for each pair,
-    the frontier entries at that pair's highest generation, merges duplicates (uninteresting
-    wins), reports the interesting ones and pushes their parents with the same paint. Because
-    a child's generation is above its parents', a commit is popped only after every path to it
-    from the head or the base was painted, so its paint is final. A pair is done when its
-    frontier holds only uninteresting commits. Exact, like git without its "slop" shortcut.
+    Returns ``(k, node)`` arrays: for each pair k, the nodes reachable from ``heads[k]`` and
+    not from ``bases[k]`` (``bases[k] = -1``: no base, every ancestor).
+
+    Git's commit painting, vectorised over pairs and done on segments: each pair's frontier
+    starts with its head painted interesting and its base uninteresting; a step pops, for
+    every pair, the entries at that pair's highest generation, together with any other entry
+    of the same segment. In a segment, the nodes from the highest interesting entry down to
+    just above the highest uninteresting one are reported, and the parents of the bottom are
+    pushed, uninteresting if anything in the segment was. Since a child's generation exceeds
+    its parents', every way into a segment is known when it is popped, so its paint is final.
+    A pair stops when its frontier holds only uninteresting entries. Exact, like git without
+    its "slop" shortcut.
     """
-    heads = np.asarray(heads, dtype=np.int64)
-    bases = np.asarray(bases, dtype=np.int64)
-    gen, ptr, flat = graph.generation, graph.parent_ptr, graph.parents
-    n_children = np.bincount(flat, minlength=graph.size) if flat.size else np.zeros(graph.size)
-    multi_child = n_children > 1  # only these can be pushed twice for one pair
-    live = (heads >= 0) & (heads != bases)
-    pair = np.flatnonzero(live)
-    has_base = bases[pair] >= 0
-    # frontier: pair (compact id), node, generation, uninteresting
-    ids = np.arange(pair.size, dtype=np.int64)
-    fk = np.concatenate([ids, ids[has_base]])
-    fn = np.concatenate([heads[pair], bases[pair][has_base]])
-    fu = np.concatenate([np.zeros(pair.size, bool), np.ones(int(has_base.sum()), bool)])
-    fg = gen[fn]
-    base_of, head_of = bases[pair], heads[pair]  # per compact id
-    out_k: list[np.ndarray] = []
-    out_n: list[np.ndarray] = []
-    top = np.full(pair.size, -1, dtype=np.int64)
-    while fk.size:
-        # per pair, the highest generation in its frontier
-        top[fk] = -1
-        np.maximum.at(top, fk, fg)
-        pop = fg == top[fk]
-        pk, pn, pu = fk[pop], fn[pop], fu[pop]
-        twice = multi_child[pn] | (pn == base_of[pk]) | (pn == head_of[pk])
-        pk, pn, pu = _merge_duplicates(pk, pn, pu, twice)
-        found = ~pu
-        out_k.append(pair[pk[found]])
-        out_n.append(pn[found])
-        # push the parents with the same paint
-        counts = ptr[pn + 1] - ptr[pn]
-        parent = flat[np.repeat(ptr[pn], counts) + _ramp(counts)]
+    sg = graph.segments()
+    walk = _Walk(sg, np.asarray(heads, dtype=np.int64), np.asarray(bases, dtype=np.int64))
+    while walk.step():
+        pass
+    return walk.result(graph)
+
+
+class _Walk:
+    """State of the vectorised walk.
+
+    The frontier holds entries at segment tops: (pair, segment, paint, generation). Each
+    pair's starting commits (head, base) may sit inside a segment, so they are kept apart,
+    per pair, until popped.
+    """
+
+    def __init__(self, sg: Segments, heads: np.ndarray, bases: np.ndarray) -> None:
+        self.sg = sg
+        self.out: list[tuple[np.ndarray, ...]] = []
+        pair = np.flatnonzero(heads >= 0)
+        hs, hp = sg.seg[heads[pair]], sg.pos[heads[pair]]
+        has_base = bases[pair] >= 0
+        bnode = np.where(has_base, bases[pair], 0)
+        bs = np.where(has_base, sg.seg[bnode], -1)
+        bp = np.where(has_base, sg.pos[bnode], _FAR)
+        # head and base in one segment: the run between them, and nothing below
+        same = bs == hs
+        self._emit(pair[same], hs[same], hp[same], np.minimum(bp[same], sg.length[hs[same]]))
+        keep = ~same
+        self.pair = pair[keep]  # compact pair id -> caller's pair index
+        self.head_seg, self.head_pos = hs[keep], hp[keep]
+        self.base_seg, self.base_pos = bs[keep], bp[keep]
+        self.head_gen = sg.top_gen[self.head_seg] - self.head_pos
+        self.base_gen = np.where(has_base[keep], sg.top_gen[np.maximum(bs[keep], 0)] - bp[keep], -1)
+        self.head_alive = np.ones(self.pair.size, dtype=bool)
+        self.base_alive = has_base[keep].copy()
+        self.k = np.zeros(0, dtype=np.int64)
+        self.s = np.zeros(0, dtype=np.int64)
+        self.u = np.zeros(0, dtype=bool)
+        self.g = np.zeros(0, dtype=np.int64)
+        n_seg = sg.top_gen.size
+        self._owner = np.zeros(n_seg, dtype=np.int64)  # scratch: which entry popped a segment
+        self._mark = np.zeros(n_seg, dtype=bool)  # scratch: segments popped more than once
+
+    def _emit(self, pair: np.ndarray, seg: np.ndarray, a: np.ndarray, b: np.ndarray) -> None:
+        """Report positions [a, b) of ``seg`` for caller's pairs ``pair`` (where a < b)."""
+        ok = a < b
+        if ok.any():
+            self.out.append((pair[ok], seg[ok], a[ok], b[ok]))
+
+    def step(self) -> bool:
+        """Pop, paint and push once for every pair; False when every walk is done."""
+        if self.pair.size == 0:
+            return False
+        top = np.maximum(
+            np.where(self.head_alive, self.head_gen, -1),
+            np.where(self.base_alive, self.base_gen, -1),
+        )
+        np.maximum.at(top, self.k, self.g)
+        pop = self.g == top[self.k]
+        k, s, u = self._pop(pop, top)
+        gk, gs, i_pos, u_pos = self._merge(k, s, u)
+        self._emit(self.pair[gk], gs, i_pos, np.minimum(u_pos, self.sg.length[gs]))
+        self._push(gk, gs, u_pos < _FAR)
+        return True
+
+    def _pop(self, pop: np.ndarray, top: np.ndarray) -> tuple[np.ndarray, ...]:
+        """The popped frontier entries plus starting commits that are at the top generation
+        or lie in a popped segment (all of a segment is decided at once)."""
+        pk, ps, pu = self.k[pop], self.s[pop], self.u[pop]
         rest = ~pop
-        fk = np.concatenate([fk[rest], np.repeat(pk, counts)])
-        fn = np.concatenate([fn[rest], parent])
-        fu = np.concatenate([fu[rest], np.repeat(pu, counts)])
-        fg = np.concatenate([fg[rest], gen[parent]])
-        # a pair with only uninteresting commits left is done
-        active = np.zeros(pair.size, dtype=bool)
-        active[fk[~fu]] = True
-        keep = active[fk]
+        self.k, self.s, self.u, self.g = self.k[rest], self.s[rest], self.u[rest], self.g[rest]
+        heads = self.head_alive & (self.head_gen == top)
+        heads[pk[self.head_alive[pk] & (self.head_seg[pk] == ps)]] = True
+        bases = self.base_alive & (self.base_gen == top)
+        bases[pk[self.base_alive[pk] & (self.base_seg[pk] == ps)]] = True
+        self.head_alive &= ~heads
+        self.base_alive &= ~bases
+        hk, bk = np.flatnonzero(heads), np.flatnonzero(bases)
+        # positions ride along as a fourth array through _merge via the paint arrays
+        self._pos = np.concatenate(
+            [np.zeros(pk.size, dtype=np.int64), self.head_pos[hk], self.base_pos[bk]]
+        )
+        return (
+            np.concatenate([pk, hk, bk]),
+            np.concatenate([ps, self.head_seg[hk], self.base_seg[bk]]),
+            np.concatenate([pu, np.zeros(hk.size, bool), np.ones(bk.size, bool)]),
+        )
+
+    def _merge(self, k: np.ndarray, s: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Per popped (pair, segment): highest interesting and uninteresting positions.
+
+        Entries whose segment was popped only once this step are unique; only segments
+        popped several times (by one pair or by several) are sorted and reduced.
+        """
+        p = self._pos
+        i_pos = np.where(u, _FAR, p)
+        u_pos = np.where(u, p, _FAR)
+        idx = np.arange(s.size, dtype=np.int64)
+        self._owner[s] = idx
+        again = self._owner[s] != idx
+        if not again.any():
+            return k, s, i_pos, u_pos
+        self._mark[s[again]] = True
+        maybe = self._mark[s]
+        self._mark[s[again]] = False
+        idx = np.flatnonzero(maybe)
+        idx = idx[np.lexsort((s[idx], k[idx]))]
+        dk, ds = k[idx], s[idx]
+        first = np.ones(idx.size, dtype=bool)
+        first[1:] = (dk[1:] != dk[:-1]) | (ds[1:] != ds[:-1])
+        starts = np.flatnonzero(first)
+        single = ~maybe
+        return (
+            np.concatenate([k[single], dk[starts]]),
+            np.concatenate([s[single], ds[starts]]),
+            np.concatenate([i_pos[single], np.minimum.reduceat(i_pos[idx], starts)]),
+            np.concatenate([u_pos[single], np.minimum.reduceat(u_pos[idx], starts)]),
+        )
+
+    def _push(self, k: np.ndarray, s: np.ndarray, uninteresting: np.ndarray) -> None:
+        """Push the parents of each popped segment's bottom; drop pairs with nothing to find."""
+        sg = self.sg
+        counts = sg.par_ptr[s + 1] - sg.par_ptr[s]
+        parent = sg.par_seg[_expand(sg.par_ptr[s], counts)]
+        self.k = np.concatenate([self.k, np.repeat(k, counts)])
+        self.s = np.concatenate([self.s, parent])
+        self.u = np.concatenate([self.u, np.repeat(uninteresting, counts)])
+        self.g = np.concatenate([self.g, sg.top_gen[parent]])
+        active = self.head_alive.copy()
+        active[self.k[~self.u]] = True
+        keep = active[self.k]
         if not keep.all():
-            fk, fn, fu, fg = fk[keep], fn[keep], fu[keep], fg[keep]
-        if fk.size and pair.size > 1024 and fk.size * 4 < pair.size:
-            fk, pair, base_of, head_of, top = _compact(fk, pair, base_of, head_of)
-    if not out_k:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    return np.concatenate(out_k), np.concatenate(out_n)
+            self.k, self.s, self.u, self.g = self.k[keep], self.s[keep], self.u[keep], self.g[keep]
+        n_active = int(active.sum())
+        if n_active == 0:
+            self.pair = self.pair[:0]
+        elif n_active * 2 < self.pair.size:
+            self._compact(active)
+
+    def _compact(self, active: np.ndarray) -> None:
+        """Forget finished pairs so per-pair arrays shrink with the walk."""
+        new_id = np.cumsum(active) - 1
+        self.k = new_id[self.k]
+        for name in (
+            "pair",
+            "head_seg",
+            "head_pos",
+            "head_gen",
+            "head_alive",
+            "base_seg",
+            "base_pos",
+            "base_gen",
+            "base_alive",
+        ):
+            setattr(self, name, getattr(self, name)[active])
+
+    def result(self, graph: CommitGraph) -> tuple[np.ndarray, np.ndarray]:
+        if not self.out:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        pair, seg, a, b = (np.concatenate(x) for x in zip(*self.out, strict=True))
+        counts = b - a
+        return np.repeat(pair, counts), self.sg.nodes[_expand(self.sg.start[seg] + a, counts)]
 
 
-def _merge_duplicates(
-    k: np.ndarray, n: np.ndarray, u: np.ndarray, maybe_dup: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Merge entries of the same (pair, node); uninteresting wins.
-
-    Only a commit with several children, or a pair's own head or base, can be pushed twice,
-    so only those entries are sorted.
-    """
-    if not maybe_dup.any():
-        return k, n, u
-    idx = np.flatnonzero(maybe_dup)
-    dk, dn, du = k[idx], n[idx], u[idx]
-    order = np.lexsort((~du, dn, dk))  # per (pair, node), uninteresting first
-    dk, dn, du = dk[order], dn[order], du[order]
-    first = np.ones(dk.size, dtype=bool)
-    first[1:] = (dk[1:] != dk[:-1]) | (dn[1:] != dn[:-1])
-    single = ~maybe_dup
-    return (
-        np.concatenate([k[single], dk[first]]),
-        np.concatenate([n[single], dn[first]]),
-        np.concatenate([u[single], du[first]]),
-    )
-
-
-def _compact(
-    fk: np.ndarray, pair: np.ndarray, base_of: np.ndarray, head_of: np.ndarray
-) -> tuple[np.ndarray, ...]:
-    """Renumber the pairs still walking so per-pair arrays stay as small as the frontier."""
-    alive, new_fk = np.unique(fk, return_inverse=True)
-    return (
-        new_fk.astype(np.int64),
-        pair[alive],
-        base_of[alive],
-        head_of[alive],
-        np.full(alive.size, -1, dtype=np.int64),
-    )
+def _expand(begin: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """The integer ranges [begin, begin + count), concatenated (vectorised)."""
+    counts = np.asarray(counts, dtype=np.int64)
+    nz = counts > 0
+    begin, counts = np.asarray(begin, dtype=np.int64)[nz], counts[nz]
+    total = int(counts.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64)
+    steps = np.ones(total, dtype=np.int64)
+    ends = np.cumsum(counts)
+    steps[0] = begin[0]
+    # at each range's first slot, jump from the previous range's last value to this begin
+    steps[ends[:-1]] = begin[1:] - (begin[:-1] + counts[:-1] - 1)
+    return np.cumsum(steps)

@@ -1,0 +1,258 @@
+"""The built-in ``dora`` and ``ops`` metric families (DESIGN.md, metric catalogue).
+
+Definitions and every interpretation are documented in ``docs/metrics-dora.md``. The work is
+split so each piece can be tested alone: ``dora_data`` derives window-free facts (previous
+deployment, attribution, rework, failures), ``dora_changes`` finds the commits each deployment
+ships (``git rev-list D ^P`` for all deployments at once, on ``commit_graph``), and
+``dora_rows`` turns facts into one row per (metric, entity, window, dimensions).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import polars as pl
+from mlreport import hookimpl
+from mlreport.config import BandLevel, Config
+from mlreport.metrics import MetricContext, MetricFamily, MetricInfo, Window
+from mlreport.plugins import dora_changes, dora_data, dora_rows
+from mlreport.plugins.commit_graph import NULL_TIME
+from mlreport.plugins.dora_data import US_PER_HOUR, DoraFacts
+from mlreport.warehouse import Warehouse
+
+P = ("p50", "p75", "p90")
+HOURS_PER_WEEK = 168.0
+HOURS_PER_MONTH = 720.0  # 30 days
+ONCE_A_MONTH = 7 / 30  # deploys per week
+
+# DORA 2023 (Accelerate State of DevOps) performance levels, as numbers; see the docs.
+DORA_2023 = {
+    "dora.deployment_frequency": [
+        BandLevel(band="elite", min=7.0),
+        BandLevel(band="high", min=1.0),
+        BandLevel(band="medium", min=ONCE_A_MONTH),
+        BandLevel(band="low", min=0.0),
+    ],
+    "dora.lead_time:p50": [
+        BandLevel(band="elite", max=24.0),
+        BandLevel(band="high", max=HOURS_PER_WEEK),
+        BandLevel(band="medium", max=HOURS_PER_MONTH),
+        BandLevel(band="low"),
+    ],
+    "dora.change_failure_rate": [
+        BandLevel(band="elite", max=0.05),
+        BandLevel(band="high", max=0.10),
+        BandLevel(band="medium", max=0.15),
+        BandLevel(band="low"),
+    ],
+    "dora.recovery_time:p50": [
+        BandLevel(band="elite", max=1.0),
+        BandLevel(band="high", max=24.0),
+        BandLevel(band="medium", max=HOURS_PER_WEEK),
+        BandLevel(band="low"),
+    ],
+}
+
+
+class DoraMetrics(MetricFamily):
+    """Delivery performance per entity and production environment."""
+
+    name = "dora"
+    metrics = (
+        MetricInfo(
+            "dora.deployment_frequency",
+            "deploys/week",
+            "Successful production deployments per week",
+            higher_is_better=True,
+        ),
+        MetricInfo(
+            "dora.lead_time",
+            "hours",
+            "Commit authored to its first successful production deployment",
+            P,
+            higher_is_better=False,
+        ),
+        MetricInfo(
+            "dora.change_failure_rate",
+            "ratio",
+            "Share of production deployments rolled back or followed by an incident",
+            higher_is_better=False,
+        ),
+        MetricInfo(
+            "dora.recovery_time",
+            "hours",
+            "Failed deployment to recovery (incidents resolved or next success)",
+            P,
+            higher_is_better=False,
+        ),
+        MetricInfo(
+            "dora.open_failures",
+            "count",
+            "Failed deployments not recovered yet",
+            higher_is_better=False,
+        ),
+        MetricInfo(
+            "dora.unlinked_deployments",
+            "count",
+            "Successful production deployments whose commit is not in the warehouse",
+            higher_is_better=False,
+        ),
+        MetricInfo(
+            "dora.rework_rate",
+            "ratio",
+            "Share of successful production deployments that were unplanned",
+            higher_is_better=False,
+        ),
+    )
+    band_tables = {"dora-2023": DORA_2023}
+
+    def compute(self, ctx: MetricContext) -> pl.DataFrame:
+        return compute_rows(ctx, dora=True, ops=False)
+
+
+class OpsMetrics(MetricFamily):
+    """Operational measures from incidents and deployments."""
+
+    name = "ops"
+    metrics = (
+        MetricInfo(
+            "ops.time_to_restore",
+            "hours",
+            "Incident detected to resolved (production or environment-less incidents)",
+            P,
+            higher_is_better=False,
+        ),
+        MetricInfo(
+            "ops.time_to_detect",
+            "hours",
+            "Attributed deployment finished to incident detected",
+            P,
+            higher_is_better=False,
+        ),
+        MetricInfo(
+            "ops.automation_rate",
+            "ratio",
+            "Share of production deployments triggered automatically",
+            higher_is_better=True,
+        ),
+    )
+
+    def compute(self, ctx: MetricContext) -> pl.DataFrame:
+        return compute_rows(ctx, dora=False, ops=True)
+
+
+@hookimpl
+def register_metrics(register):
+    register("dora", DoraMetrics)
+    register("ops", OpsMetrics)
+
+
+# -- computing -------------------------------------------------------------------------------
+
+
+def compute_rows(ctx: MetricContext, dora: bool, ops: bool) -> pl.DataFrame:
+    """Both families share the facts; each computes only its own rows."""
+    con = ctx.warehouse.con
+    production = list(ctx.config.metrics.production_environments)
+    facts = dora_data.load_facts(con, ctx.config, ctx.entities)
+    grid = dora_rows.make_grid(facts, ctx.windows, production)
+    frames: list[pl.DataFrame] = []
+    if dora:
+        found = shipped_changes(ctx.warehouse, facts, ctx.windows)
+        frames.append(dora_rows.dora_rows(facts, found, grid))
+    if ops:
+        frames.append(dora_rows.ops_rows(facts, grid, production))
+    return pl.concat(frames, how="vertical")
+
+
+def shipped_changes(
+    warehouse: Warehouse, facts: DoraFacts, windows: Sequence[Window]
+) -> dora_changes.Changes:
+    """Links and changes of the successful production deployments in any of ``windows``."""
+    deps = facts.deployments
+    rows, _ = dora_rows.memberships(deps["fin"].to_numpy(), windows)
+    rows = np.unique(rows)
+    wanted = rows[deps["status"].to_numpy()[rows] == "success"]
+    return dora_changes.changes(warehouse.con, deps, wanted)
+
+
+# -- for the delivery report ---------------------------------------------------------------------
+
+
+def deployment_changes(
+    warehouse: Warehouse, config: Config, window: Window, entities: list[str] | None = None
+) -> pl.DataFrame:
+    """One row per (successful production deployment in ``window``, commit it ships).
+
+    Columns: entity, environment, source, deployment_id, finished_at, sha, authored_at,
+    lead_time_hours (null when authored_at is unknown): exactly the changes
+    ``dora.lead_time`` aggregates.
+    """
+    con = warehouse.con
+    facts = dora_data.load_facts(con, config, entities)
+    found = shipped_changes(warehouse, facts, [window])
+    authored = pl.Series("authored", found.authored).replace(NULL_TIME, None)
+    changes = pl.DataFrame({"di": found.di, "crow": found.crow}).with_columns(authored)
+    with dora_data.registered(con, changes.select("crow").unique()) as name:
+        shas = con.sql(
+            f"SELECT c.rowid AS crow, c.sha FROM commits c JOIN {name} w ON c.rowid = w.crow"
+        ).pl()
+    deps = facts.deployments.select("di", "entity", "environment", "source", "deployment_id", "fin")
+    out = (
+        changes.join(deps, on="di", how="inner")
+        .join(shas, on="crow", how="left")
+        .with_columns(lead=(pl.col("fin") - pl.col("authored")) / US_PER_HOUR)
+        .sort("entity", "environment", "fin", "source", "deployment_id", "authored", "sha")
+    )
+    return out.select(
+        "entity",
+        "environment",
+        "source",
+        "deployment_id",
+        _as_time("fin").alias("finished_at"),
+        "sha",
+        _as_time("authored").alias("authored_at"),
+        pl.col("lead").alias("lead_time_hours"),
+    )
+
+
+def attributed_incidents(
+    warehouse: Warehouse, config: Config, window: Window, entities: list[str] | None = None
+) -> pl.DataFrame:
+    """Incidents detected in ``window`` with the production deployment they are attributed to.
+
+    Columns: entity, environment, source, incident_id, detected_at, resolved_at,
+    cause_deployment_id (blank as null), deployment_source, deployment_id,
+    deployment_environment, deployment_finished_at (deployment columns null when unattributed).
+    """
+    facts = dora_data.load_facts(warehouse.con, config, entities)
+    rows, _ = dora_rows.memberships(facts.incidents["det"].to_numpy(), [window])
+    incidents = facts.incidents[np.sort(rows)]
+    deps = facts.deployments.select(
+        pl.col("di").alias("att_di"),
+        pl.col("source").alias("deployment_source"),
+        "deployment_id",
+        pl.col("environment").alias("deployment_environment"),
+        pl.col("fin").alias("dep_fin"),
+    )
+    out = incidents.join(deps, on="att_di", how="left").sort(
+        "entity", "det", "source", "incident_id"
+    )
+    return out.select(
+        "entity",
+        "environment",
+        "source",
+        "incident_id",
+        _as_time("det").alias("detected_at"),
+        _as_time("res").alias("resolved_at"),
+        pl.col("cause").alias("cause_deployment_id"),
+        "deployment_source",
+        "deployment_id",
+        "deployment_environment",
+        _as_time("dep_fin").alias("deployment_finished_at"),
+    )
+
+
+def _as_time(col: str) -> pl.Expr:
+    return pl.col(col).cast(pl.Datetime("us", "UTC"))
