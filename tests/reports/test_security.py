@@ -25,8 +25,8 @@ def test_hostile_strings_are_escaped_everywhere_in_html(hostile_outputs):
         f'<div class="entity-name">credit-risk {ESCAPED}</div>',  # entity names
         f"<h2>search-api {ESCAPED}</h2>",
         f"Team: Risk ML {ESCAPED}",  # entity attributes
-        f"<td>v1.48 {ESCAPED}</td>",  # deployment versions
-        f"<td>Elevated error rate after search-api-0035 {ESCAPED}</td>",  # incident titles
+        f">v1.48 {ESCAPED}</td>",  # deployment versions
+        f">Elevated error rate after search-api-0035 {ESCAPED}</td>",  # incident titles
         f'<li class="kind-small_sample">fraud-detector {ESCAPED}',  # notes
     ):
         assert where in html, where
