@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import polars as pl
@@ -21,7 +22,7 @@ from mlreport.warehouse import Warehouse
 pytestmark = pytest.mark.slow
 
 DEPLOY_FILES = 3
-DEPLOY_ROWS = 40_000  # per file
+DEPLOY_ROWS = 30_000  # per file
 INCIDENT_ROWS = 20_000
 CDEVENTS = 3_000
 
@@ -148,14 +149,19 @@ def _run(root: Path, warehouse: Path) -> float:
     return time.monotonic() - started
 
 
-def _kill_after(root: Path, warehouse: Path, delay: float) -> int:
+def _kill_when(root: Path, warehouse: Path, ready: Callable[[float, int], bool]) -> int:
+    """Start a sync and SIGKILL it as soon as ``ready(seconds, wal_bytes)`` says so."""
+    wal = Path(str(warehouse) + ".wal")
     proc = subprocess.Popen(
         _command(root, warehouse), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
-    try:
-        proc.wait(timeout=delay)
-    except subprocess.TimeoutExpired:
-        os.kill(proc.pid, signal.SIGKILL)
+    started = time.monotonic()
+    while proc.poll() is None:
+        size = wal.stat().st_size if wal.exists() else 0
+        if ready(time.monotonic() - started, size):
+            os.kill(proc.pid, signal.SIGKILL)
+            break
+        time.sleep(0.002)
     return proc.wait()
 
 
@@ -174,7 +180,7 @@ def _snapshot(warehouse: Path) -> dict[str, list]:
         }
 
 
-def _only_whole_files(snapshot: dict[str, list], root: Path) -> None:
+def _only_whole_files(snapshot: dict[str, list]) -> None:
     """Every deployments file named in the cursor is stored whole, and nothing else is."""
     cursors = {stream: json.loads(c) for _, stream, c in snapshot["cursors"]}
     files = sorted(cursors.get("deployments", {}).get("files", {}))
@@ -187,17 +193,18 @@ def _only_whole_files(snapshot: dict[str, list], root: Path) -> None:
 
 def test_sync_killed_half_way_then_rerun_equals_a_clean_sync(inputs, tmp_path):
     reference = tmp_path / "reference.duckdb"
-    clean_seconds = _run(inputs, reference)  # chooses the delay; nothing asserts on it
+    clean_seconds = _run(inputs, reference)  # chooses the second delay; nothing asserts on it
     warehouse = tmp_path / "killed.duckdb"
-    delay = clean_seconds / 2
-    for _ in range(5):  # a sync that finished before the kill proves nothing: start over
-        code = _kill_after(inputs, warehouse, delay)
-        if code == -signal.SIGKILL:
-            break
-        for leftover in tmp_path.glob("killed.duckdb*"):
-            leftover.unlink()
-        delay /= 2
+    # 1. Killed while a file's commit is being written to the WAL.
+    code = _kill_when(inputs, warehouse, lambda _, wal: wal > 1_000_000)
     assert code == -signal.SIGKILL
-    _only_whole_files(_snapshot(warehouse), inputs)
+    interrupted = _snapshot(warehouse)
+    _only_whole_files(interrupted)
+    # 2. Killed again further on, typically between the commits of two files.
+    _kill_when(inputs, warehouse, lambda seconds, _: seconds > clean_seconds * 0.6)
+    interrupted = _snapshot(warehouse)
+    _only_whole_files(interrupted)
+    assert len(interrupted["incidents"]) in (0, INCIDENT_ROWS)
+    # 3. The next sync completes the work.
     _run(inputs, warehouse)
     assert _snapshot(warehouse) == _snapshot(reference)
