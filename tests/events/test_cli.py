@@ -50,3 +50,13 @@ def test_a_config_without_any_files_exits_2(world):
     result = _sync(world)
     assert result.exit_code == 2
     assert "needs at least one of `deployments`, `incidents` or `cdevents`" in result.stderr
+
+
+def test_doctor_counts_the_files_of_each_option(world):
+    world.write("d/a.csv", deploy_csv(deploy_row(1)))
+    world.write("d/b.csv", deploy_csv(deploy_row(2)))
+    world.write("cd.jsonl", "")
+    world.config(deployments="d/*.csv", cdevents="cd.jsonl")
+    result = CliRunner().invoke(cli, ["--config", str(world.root / "mlreport.toml"), "doctor"])
+    assert result.exit_code == 0, result.output
+    assert "source log: deployments: 2 file(s), cdevents: 1 file(s)" in result.output
