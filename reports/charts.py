@@ -208,7 +208,11 @@ def trend_chart(spec: TrendSpec, width: int = 400, height: int = 190) -> Markup:
     legend = len(spec.series) > 1
     left, right, top, bottom = 46, 54, 24 if legend else 12, 24
     pw, ph = width - left - right, height - top - bottom
-    hi = max(values + ([spec.policy[1]] if spec.policy else []))
+    hi = max(values)
+    off_scale = False
+    if spec.policy:  # keep the data readable: a far-away policy is named, not drawn
+        off_scale = hi > 0 and spec.policy[1] > hi * 3
+        hi = hi if off_scale else max(hi, spec.policy[1])
     if spec.unit == "ratio":
         hi = min(hi * 1.1, 1.0)
     y_ticks, y_labels = y_axis(spec.unit, hi)
@@ -238,7 +242,20 @@ def trend_chart(spec: TrendSpec, width: int = 400, height: int = 190) -> Markup:
     for i, p in enumerate(spec.series[0].points):
         if i % every == 0:
             body.append(_text(x_of(i), top + ph + 15, p.label, text_anchor="middle", fill=MUTED))
-    if spec.policy:
+    if spec.policy and off_scale:
+        kind, value = spec.policy
+        sign = "≤" if kind == "max" else "≥"
+        body.append(
+            _text(
+                left + pw - 2,
+                top + 10,
+                f"policy {sign} {format_value(value, spec.unit)} (off scale)",
+                text_anchor="end",
+                fill=POLICY,
+                font_size=9,
+            )
+        )
+    elif spec.policy:
         body += _policy_line(spec.policy, spec.unit, y_of, left, pw)
     for k, s in enumerate(spec.series):
         body += _series_marks(s, SERIES[k % len(SERIES)], x_of, y_of)

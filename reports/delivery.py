@@ -330,18 +330,22 @@ def headline(cells: dict[str, dict[str, Any]]) -> str:
     labels = {s.key: s.label.lower() for s in DORA_FOUR}
     if all(c["value"] is None for c in cells.values()):
         return "No production deployments in this window."
-    for key, c in cells.items():
+    breaches = [(k, c) for k, c in cells.items() if c["policy"] and not c["policy"]["passed"]]
+    if len(breaches) > 1:
+        names = ", ".join(labels[k] for k, _ in breaches)
+        return f"Breaches {len(breaches)} policies: {names}."
+    if breaches:
+        key, c = breaches[0]
         p = c["policy"]
-        if p and not p["passed"]:
-            bound = (
-                f"≤ {format_value(p['max'], c['unit'])}"
-                if p["max"] is not None
-                else (f"≥ {format_value(p['min'], c['unit'])}")
-            )
-            return (
-                f"Policy breach: {labels[key]} is {format_value(c['value'], c['unit'])} "
-                f"(policy {bound})."
-            )
+        bound = (
+            f"≤ {format_value(p['max'], c['unit'])}"
+            if p["max"] is not None
+            else f"≥ {format_value(p['min'], c['unit'])}"
+        )
+        return (
+            f"Policy breach: {labels[key]} is {format_value(c['value'], c['unit'])} "
+            f"(policy {bound})."
+        )
     graded = [(k, c) for k, c in cells.items() if c["band_rank"] is not None]
     caveat = (
         " Small sample — read with care." if any(c["small_sample"] for c in cells.values()) else ""
@@ -694,8 +698,13 @@ def quality_notes(f: Facts) -> list[dict[str, Any]]:
                     entity,
                     count,
                     f"{plural(count, 'production deployment')} of {entity} ({env}) "
-                    f"{'names a commit that is' if count == 1 else 'name commits that are'} not in "
-                    "any synced repository; their changes are missing from lead time.",
+                    + (
+                        "names a commit that is not in any synced repository; its changes are "
+                        if count == 1
+                        else "name commits that are not in any synced repository; their changes "
+                        "are "
+                    )
+                    + "missing from lead time.",
                     env,
                 )
             )

@@ -171,3 +171,15 @@ def test_band_segments_and_tones_follow_the_table():
     assert tone(levels[:3], "medium") == ("poor", 2)
     assert tone(levels, "unknown") == ("none", None)
     assert band_segments([]) == []
+
+
+def test_a_far_policy_is_named_not_drawn():
+    spec = _trend(values=(1.0, 2.0))
+    spec.policy = ("max", 100.0)
+    svg = str(trend_chart(spec))
+    assert "policy ≤ 100 / week (off scale)" in svg
+    assert 'stroke-dasharray="5 3"' not in svg
+    assert ">100/wk<" not in svg and ">2/wk<" in svg  # the axis follows the data
+    spec.policy = ("max", 5.0)
+    svg = str(trend_chart(spec))
+    assert "policy ≤ 5 / week<" in svg and 'stroke-dasharray="5 3"' in svg
