@@ -88,9 +88,11 @@ def band_label(band: str | None, table: str | None) -> str:
 
 
 def axis_scale(unit: str | None, top: float) -> tuple[float, str]:
-    """Factor and suffix for axis ticks: hours switch to days above three days."""
+    """Factor and suffix for axis ticks: hours become minutes below two, days above 72."""
     if unit == "hours":
-        return (1 / 24, " d") if top >= 72 else (1.0, " h")
+        if top >= 72:
+            return 1 / 24, " d"
+        return (1.0, " h") if top >= 2 else (60.0, " min")
     if unit == "ratio":
         return 100.0, "%"
     if unit == "deploys/week":

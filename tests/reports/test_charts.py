@@ -73,6 +73,8 @@ def test_axis_ticks_are_nice_in_the_displayed_unit():
     ticks, labels = y_axis("hours", 100)  # shown in days
     assert labels == ["0 d", "2 d", "4 d", "6 d"]
     assert ticks[1] == 48
+    _, labels = y_axis("hours", 0.9)  # shown in minutes
+    assert labels == ["0 min", "20 min", "40 min", "60 min"]
     _, labels = y_axis("ratio", 1.0)
     assert labels[-1] == "100%"
     _, labels = y_axis("deploys/week", 0)
