@@ -149,6 +149,13 @@ def _run(root: Path, warehouse: Path) -> float:
     return time.monotonic() - started
 
 
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:  # DuckDB removes the WAL after a checkpoint
+        return 0
+
+
 def _kill_when(root: Path, warehouse: Path, ready: Callable[[float, int], bool]) -> int:
     """Start a sync and SIGKILL it as soon as ``ready(seconds, wal_bytes)`` says so."""
     wal = Path(str(warehouse) + ".wal")
@@ -157,8 +164,7 @@ def _kill_when(root: Path, warehouse: Path, ready: Callable[[float, int], bool])
     )
     started = time.monotonic()
     while proc.poll() is None:
-        size = wal.stat().st_size if wal.exists() else 0
-        if ready(time.monotonic() - started, size):
+        if ready(time.monotonic() - started, _size(wal)):
             os.kill(proc.pid, signal.SIGKILL)
             break
         time.sleep(0.002)
