@@ -35,6 +35,8 @@ class ReportContext:
     as_of: datetime
     title: str | None = None
     entities: list[str] | None = None
+    # Sections of one report share expensive computations here, keyed by a name they choose.
+    cache: dict[str, Any] = field(default_factory=dict)
 
 
 class Section:
@@ -137,7 +139,8 @@ def jinja_env(config: Config, packages: list[str]) -> jinja2.Environment:
 
 
 def markdown_env(config: Config, packages: list[str]) -> jinja2.Environment:
-    """A non-HTML environment for Markdown; values go through the ``md`` filter instead."""
+    """A non-HTML environment for Markdown: no HTML autoescaping, so the Markdown renderer
+    must escape values itself (the built-in one installs an ``md`` filter)."""
     env = jinja_env(config, packages)
     env.autoescape = False
     return env

@@ -109,11 +109,9 @@ class Facts:
 
 def facts(ctx: ReportContext) -> Facts:
     """The facts for ``ctx``, cached on it so the sections share one computation."""
-    cached = vars(ctx).get("_delivery_facts")
-    if cached is None:
-        cached = _collect(ctx)
-        vars(ctx)["_delivery_facts"] = cached
-    return cached
+    if "delivery_facts" not in ctx.cache:
+        ctx.cache["delivery_facts"] = _collect(ctx)
+    return ctx.cache["delivery_facts"]
 
 
 def _collect(ctx: ReportContext) -> Facts:
