@@ -73,6 +73,21 @@ class EventsWorld:
             frame = wh.query(f"SELECT * EXCLUDE (synced_at) FROM {table} ORDER BY source, {key}")
         return frame.to_dicts()
 
+    def snapshot(self) -> dict[str, Any]:
+        """Both tables (without synced_at) and every cursor, read in one go."""
+        with Warehouse(self.warehouse_path, read_only=True) as wh:
+            return {
+                "deployments": wh.query(
+                    "SELECT * EXCLUDE (synced_at) FROM deployments ORDER BY source, deployment_id"
+                ).rows(),
+                "incidents": wh.query(
+                    "SELECT * EXCLUDE (synced_at) FROM incidents ORDER BY source, incident_id"
+                ).rows(),
+                "cursors": wh.con.execute(
+                    "SELECT source, stream, cursor FROM _sync_state ORDER BY 1, 2"
+                ).fetchall(),
+            }
+
     def by_id(self, table: str) -> dict[str, dict[str, Any]]:
         key = "deployment_id" if table == "deployments" else "incident_id"
         return {r[key]: r for r in self.rows(table)}

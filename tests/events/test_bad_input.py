@@ -19,11 +19,7 @@ def stored(world):
     world.write("i.csv", incident_csv("i1,svc,prod,,2026-01-01T00:00:00Z,,,t"))
     world.config(deployments="d.csv", incidents="i.csv")
     world.sync()
-    return {
-        "deployments": world.rows("deployments"),
-        "incidents": world.rows("incidents"),
-        "cursors": world.cursors(),
-    }
+    return world.snapshot()
 
 
 def _fails(world, stored, name: str, content: str | bytes, pattern: str) -> str:
@@ -34,9 +30,7 @@ def _fails(world, stored, name: str, content: str | bytes, pattern: str) -> str:
     message = str(info.value)
     assert re.search(pattern, message), message
     assert name in message
-    assert world.rows("deployments") == stored["deployments"]
-    assert world.rows("incidents") == stored["incidents"]
-    assert world.cursors() == stored["cursors"]
+    assert world.snapshot() == stored
     return message
 
 
@@ -256,9 +250,10 @@ def test_zero_byte_files_are_a_no_op_and_keep_what_is_stored(world, stored, capl
     world.write("d.csv", b"")
     stats = world.sync()
     assert stats.rows == 0
-    assert world.rows("deployments") == stored["deployments"]
+    after = world.snapshot()
+    assert after["deployments"] == stored["deployments"]
     assert "the file is empty" in caplog.text
-    assert world.cursors()["deployments"]["files"] != stored["cursors"]["deployments"]["files"]
+    assert after["cursors"] != stored["cursors"]  # the empty file is recorded
 
 
 def test_a_bad_file_keeps_earlier_files_of_the_sync(world, stored):
