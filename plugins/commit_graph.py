@@ -56,8 +56,11 @@ class CommitGraph:
     def size(self) -> int:
         return int(self.rowid.size)
 
-    def nodes_of(self, rowids: np.ndarray) -> np.ndarray:
-        """Node numbers of warehouse rowids (-1 where a rowid is not in the graph)."""
+    def nodes_of(self, rowids: np.ndarray, known: bool = False) -> np.ndarray:
+        """Node numbers of warehouse rowids (-1 where a rowid is not in the graph).
+
+        ``known``: every rowid is a node of the graph (skips the range checks).
+        """
         rowids = np.asarray(rowids, dtype=np.int64)
         if self.size == 0:
             return np.full(rowids.size, -1, dtype=np.int64)
@@ -66,6 +69,8 @@ class CommitGraph:
             if self._lut is None:
                 self._lut = np.full(high + 1, -1, dtype=np.int64)
                 self._lut[self.rowid] = np.arange(self.size, dtype=np.int64)
+            if known:
+                return self._lut[rowids]
             inside = (rowids >= 0) & (rowids <= high)
             return np.where(inside, self._lut[np.clip(rowids, 0, high)], -1)
         pos = np.clip(np.searchsorted(self.rowid, rowids), 0, self.size - 1)
@@ -115,8 +120,9 @@ def load_commit_graph(
         ).fetchnumpy()
     is_look = np.asarray(pairs["look"], dtype=bool)
     src = np.asarray(pairs["src"], dtype=np.int64)
-    dst = graph.nodes_of(np.asarray(pairs["dst"], dtype=np.int64))
-    ptr, flat = build_csr(graph.size, graph.nodes_of(src[~is_look]), dst[~is_look])
+    dst = graph.nodes_of(np.asarray(pairs["dst"], dtype=np.int64), known=True)
+    child = graph.nodes_of(src[~is_look], known=True)
+    ptr, flat = build_csr(graph.size, child, dst[~is_look])
     graph.parent_ptr, graph.parents = ptr, flat
     _check_generations(graph, con)
     return graph, src[is_look], dst[is_look]
@@ -160,31 +166,38 @@ def _empty_csr(n: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def build_csr(n: int, child: np.ndarray, parent: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Parent lists in CSR form from (child, parent) edge arrays; duplicate edges dropped."""
+    """Parent lists in CSR form from (child, parent) edge arrays; duplicate edges dropped.
+
+    A counting sort: an edge goes to its child's slot plus its rank among that child's
+    edges; only children with several parents need ranking (a small sort).
+    """
     child = np.asarray(child, dtype=np.int64)
     parent = np.asarray(parent, dtype=np.int64)
     keep = (child >= 0) & (parent >= 0)
-    child, parent = child[keep], parent[keep]
-    if not _ascending_or_equal(child):
-        order = np.argsort(child, kind="stable")
-        child, parent = child[order], parent[order]
+    if not keep.all():
+        child, parent = child[keep], parent[keep]
     counts = np.bincount(child, minlength=n) if child.size else np.zeros(n, dtype=np.int64)
     many = np.flatnonzero(counts[child] > 1)  # edges of children with several parents
+    rank = np.zeros(child.size, dtype=np.int64)
     if many.size:
         sub = many[np.lexsort((parent[many], child[many]))]
-        repeat = (child[sub][1:] == child[sub][:-1]) & (parent[sub][1:] == parent[sub][:-1])
+        c, p = child[sub], parent[sub]
+        repeat = np.zeros(sub.size, dtype=bool)
+        repeat[1:] = (c[1:] == c[:-1]) & (p[1:] == p[:-1])
         if repeat.any():  # a parent listed twice: keep one edge
             drop = np.zeros(child.size, dtype=bool)
-            drop[sub[1:][repeat]] = True
-            child, parent = child[~drop], parent[~drop]
-            counts = np.bincount(child, minlength=n)
+            drop[sub[repeat]] = True
+            return build_csr(n, child[~drop], parent[~drop])
+        run_start = np.ones(sub.size, dtype=bool)
+        run_start[1:] = c[1:] != c[:-1]
+        starts = np.flatnonzero(run_start)
+        lengths = np.diff(np.append(starts, sub.size))
+        rank[sub] = np.arange(sub.size) - np.repeat(starts, lengths)
     ptr = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(counts, out=ptr[1:])
-    return ptr, parent
-
-
-def _ascending_or_equal(a: np.ndarray) -> bool:
-    return a.size < 2 or bool(np.all(a[1:] >= a[:-1]))
+    flat = np.empty(child.size, dtype=np.int64)
+    flat[ptr[child] + rank] = parent
+    return ptr, flat
 
 
 # -- generations -----------------------------------------------------------------------------

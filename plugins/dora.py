@@ -153,10 +153,8 @@ def register_metrics(register):
 
 def compute_rows(ctx: MetricContext, dora: bool, ops: bool) -> pl.DataFrame:
     """Both families share the facts; each computes only its own rows."""
-    con = ctx.warehouse.con
     production = list(ctx.config.metrics.production_environments)
-    facts = dora_data.load_facts(con, ctx.config, ctx.entities)
-    grid = dora_rows.make_grid(facts, ctx.windows, production)
+    facts, grid = _shared(ctx, production)
     frames: list[pl.DataFrame] = []
     if dora:
         found = shipped_changes(ctx.warehouse, facts, ctx.windows)
@@ -166,14 +164,26 @@ def compute_rows(ctx: MetricContext, dora: bool, ops: bool) -> pl.DataFrame:
     return pl.concat(frames, how="vertical")
 
 
+def _shared(ctx: MetricContext, production: list[str]) -> tuple[DoraFacts, dora_rows.Grid]:
+    """Facts and grid, computed once per context: ``compute_metrics`` hands the same context
+    to both families, so ``ops`` reuses what ``dora`` read."""
+    cached = getattr(ctx, "_dora_shared", None)
+    if cached is None:
+        facts = dora_data.load_facts(ctx.warehouse.con, ctx.config, ctx.entities)
+        cached = (facts, dora_rows.make_grid(facts, ctx.windows, production))
+        ctx._dora_shared = cached  # type: ignore[attr-defined]
+    return cached
+
+
 def shipped_changes(
     warehouse: Warehouse, facts: DoraFacts, windows: Sequence[Window]
 ) -> dora_changes.Changes:
     """Links and changes of the successful production deployments in any of ``windows``."""
     deps = facts.deployments
     rows, _ = dora_rows.memberships(deps["fin"].to_numpy(), windows)
-    rows = np.unique(rows)
-    wanted = rows[deps["status"].to_numpy()[rows] == "success"]
+    in_any = np.zeros(deps.height, dtype=bool)
+    in_any[rows] = True
+    wanted = np.flatnonzero(in_any & (deps["status"].to_numpy() == "success"))
     return dora_changes.changes(warehouse.con, deps, wanted)
 
 

@@ -30,8 +30,14 @@ class Changes:
     repo: np.ndarray  # index into repos, -1 when unlinked
     repos: tuple[str, ...]
     di: np.ndarray
-    crow: np.ndarray
+    node: np.ndarray
     authored: np.ndarray
+    node_rowid: np.ndarray  # the graph's rowid of each node
+
+    @property
+    def crow(self) -> np.ndarray:
+        """Warehouse rowid of each shipped commit."""
+        return self.node_rowid[self.node]
 
 
 def changes(con: duckdb.DuckDBPyConnection, deps: pl.DataFrame, wanted_di: np.ndarray) -> Changes:
@@ -43,7 +49,7 @@ def changes(con: duckdb.DuckDBPyConnection, deps: pl.DataFrame, wanted_di: np.nd
     none = np.zeros(0, dtype=np.int64)
     wanted_di = np.asarray(wanted_di, dtype=np.int64)
     if wanted_di.size == 0:
-        return Changes(d_row, p_row, repo, (), none, none, none)
+        return Changes(d_row, p_row, repo, (), none, none, none, none)
     sha = deps["commit_sha"]
     prev = deps["prev_di"].fill_null(-1).to_numpy()[wanted_di]
     has_p = prev >= 0
@@ -69,7 +75,7 @@ def changes(con: duckdb.DuckDBPyConnection, deps: pl.DataFrame, wanted_di: np.nd
     walk = np.flatnonzero(linked & ok_p)
     k, node = rev_list(graph, d_node[walk], p_node[walk])
     return Changes(
-        d_row, p_row, repo, graph.repos, walk[k], graph.rowid[node], graph.authored_us[node]
+        d_row, p_row, repo, graph.repos, walk[k], node, graph.authored_us[node], graph.rowid
     )
 
 
@@ -92,7 +98,10 @@ class _Allowed:
 
 def _allowed(deps: pl.DataFrame, mapping: pl.DataFrame, repos: tuple[str, ...]) -> _Allowed:
     codes = deps.select("entity", "ek").unique()
-    rk = pl.DataFrame({"repo": list(repos), "rk": np.arange(len(repos), dtype=np.int64)})
+    rk = pl.DataFrame(
+        {"repo": list(repos), "rk": np.arange(len(repos), dtype=np.int64)},
+        schema={"repo": pl.String, "rk": pl.Int64},
+    )
     m = mapping.join(codes, on="entity", how="inner")
     mapped = np.zeros(int(deps["ek"].max() or 0) + 1, dtype=bool)
     mapped[m["ek"].to_numpy()] = True

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import duckdb
+import numpy as np
 import polars as pl
 from mlreport.config import Config
 
@@ -51,12 +52,12 @@ def load_facts(
     """Read production deployments and incidents and derive the window-free facts."""
     deps = load_deployments(con, config.metrics.production_environments, entities)
     window_us = round(config.metrics.attribution_window_days * US_PER_DAY)
-    with registered(con, deps) as dep_table:
-        incidents = load_incidents(con, dep_table, entities, window_us)
-        rework = rework_by_incident(con, dep_table, entities)
+    incidents = keyed_incidents(load_raw_incidents(con, entities), deps)
+    incidents = incidents.with_columns(att_di=attribute(con, incidents, deps, window_us))
+    rework = rework_by_incident(con, incidents, deps)
     deps = deps.with_columns(
         rework=(pl.col("status") == SUCCESS)
-        & (pl.col("kind").is_in(["hotfix", "rollback"]) | pl.col("di").is_in(rework.implode()))
+        & (pl.col("kind").is_in(["hotfix", "rollback"]) | pl.Series(rework))
     )
     return DoraFacts(with_failures(deps, incidents), incidents)
 
@@ -97,6 +98,7 @@ def load_deployments(
                 pl.when(success).then(pl.col("di")).shift(1).forward_fill().over("grp")
             ),
             next_success=pl.when(success).then(pl.col("fin")).shift(-1).backward_fill().over("grp"),
+            counted=pl.col("status").is_in([SUCCESS, ROLLED_BACK]),
         )
     )
 
@@ -116,102 +118,127 @@ def _params(production: list[str], entities: list[str] | None) -> dict:
 
 # -- incidents and attribution --------------------------------------------------------------
 
-_INCIDENTS_SQL = """
-WITH inc AS (
-    SELECT source, incident_id, entity, environment,
-           epoch_us(detected_at) AS det, epoch_us(resolved_at) AS res,
-           nullif(trim(cause_deployment_id), '') AS cause
-    FROM incidents
-    WHERE $all OR list_contains($ents, entity)
-),
-dep AS (SELECT di, entity, environment, fin, status, source, deployment_id FROM {dep}),
-explicit AS (
-    SELECT i.source, i.incident_id, d.di,
-           row_number() OVER (PARTITION BY i.source, i.incident_id
-                              ORDER BY d.fin DESC, d.environment DESC, d.source DESC) AS rn
-    FROM inc i JOIN dep d ON d.entity = i.entity AND d.deployment_id = i.cause
-),
-cand AS (
-    SELECT entity, environment, fin, max(di) AS di FROM dep
-    WHERE status IN ('success', 'rolled_back') GROUP BY entity, environment, fin
-),
-cand_any AS (SELECT entity, fin, arg_max(di, environment) AS di FROM cand GROUP BY entity, fin),
+
+def load_raw_incidents(con: duckdb.DuckDBPyConnection, entities: list[str] | None) -> pl.DataFrame:
+    """Incidents in a stable order, times in µs; a blank ``cause_deployment_id`` is unset."""
+    return con.sql(
+        "SELECT source, incident_id, entity, environment, "
+        "epoch_us(detected_at) AS det, epoch_us(resolved_at) AS res, "
+        "nullif(trim(cause_deployment_id), '') AS cause FROM incidents "
+        "WHERE $all OR list_contains($ents, entity) "
+        "ORDER BY entity, det, source, incident_id",
+        params={"all": entities is None, "ents": list(entities or [])},
+    ).pl()
+
+
+def keyed_incidents(incidents: pl.DataFrame, deps: pl.DataFrame) -> pl.DataFrame:
+    """Add ``ii`` (row number), ``ek`` (the entity's code among deployments, -1 if it has
+    none) and ``grp`` (the (entity, environment) deployment group, -1 if none)."""
+    ents = deps.group_by("ek").agg(pl.col("entity").first())
+    groups = deps.group_by("grp").agg(pl.col("entity").first(), pl.col("environment").first())
+    return (
+        incidents.with_row_index("ii")
+        .with_columns(pl.col("ii").cast(pl.Int64))
+        .join(ents, on="entity", how="left", maintain_order="left")
+        .join(groups, on=["entity", "environment"], how="left", maintain_order="left")
+        .with_columns(pl.col("ek").fill_null(-1), pl.col("grp").fill_null(-1))
+    )
+
+
+_IMPLICIT_SQL = """
+WITH cand AS (SELECT grp, ek, fin, max(di) AS di FROM {dep} GROUP BY grp, ek, fin),
+cand_any AS (SELECT ek, fin, max(di) AS di FROM {dep} GROUP BY ek, fin),
 by_env AS (
-    SELECT i.source, i.incident_id, c.di
-    FROM (SELECT * FROM inc WHERE cause IS NULL AND environment IS NOT NULL) i
-    ASOF JOIN cand c ON i.entity = c.entity AND i.environment = c.environment AND i.det >= c.fin
+    SELECT i.ii, c.di FROM (SELECT * FROM {inc} WHERE has_env) i
+    ASOF JOIN cand c ON i.grp = c.grp AND i.det >= c.fin
     WHERE c.fin >= i.det - $window
 ),
 by_any AS (
-    SELECT i.source, i.incident_id, c.di
-    FROM (SELECT * FROM inc WHERE cause IS NULL AND environment IS NULL) i
-    ASOF JOIN cand_any c ON i.entity = c.entity AND i.det >= c.fin
+    SELECT i.ii, c.di FROM (SELECT * FROM {inc} WHERE NOT has_env) i
+    ASOF JOIN cand_any c ON i.ek = c.ek AND i.det >= c.fin
     WHERE c.fin >= i.det - $window
 )
-SELECT inc.source, inc.incident_id, inc.entity, inc.environment, inc.det, inc.res, inc.cause,
-       coalesce(e.di, b.di, a.di) AS att_di
-FROM inc
-LEFT JOIN (SELECT * FROM explicit WHERE rn = 1) e USING (source, incident_id)
-LEFT JOIN by_env b USING (source, incident_id)
-LEFT JOIN by_any a USING (source, incident_id)
-ORDER BY inc.entity, inc.det, inc.source, inc.incident_id
+SELECT ii, di FROM by_env UNION ALL SELECT ii, di FROM by_any
 """
 
 
-def load_incidents(
-    con: duckdb.DuckDBPyConnection, dep_table: str, entities: list[str] | None, window_us: int
-) -> pl.DataFrame:
-    """Incidents with the production deployment they are attributed to (``att_di``).
+def attribute(
+    con: duckdb.DuckDBPyConnection, incidents: pl.DataFrame, deps: pl.DataFrame, window_us: int
+) -> pl.Series:
+    """The production deployment (``di``) each incident is attributed to, or null.
 
-    ``cause_deployment_id`` (blank counts as unset) wins when set, matched against the
-    deployment ids of the same entity; several matches (one id in several sources) go to the
-    latest. Otherwise: the latest production deployment with status success or rolled_back of
-    the same entity and environment (any production environment when the incident's is NULL)
-    that finished at or before ``detected_at`` and at most the attribution window earlier.
+    ``cause_deployment_id`` wins when set: matched against the deployment ids of the same
+    entity (one id in several sources: the latest). Otherwise the latest production deployment
+    with status success or rolled_back of the same entity and environment (any production
+    environment when the incident's is NULL) that finished at or before ``detected_at`` and at
+    most the attribution window earlier. Ties on ``finished_at`` go to the last deployment in
+    (environment, source, deployment_id) order: the largest ``di``.
     """
-    params = {"all": entities is None, "ents": list(entities or []), "window": window_us}
-    return con.sql(_INCIDENTS_SQL.format(dep=dep_table), params=params).pl()
+    att = np.full(incidents.height, -1, dtype=np.int64)
+    explicit = incidents.filter(pl.col("cause").is_not_null())
+    if explicit.height:
+        causes = explicit["cause"].unique().implode()
+        named = deps.filter(pl.col("deployment_id").is_in(causes)).select(
+            "di", "ek", pl.col("deployment_id").alias("cause"), "fin"
+        )
+        hit = (
+            explicit.select("ii", "ek", "cause")
+            .join(named, on=["ek", "cause"], how="inner")
+            .group_by("ii")
+            .agg(pl.col("di").sort_by("fin", "di").last())
+        )
+        att[hit["ii"].to_numpy()] = hit["di"].to_numpy()
+    implicit = incidents.filter(pl.col("cause").is_null() & (pl.col("ek") >= 0)).select(
+        "ii", "ek", "grp", "det", has_env=pl.col("environment").is_not_null()
+    )
+    cand = deps.filter(pl.col("counted")).select("di", "grp", "ek", "fin")
+    if implicit.height and cand.height:
+        with registered(con, implicit) as inc, registered(con, cand) as dep:
+            sql = _IMPLICIT_SQL.format(inc=inc, dep=dep)
+            hit = con.sql(sql, params={"window": window_us}).fetchnumpy()
+        att[np.asarray(hit["ii"], dtype=np.int64)] = np.asarray(hit["di"], dtype=np.int64)
+    return pl.Series("att_di", att).replace(-1, None)
 
 
 _REWORK_SQL = """
-WITH iv AS (
-    SELECT entity, epoch_us(detected_at) AS s,
-           coalesce(epoch_us(resolved_at), {max_us}) AS e
-    FROM incidents
-    WHERE ($all OR list_contains($ents, entity))
-      AND (resolved_at IS NULL OR resolved_at >= detected_at)
-),
-o AS (
-    SELECT entity, s, e,
-           max(e) OVER (PARTITION BY entity ORDER BY s, e
+WITH o AS (
+    SELECT ek, s, e,
+           max(e) OVER (PARTITION BY ek ORDER BY s, e
                         ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS before
-    FROM iv
+    FROM {iv}
 ),
 g AS (
-    SELECT entity, s, e,
+    SELECT ek, s, e,
            sum(CASE WHEN before IS NULL OR s > before THEN 1 ELSE 0 END)
-               OVER (PARTITION BY entity ORDER BY s, e ROWS UNBOUNDED PRECEDING) AS gid
+               OVER (PARTITION BY ek ORDER BY s, e ROWS UNBOUNDED PRECEDING) AS gid
     FROM o
 ),
-merged AS (SELECT entity, min(s) AS s, max(e) AS e FROM g GROUP BY entity, gid)
-SELECT d.di FROM (SELECT di, entity, fin FROM {dep} WHERE status = 'success') d
-ASOF JOIN merged m ON d.entity = m.entity AND d.fin >= m.s
+merged AS (SELECT ek, min(s) AS s, max(e) AS e FROM g GROUP BY ek, gid)
+SELECT d.di FROM {dep} d ASOF JOIN merged m ON d.ek = m.ek AND d.fin >= m.s
 WHERE d.fin <= m.e
 """
 
 
 def rework_by_incident(
-    con: duckdb.DuckDBPyConnection, dep_table: str, entities: list[str] | None
-) -> pl.Series:
-    """``di`` of successful deployments that finished while an incident of the entity was open.
+    con: duckdb.DuckDBPyConnection, incidents: pl.DataFrame, deps: pl.DataFrame
+) -> np.ndarray:
+    """Per deployment: successful and finished while an incident of its entity was open.
 
     Open means ``detected_at <= finished_at <= resolved_at`` (an unresolved incident stays
     open forever); the incident's environment does not matter. Overlapping incident intervals
     are merged first so one as-of join answers every deployment.
     """
-    params = {"all": entities is None, "ents": list(entities or [])}
-    sql = _REWORK_SQL.format(dep=dep_table, max_us=MAX_US)
-    return con.sql(sql, params=params).pl()["di"]
+    out = np.zeros(deps.height, dtype=bool)
+    iv = incidents.filter(
+        (pl.col("ek") >= 0) & (pl.col("res").is_null() | (pl.col("res") >= pl.col("det")))
+    ).select("ek", s=pl.col("det"), e=pl.col("res").fill_null(MAX_US))
+    dep = deps.filter(pl.col("status") == SUCCESS).select("di", "ek", "fin")
+    if iv.height == 0 or dep.height == 0:
+        return out
+    with registered(con, iv) as iv_name, registered(con, dep) as dep_name:
+        hit = con.sql(_REWORK_SQL.format(iv=iv_name, dep=dep_name)).fetchnumpy()
+    out[np.asarray(hit["di"], dtype=np.int64)] = True
+    return out
 
 
 # -- failures -------------------------------------------------------------------------------
@@ -234,13 +261,11 @@ def with_failures(deps: pl.DataFrame, incidents: pl.DataFrame) -> pl.DataFrame:
         )
         .rename({"att_di": "di"})
     )
-    counted = pl.col("status").is_in([SUCCESS, ROLLED_BACK])
     has_inc = pl.col("n_att").fill_null(0) > 0
     return (
         deps.join(per_dep, on="di", how="left", maintain_order="left")
         .with_columns(
-            counted=counted,
-            failed=counted & ((pl.col("status") == ROLLED_BACK) | has_inc),
+            failed=pl.col("counted") & ((pl.col("status") == ROLLED_BACK) | has_inc),
         )
         .with_columns(
             recovered=pl.when(~pl.col("failed"))
