@@ -63,11 +63,11 @@ class Data:
     def chain(self, prefix: str, n: int, parent: str | None = None, **kw) -> list[str]:
         """n commits in a line, named prefix1..prefixN, each one hour after the previous."""
         out = []
+        authored = kw.pop("start", T0)
         for i in range(1, n + 1):
             parents = (parent,) if parent else ()
-            authored = kw.pop("start", T0) if i == 1 else out_time + timedelta(hours=1)
-            out_time = authored
             parent = self.commit(f"{prefix}{i}", parents, authored=authored, **kw)
+            authored += timedelta(hours=1)
             out.append(parent)
         return out
 
