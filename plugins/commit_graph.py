@@ -261,7 +261,7 @@ def _fill_generations(
         generation[idx] = compute_generations(idx.size, sub_ptr, sub_parents)
     except CommitGraphError as exc:
         row = int(rowid[idx[int(exc.args[0])]])
-        sha = con.sql("SELECT sha FROM commits WHERE rowid = $r", params={"r": row}).fetchone()
+        sha = con.execute("SELECT sha FROM commits WHERE rowid = ?", [row]).fetchone()
         raise CommitGraphError(
             f"commits: repository {repo!r}: the parents of commit {sha[0] if sha else '?'} "
             "form a cycle, so it has no generation; re-sync the repository"
