@@ -16,6 +16,7 @@ from typing import Any
 
 import click
 import duckdb
+
 from mlreport import __version__
 from mlreport.config import CONFIG_NAME, Config, ConfigError, load_config
 from mlreport.lock import LockHeld, run_lock

@@ -11,6 +11,7 @@ from fnmatch import fnmatch
 from typing import Any, ClassVar
 
 import polars as pl
+
 from mlreport.config import BandLevel, Config
 from mlreport.warehouse import Warehouse, utcnow
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pluggy
+
 from mlreport import hookspecs
 
 DEFAULT_PLUGINS: tuple[str, ...] = (

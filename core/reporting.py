@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import jinja2
+
 from mlreport.config import Config
 from mlreport.metrics import Window, iso
 from mlreport.warehouse import Warehouse, utcnow

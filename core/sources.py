@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import polars as pl
+from pydantic import BaseModel, ConfigDict
+
 from mlreport.config import Config, SourceConfig, validate_options
 from mlreport.warehouse import Warehouse, utcnow
-from pydantic import BaseModel, ConfigDict
 
 log = logging.getLogger("mlreport.sync")
 

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import click
 import polars as pl
+
 from mlreport import hookimpl
 from mlreport.metrics import MetricFamily, MetricInfo
 from mlreport.reporting import Renderer, ReportType, Section

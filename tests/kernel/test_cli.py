@@ -9,10 +9,10 @@ import textwrap
 
 import pytest
 from click.testing import CliRunner
+
 from mlreport.cli import cli
 from mlreport.lock import LockHeld, run_lock
 from mlreport.plugin_manager import get_plugins
-
 from tests.kernel import fakes
 
 CONFIG = """

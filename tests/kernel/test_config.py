@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+
 from mlreport.cli import cli
 from mlreport.config import ConfigError, load_config, parse_config
 
@@ -122,7 +123,6 @@ def test_init_writes_a_commented_config_that_validates(tmp_path, monkeypatch):
 def test_unknown_source_option_names_the_key(write_config, tmp_path):
     from mlreport.plugin_manager import get_plugins
     from mlreport.sources import build_source
-
     from tests.kernel import fakes
 
     get_plugins().register_module(fakes, "fakes")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+
 from mlreport import hookspecs
 from mlreport.cli import _load_command_plugins, cli
 from mlreport.config import parse_config
@@ -17,7 +18,6 @@ from mlreport.plugin_manager import get_plugins
 from mlreport.reporting import ReportContext, render_report
 from mlreport.sources import build_source, sync_source
 from mlreport.warehouse import Warehouse
-
 from tests.kernel import fakes
 from tests.kernel.fakes import T0
 

@@ -6,9 +6,9 @@ import json
 
 import pytest
 from click.testing import CliRunner
+
 from mlreport.cli import cli
 from mlreport.plugin_manager import DEFAULT_PLUGINS, PluginError, get_plugins
-
 from tests.kernel import fakes
 
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
+
 from mlreport.config import parse_config
 from mlreport.plugin_manager import get_plugins
 from mlreport.sources import SourceError, build_source, sync_entities, sync_source
 from mlreport.warehouse import Warehouse
-
 from tests.kernel import fakes
 
 
@@ -98,6 +98,7 @@ def test_named_entities_are_added_once_and_declared_ones_win(tmp_path):
 
 def test_secret_values_never_reach_warehouse_logs_or_reports(tmp_path, monkeypatch):
     from click.testing import CliRunner
+
     from mlreport.cli import cli
 
     get_plugins().register_module(fakes, "fakes")
