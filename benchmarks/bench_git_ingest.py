@@ -147,9 +147,9 @@ def time_floor(repo: Path, work: Path) -> tuple[float, int]:
         revs.seek(0)
         started = time.perf_counter()
         proc = subprocess.Popen(argv, stdin=revs, stdout=subprocess.PIPE, env=env, bufsize=0)
-        nbytes = 0
-        while chunk := proc.stdout.read(1 << 20):
-            nbytes += len(chunk)
+        nbytes, buf = 0, bytearray(1 << 20)
+        while n := proc.stdout.readinto(buf):
+            nbytes += n
         proc.wait()
         elapsed = time.perf_counter() - started
     if proc.returncode:

@@ -19,15 +19,17 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+from pydantic import Field, field_validator
+
 from mlreport import hookimpl
 from mlreport.config import ConfigPath
 from mlreport.connectors import gitlog
 from mlreport.sources import Checkpoint, Rows, Source, SourceError, SourceOptions, Stream
-from pydantic import Field, field_validator
 
 log = logging.getLogger("mlreport.git")
 
-BATCH = 50_000
+BATCH = 50_000  # commits per frame handed to the kernel
+CHECKPOINT_ROWS = 50_000  # commit the transaction about this often
 CURSOR_VERSION = 1
 # Refs that are not history: notes and the stash hold commits nobody deployed; replace refs
 # substitute objects rather than name a line of work.
@@ -148,12 +150,15 @@ class GitSource(Source):
             batches = self._log(sorted(current - set(old)), sorted(kept) + gone, True)
         else:
             batches = iter(())
+        pending = 0
         for rows in batches:
             yield rows
-            # Commit each batch under the *previous* cursor: after a crash the next sync reads
-            # from the old tips again (upserts make the overlap harmless), and storing batch by
-            # batch lets the warehouse work while git is still printing.
-            yield Checkpoint(cursor)
+            pending += rows.frame.height
+            if pending >= CHECKPOINT_ROWS:
+                # Commit what is stored so far under the *previous* cursor: after a crash the
+                # next sync reads from the old tips again (upserts make the overlap harmless).
+                yield Checkpoint(cursor)
+                pending = 0
         yield Checkpoint(new_cursor)
 
     def _previous_tips(self, cursor: Any, state: RepoState) -> list[str] | None:
@@ -188,36 +193,34 @@ class GitSource(Source):
 
     def _log(self, include: list[str], exclude: list[str], incremental: bool) -> Iterator[Rows]:
         generations = gitlog.Generations(self._stored_generations if incremental else None)
-        with self._popen(*self.log_command(include, exclude)) as proc:
-            chunks = gitlog.read_chunks(proc.stdout)
-            try:
-                for tokens in gitlog.iter_token_batches(chunks, BATCH):
-                    yield Rows(self._frame(tokens, generations))
-            except gitlog.LogFormatError as exc:
-                proc.finish()
-                raise self._error(f"unexpected `git log` output: {exc}") from None
-            finally:
-                chunks.close()
+        proc = self._popen(*self.log_command(include, exclude))
+        # Reading and parsing run on a thread, a batch ahead of the warehouse storing the
+        # previous one; generation numbers are assigned here, where the warehouse may be read.
+        batches = gitlog.in_background(gitlog.parse_batches(proc.stdout, self.name, BATCH))
+        try:
+            for batch in batches:
+                gens = generations.assign(batch.shas, batch.parents)
+                self._warn_odd_dates(batch.odd_dates)
+                self.count("commits", len(gens))
+                yield Rows(gitlog.with_generations(batch.frame, gens))
             proc.finish()
+        except gitlog.LogFormatError as exc:
+            proc.finish()  # git's own error, if it failed, says more
+            raise self._error(f"unexpected `git log` output: {exc}") from None
+        finally:
+            proc.stop()  # kill git if it still runs: the reader thread then sees the end
+            batches.close()
+            proc.close()
 
-    def _frame(self, tokens: list[str], generations: gitlog.Generations) -> pl.DataFrame:
-        shas = tokens[0 :: gitlog.NFIELDS]
-        gens = generations.assign(shas, tokens[1 :: gitlog.NFIELDS])
-        frame = gitlog.build_frame(self.name, tokens, gens)
-        bad = gitlog.bad_shas(frame)
-        if bad:
-            raise self._error(f"unexpected `git log` output: {bad[0][:60]!r} is not a commit id")
-        odd = gitlog.odd_dates(frame)
-        if odd:
+    def _warn_odd_dates(self, shas: list[str]) -> None:
+        if shas:
             log.warning(
                 "source %r: %d commit(s) have a date git cannot read or outside years "
                 "1-9999 (stored as NULL), e.g. %s",
                 self.name,
-                len(odd),
-                ", ".join(odd[:3]),
+                len(shas),
+                ", ".join(shas[:3]),
             )
-        self.count("commits", frame.height)
-        return frame
 
     def _stored_generations(self, shas: list[str]) -> dict[str, int]:
         """Generations of parents stored by earlier syncs (only those asked for)."""
@@ -354,7 +357,7 @@ class _GitLog:
 
     def __init__(self, source: GitSource, argv: list[str], stdin: bytes, env: dict) -> None:
         self.source = source
-        self.stderr = tempfile.TemporaryFile()  # noqa: SIM115 - closed in __exit__
+        self.stderr = tempfile.TemporaryFile()  # noqa: SIM115 - closed in close()
         with tempfile.TemporaryFile() as revs:
             revs.write(stdin)
             revs.seek(0)
@@ -372,9 +375,6 @@ class _GitLog:
                 raise source._error("the `git` program was not found; install git") from None
         self.stdout = self.proc.stdout
 
-    def __enter__(self) -> _GitLog:
-        return self
-
     def finish(self) -> None:
         """Wait for git and raise if it failed (after its output was fully read)."""
         code = self.proc.wait()
@@ -382,11 +382,13 @@ class _GitLog:
             self.stderr.seek(0)
             raise self.source._git_error("log", code, self.stderr.read())
 
-    def __exit__(self, *exc: object) -> None:
+    def stop(self) -> None:
         if self.proc.poll() is None:
             self.proc.kill()
-        self.proc.stdout.close()
         self.proc.wait()
+
+    def close(self) -> None:
+        self.proc.stdout.close()
         self.stderr.close()
 
 

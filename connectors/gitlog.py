@@ -12,7 +12,8 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from typing import IO
+from dataclasses import dataclass
+from typing import IO, Any, TypeVar
 
 import polars as pl
 
@@ -42,53 +43,72 @@ NAP = 0.004  # seconds; at git's ~20 MB/s the 1 MiB pipe is far from full meanwh
 # Seconds for 0001-01-01 .. 9999-12-31T23:59:59 UTC: what a datetime can hold everywhere.
 MIN_EPOCH, MAX_EPOCH = -62_135_596_800, 253_402_300_799
 _SHA = r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$"
+T = TypeVar("T")
 
 
 class LogFormatError(ValueError):
     """The output does not have the shape LOG_FORMAT promises."""
 
 
-def read_chunks(stream: IO[bytes], chunk: int = CHUNK, depth: int = 256) -> Iterator[bytes]:
-    """Drain ``stream`` on a thread so git keeps writing while the caller parses and stores.
+def read_chunks(stream: IO[bytes], chunk: int | None = None) -> Iterator[bytes]:
+    """Read a pipe in big chunks, reusing one buffer.
 
-    The queue holds at most ``depth`` chunks, so a slow consumer holds back git rather than
-    buffering the whole log in memory.
+    When git writes only a trickle, wait a moment before the next read so the pipe fills:
+    a few hundred large reads instead of one per 4 KiB that git writes.
     """
-    q: queue.Queue[bytes | BaseException | None] = queue.Queue(maxsize=depth)
+    chunk = chunk or CHUNK
     fd = stream.fileno()
     _widen_pipe(fd, chunk)
+    buf = bytearray(chunk)  # os.read(fd, 1 MiB) would allocate a fresh 1 MiB per call
+    view = memoryview(buf)
+    while n := os.readv(fd, [buf]):
+        yield bytes(view[:n])
+        if n < chunk // 8:
+            time.sleep(NAP)
+
+
+_DONE = object()
+
+
+class _Failed:
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+
+def in_background(items: Iterable[T], depth: int = 2, name: str = "git-log") -> Iterator[T]:
+    """Iterate ``items`` on a thread, ``depth`` items ahead of the caller.
+
+    Used so reading and parsing git's output overlap with the warehouse storing the previous
+    batch (DuckDB releases the GIL). Errors are re-raised in the caller. Closing the iterator
+    stops the thread at its next item; the caller must first make the source end (kill git).
+    """
+    q: queue.Queue[Any] = queue.Queue(maxsize=depth)
     stop = threading.Event()
 
-    def pump() -> None:
+    def run() -> None:
         try:
-            while not stop.is_set():
-                data = os.read(fd, chunk)
-                if not data:
-                    break
-                q.put(data)
-                if len(data) < chunk // 8:
-                    # A trickle: let the pipe fill a little before the next read, so this
-                    # thread wakes (and takes the GIL from the parser) a few hundred times
-                    # a second, not once per 4 KiB git writes.
-                    time.sleep(NAP)
-        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
-            q.put(exc)
+            for item in items:
+                if stop.is_set():
+                    return
+                q.put(item)
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller
+            q.put(_Failed(exc))
             return
-        q.put(None)
+        q.put(_DONE)
 
-    thread = threading.Thread(target=pump, name="git-log-reader", daemon=True)
+    thread = threading.Thread(target=run, name=name, daemon=True)
     thread.start()
     try:
         while True:
             item = q.get()
-            if item is None:
+            if item is _DONE:
                 return
-            if isinstance(item, BaseException):
-                raise item
+            if isinstance(item, _Failed):
+                raise item.exc
             yield item
     finally:
         stop.set()
-        # Unblock the pump if it waits on a full queue; it then sees `stop` and exits.
+        # Unblock the thread if it waits on a full queue; it then sees `stop` and ends.
         while thread.is_alive():
             try:
                 q.get_nowait()
@@ -106,34 +126,41 @@ def _widen_pipe(fd: int, size: int) -> None:
         pass  # not Linux, or above the system's pipe-max-size: the default buffer works
 
 
-def iter_token_batches(chunks: Iterable[bytes], batch: int) -> Iterator[list[str]]:
-    """Yield flat token lists of ``batch`` commits (the last one shorter).
+def iter_commit_blocks(chunks: Iterable[bytes], batch: int) -> Iterator[bytes]:
+    """Regroup raw chunks into blocks of whole commits, at least ``batch`` each (but the last).
 
-    Each chunk is cut at its last NUL, so a token (or a multi-byte character) split across
-    two chunks is joined before decoding. Invalid UTF-8 becomes U+FFFD.
+    Every field ends with NUL, so a commit ends at every ``NFIELDS``-th NUL: counting NULs
+    per chunk (in C) finds the last commit boundary without looking at single fields. A
+    field or a multi-byte character split across two chunks is thus always decoded whole.
     """
-    want = batch * NFIELDS
-    tail = b""
-    pending: list[str] = []
+    pieces: list[bytes] = []
+    commits = 0  # whole commits in `pieces`
+    carry = b""  # bytes after the last boundary seen
+    open_fields = 0  # NULs in `carry`
     for data in chunks:
-        cut = data.rfind(b"\0")
-        if cut < 0:
-            tail += data
+        total = open_fields + data.count(b"\0")
+        if total < NFIELDS:
+            carry += data
+            open_fields = total
             continue
-        head = tail + data[:cut] if tail else data[:cut]
-        tail = data[cut + 1 :]
-        pending.extend(head.decode("utf-8", "replace").split("\0"))
-        while len(pending) >= want:
-            yield pending[:want]
-            del pending[:want]
-    if tail:
-        raise LogFormatError("git log output ends in the middle of a commit")
-    if len(pending) % NFIELDS:
+        open_fields = total % NFIELDS
+        cut = len(data)
+        for _ in range(open_fields + 1):  # back over the open fields to the boundary
+            cut = data.rfind(b"\0", 0, cut)
+        pieces.append(carry + data[: cut + 1] if carry else data[: cut + 1])
+        carry = data[cut + 1 :]
+        commits += total // NFIELDS
+        if commits >= batch:
+            yield b"".join(pieces)
+            pieces, commits = [], 0
+    if open_fields:
         raise LogFormatError(
-            f"git log output has {len(pending) % NFIELDS} stray field(s) after the last commit"
+            f"git log output has {open_fields} stray field(s) after the last commit"
         )
-    if pending:
-        yield pending
+    if carry:
+        raise LogFormatError("git log output ends in the middle of a commit")
+    if pieces:
+        yield b"".join(pieces)
 
 
 class Generations:
@@ -180,12 +207,11 @@ class Generations:
             self.known.update(self.lookup(sorted(wanted)))
 
 
-def build_frame(repo: str, tokens: list[str], generations: list[int]) -> pl.DataFrame:
-    """One batch of commits as a frame shaped like the ``commits`` table."""
-    raw = pl.DataFrame(
-        {name: tokens[i::NFIELDS] for i, name in enumerate(FIELDS)},
-        schema={name: pl.String for name in FIELDS},
-    )
+def build_frame(repo: str, raw: pl.DataFrame) -> pl.DataFrame:
+    """Commits as a frame shaped like the ``commits`` table, but for ``generation``.
+
+    ``raw`` has one string column per field of ``FIELDS``.
+    """
     parents = pl.col("parents")
     return raw.select(
         pl.lit(repo, dtype=pl.String).alias("repo"),
@@ -194,13 +220,60 @@ def build_frame(repo: str, tokens: list[str], generations: list[int]) -> pl.Data
         .then(pl.lit([], dtype=pl.List(pl.String)))
         .otherwise(parents.str.split(" "))
         .alias("parents"),
-        pl.Series("generation", generations, dtype=pl.Int64),
         pl.col("author_name"),
         pl.col("author_email"),
         _epoch("authored_at"),
         _epoch("committed_at"),
         pl.col("subject"),
     )
+
+
+def split_fields(block: bytes) -> pl.DataFrame:
+    """A block of whole commits as one string column per field.
+
+    Decoded once and split on NUL inside polars: no Python string per field.
+    Invalid UTF-8 becomes U+FFFD.
+    """
+    text = pl.Series("t", [block.decode("utf-8", "replace")], dtype=pl.String)
+    tokens = text.str.split("\0").explode()
+    tokens = tokens.head(len(tokens) - 1)  # the empty string after the final NUL
+    return pl.DataFrame(
+        [tokens.gather_every(NFIELDS, i).alias(name) for i, name in enumerate(FIELDS)]
+    )
+
+
+@dataclass
+class Batch:
+    """Parsed commits: what generation numbers need, and the rest as a frame."""
+
+    shas: list[str]
+    parents: list[str]  # space-separated parent shas per commit
+    frame: pl.DataFrame  # every commits column but ``generation``
+    odd_dates: list[str]  # shas whose dates could not be stored
+
+
+def parse_block(repo: str, block: bytes) -> Batch:
+    raw = split_fields(block)
+    frame = build_frame(repo, raw)
+    bad = bad_shas(frame)
+    if bad:
+        raise LogFormatError(f"{bad[0][:60]!r} is not a commit id")
+    return Batch(
+        raw.get_column("sha").to_list(),
+        raw.get_column("parents").to_list(),
+        frame,
+        odd_dates(frame),
+    )
+
+
+def parse_batches(stream: IO[bytes], repo: str, batch: int) -> Iterator[Batch]:
+    """Read ``git log -z`` output from ``stream`` as batches of about ``batch`` commits."""
+    for block in iter_commit_blocks(read_chunks(stream), batch):
+        yield parse_block(repo, block)
+
+
+def with_generations(frame: pl.DataFrame, generations: list[int]) -> pl.DataFrame:
+    return frame.insert_column(3, pl.Series("generation", generations, dtype=pl.Int64))
 
 
 def _epoch(name: str) -> pl.Expr:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from mlreport.config import parse_config
 from mlreport.sources import Source, SyncStats, build_source, sync_source
 from mlreport.warehouse import Warehouse

@@ -151,18 +151,25 @@ def test_generations_equal_reference(harness, tmp_path, seed):
 
 
 def test_generations_across_batches(harness, tmp_path, monkeypatch):
-    """Tiny batches (one commit each, many checkpoints) store exactly what one batch does."""
+    """Tiny reads and batches (many checkpoints) store exactly what one batch does."""
     import mlreport.connectors.git as gitsource
+    from mlreport.connectors import gitlog
 
     repo = fast_import_dag(tmp_path / "dag", n=120, seed=9)
+    monkeypatch.setattr(gitlog, "CHUNK", 64)
+    monkeypatch.setattr(gitlog, "NAP", 0)
     monkeypatch.setattr(gitsource, "BATCH", 1)
+    monkeypatch.setattr(gitsource, "CHECKPOINT_ROWS", 1)
     stats = harness.sync(harness.source(path=repo.path))
-    assert stats.streams["commits"].batches == 120
+    commits = stats.streams["commits"]
+    assert commits.rows == 120
+    assert commits.batches > 40
+    assert commits.checkpoints == commits.batches + 1
     got = {sha: row["generation"] for sha, row in harness.commits().items()}
     assert got == reference_generations(repo.path)
     small = harness.warehouse.fingerprint("commits")
 
-    monkeypatch.setattr(gitsource, "BATCH", 50_000)
+    monkeypatch.undo()
     harness.sync(harness.source(path=repo.path), full=True)
     assert harness.warehouse.fingerprint("commits") == small
 

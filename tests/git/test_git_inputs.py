@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 from click.testing import CliRunner
+
 from mlreport.cli import cli
 from mlreport.config import ConfigError
 from mlreport.sources import SourceError

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import subprocess
+import threading
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from mlreport.connectors import gitlog
 
 N = gitlog.NFIELDS
@@ -28,6 +30,10 @@ def _split(data: bytes, cuts: list[int]) -> list[bytes]:
     return [data[a:b] for a, b in zip(edges, edges[1:], strict=False) if b > a]
 
 
+def _fields(blocks: list[bytes]) -> list[str]:
+    return [f for b in blocks for f in gitlog.split_fields(b).rows() for f in f]
+
+
 @settings(max_examples=200, deadline=None)
 @given(
     commits=st.lists(commit_fields, max_size=12),
@@ -36,31 +42,39 @@ def _split(data: bytes, cuts: list[int]) -> list[bytes]:
 )
 def test_any_chunking_gives_the_same_commits(commits, cuts, batch):
     data = _stream(commits)
-    batches = list(gitlog.iter_token_batches(_split(data, cuts), batch))
-    flat = [t for b in batches for t in b]
-    assert flat == [f for c in commits for f in c]
-    assert all(len(b) == batch * N for b in batches[:-1])
-    assert all(0 < len(b) <= batch * N and len(b) % N == 0 for b in batches)
+    blocks = list(gitlog.iter_commit_blocks(_split(data, cuts), batch))
+    assert b"".join(blocks) == data
+    assert all(b.endswith(b"\0") and b.count(b"\0") % N == 0 for b in blocks)
+    assert all(b.count(b"\0") >= batch * N for b in blocks[:-1])
+    assert _fields(blocks) == [f for c in commits for f in c]
 
 
 def test_multibyte_character_split_across_chunks():
     data = _stream([["é🚀", "", "", "", "", "", "日本"]])
     chunks = [data[i : i + 1] for i in range(len(data))]  # one byte at a time
-    [tokens] = gitlog.iter_token_batches(chunks, 10)
-    assert tokens[0] == "é🚀" and tokens[6] == "日本"
+    [block] = gitlog.iter_commit_blocks(chunks, 10)
+    row = gitlog.split_fields(block).row(0)
+    assert row[0] == "é🚀" and row[6] == "日本"
 
 
 def test_invalid_utf8_is_replaced_not_fatal():
     data = b"caf\xe9\0" + b"\0" * (N - 1)
-    [tokens] = gitlog.iter_token_batches([data], 1)
-    assert tokens[0] == "caf\ufffd"
+    [block] = gitlog.iter_commit_blocks([data], 1)
+    assert gitlog.split_fields(block).row(0)[0] == "caf\ufffd"
 
 
 def test_output_cut_mid_commit_is_an_error():
-    with pytest.raises(gitlog.LogFormatError, match="stray field"):
-        list(gitlog.iter_token_batches([b"a\0b\0"], 5))
+    with pytest.raises(gitlog.LogFormatError, match="2 stray field"):
+        list(gitlog.iter_commit_blocks([b"a\0b\0"], 5))
     with pytest.raises(gitlog.LogFormatError, match="middle of a commit"):
-        list(gitlog.iter_token_batches([b"\0" * N + b"abc"], 5))
+        list(gitlog.iter_commit_blocks([b"\0" * N + b"abc"], 5))
+
+
+def test_misaligned_output_is_an_error():
+    fields = ["not-a-sha", "", "A", "a@example.com", "0", "0", "subject"]
+    [block] = gitlog.iter_commit_blocks([_stream([fields])], 1)
+    with pytest.raises(gitlog.LogFormatError, match="not-a-sha"):
+        gitlog.parse_block("repo", block)
 
 
 def test_read_chunks_drains_a_pipe(tmp_path):
@@ -72,17 +86,29 @@ def test_read_chunks_drains_a_pipe(tmp_path):
     assert got == payload
 
 
-def test_read_chunks_can_stop_early():
-    proc = subprocess.Popen(["yes"], stdout=subprocess.PIPE, bufsize=0)
-    try:
-        chunks = gitlog.read_chunks(proc.stdout, chunk=4096, depth=2)
-        assert next(chunks).startswith(b"y\n")
-        proc.kill()
-        chunks.close()  # must not hang on a full queue
-    finally:
-        proc.kill()
-        proc.wait()
-        proc.stdout.close()
+def test_in_background_yields_in_order_and_reraises():
+    def items():
+        yield from range(5)
+        raise gitlog.LogFormatError("boom")
+
+    got = []
+    with pytest.raises(gitlog.LogFormatError, match="boom"):
+        for item in gitlog.in_background(items(), depth=1):
+            got.append(item)
+    assert got == [0, 1, 2, 3, 4]
+
+
+def test_in_background_can_stop_early():
+    def endless():
+        n = 0
+        while True:
+            n += 1
+            yield n
+
+    items = gitlog.in_background(endless(), depth=2)
+    assert next(items) == 1
+    items.close()  # must not hang on the thread blocked on a full queue
+    assert not [t for t in threading.enumerate() if t.name == "git-log" and t.is_alive()]
 
 
 def test_generations_with_lookup_and_absent_parents():
@@ -102,20 +128,23 @@ def test_generations_with_lookup_and_absent_parents():
     assert len(asked) == 1  # parents seen in this run are never asked for
 
 
-def test_build_frame_shapes_rows():
-    tokens = [
-        "a" * 40, "", "Ann", "ann@example.com", "0", "253402300800", "root",
-        "b" * 40, f"{'a' * 40} {'c' * 40}", "Bob", "bob@example.com", "", "-5", "merge",
-    ]  # fmt: skip
-    frame = gitlog.build_frame("repo", tokens, [1, 2])
+def test_parse_block_shapes_rows():
+    commits = [
+        ["a" * 40, "", "Ann", "ann@example.com", "0", "253402300800", "root"],
+        ["b" * 40, f"{'a' * 40} {'c' * 40}", "Bob", "bob@example.com", "", "-5", "merge"],
+    ]
+    batch = gitlog.parse_block("repo", _stream(commits))
+    assert batch.shas == ["a" * 40, "b" * 40]
+    assert batch.parents == ["", f"{'a' * 40} {'c' * 40}"]
+    assert batch.odd_dates == ["a" * 40, "b" * 40]
+    frame = gitlog.with_generations(batch.frame, [1, 2])
     rows = frame.to_dicts()
     assert rows[0]["parents"] == [] and rows[1]["parents"] == ["a" * 40, "c" * 40]
     assert rows[0]["authored_at"].isoformat() == "1970-01-01T00:00:00+00:00"
     assert rows[0]["committed_at"] is None  # beyond 9999-12-31
     assert rows[1]["authored_at"] is None  # git printed no date
     assert rows[1]["committed_at"].isoformat() == "1969-12-31T23:59:55+00:00"
-    assert gitlog.odd_dates(frame) == ["a" * 40, "b" * 40]
-    assert gitlog.bad_shas(frame) == []
+    assert [r["generation"] for r in rows] == [1, 2]
     assert frame.columns == [
         "repo", "sha", "parents", "generation", "author_name", "author_email",
         "authored_at", "committed_at", "subject",
