@@ -261,7 +261,9 @@ def _fill_generations(
         generation[idx] = compute_generations(idx.size, sub_ptr, sub_parents)
     except CommitGraphError as exc:
         row = int(rowid[idx[int(exc.args[0])]])
-        sha = con.execute("SELECT sha FROM commits WHERE rowid = ?", [row]).fetchone()
+        sha = (con.execute("SELECT sha FROM commits WHERE rowid = ?", [row]).fetchall() or [None])[
+            0
+        ]
         raise CommitGraphError(
             f"commits: repository {repo!r}: the parents of commit {sha[0] if sha else '?'} "
             "form a cycle, so it has no generation; re-sync the repository"
@@ -335,16 +337,32 @@ def segments(graph: CommitGraph) -> Segments:
 
 
 def _pointer_jump(up: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For each node, the end of its chain of ``up`` pointers and the number of steps."""
-    top = up.copy()
-    dist = (up != np.arange(up.size)).astype(np.int64)
-    todo = np.flatnonzero(top[top] != top)  # nodes whose pointer is not yet a chain end
+    """For each node, the end of its chain of ``up`` pointers and the number of steps.
+
+    Histories are mostly stored in order, so most links join neighbouring node numbers: runs
+    of neighbours are measured with one cumulative pass, and only run ends jump pointers.
+    """
+    n = up.size
+    ar = np.arange(n, dtype=np.int64)
+    asc, desc = up == ar + 1, up == ar - 1
+    if asc.sum() >= desc.sum():  # run end: first node at or after x that leaves the run
+        run_end = np.minimum.accumulate(np.where(asc, n, ar)[::-1])[::-1]
+    else:
+        run_end = np.maximum.accumulate(np.where(desc, -1, ar))
+    off = np.abs(run_end - ar)
+    ends = np.flatnonzero(run_end == ar)
+    top = ar.copy()
+    dist = np.zeros(n, dtype=np.int64)
+    jump = ends[up[ends] != ends]
+    top[jump] = run_end[up[jump]]
+    dist[jump] = 1 + off[up[jump]]
+    todo = jump[top[top[jump]] != top[jump]]
     while todo.size:
         nxt = top[todo]
         dist[todo] += dist[nxt]
         top[todo] = top[nxt]
         todo = todo[top[top[todo]] != top[todo]]
-    return top, dist
+    return top[run_end], dist[run_end] + off
 
 
 # -- rev-list ------------------------------------------------------------------------------

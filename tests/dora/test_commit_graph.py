@@ -42,7 +42,14 @@ def dags(draw) -> tuple[list[list[int]], list[tuple[int, int]]]:
         if i and shape in ("jump", "merge"):
             ps.add(draw(st.integers(0, i - 1)))
         parents.append(sorted(ps))
-    perm = draw(st.permutations(range(n)))  # node numbers need not follow history
+    # node numbers: in history order, in git-log order (children first), or shuffled
+    order = draw(st.sampled_from(["history", "log", "shuffled"]))
+    if order == "history":
+        perm = list(range(n))
+    elif order == "log":
+        perm = list(range(n - 1, -1, -1))
+    else:
+        perm = draw(st.permutations(range(n)))
     shuffled: list[list[int]] = [[] for _ in range(n)]
     for i in range(n):
         shuffled[perm[i]] = [perm[p] for p in parents[i]]
