@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import polars as pl
+
 from mlreport import hookimpl
 from mlreport.config import BandLevel, Config
 from mlreport.metrics import MetricContext, MetricFamily, MetricInfo, Window

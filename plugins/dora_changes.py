@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import duckdb
 import numpy as np
 import polars as pl
+
 from mlreport.plugins.commit_graph import NULL_TIME, CommitGraph, load_commit_graph, rev_list
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import duckdb
 import numpy as np
 import polars as pl
+
 from mlreport.config import Config
 
 US_PER_DAY = 86_400_000_000

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
+
 from mlreport.metrics import Window
 from mlreport.plugins.commit_graph import NULL_TIME
 from mlreport.plugins.dora_changes import Changes

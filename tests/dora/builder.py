@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+
 from mlreport.config import Config, parse_config
 from mlreport.metrics import MetricContext, Window, compute_metrics
 from mlreport.plugins.dora import DoraMetrics, OpsMetrics

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
+
 from mlreport.metrics import Window
 
 STATS = (("p50", 0.5), ("p75", 0.75), ("p90", 0.9))

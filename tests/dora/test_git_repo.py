@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+
 from mlreport.metrics import Window
 from mlreport.plugins.dora import deployment_changes
 from mlreport.warehouse import Warehouse

@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from mlreport.metrics import Window, split_window
 from mlreport.warehouse import Warehouse
 

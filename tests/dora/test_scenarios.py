@@ -6,6 +6,7 @@ import json
 
 import polars as pl
 import pytest
+
 from mlreport.metrics import Window, split_window
 from mlreport.plugins.dora import attributed_incidents, deployment_changes
 from mlreport.warehouse import Warehouse
