@@ -29,6 +29,7 @@ from typing import Any
 from urllib.parse import unquote
 
 import polars as pl
+
 from mlreport.connectors.events import (
     DEPLOYMENTS,
     INCIDENTS,

@@ -24,10 +24,11 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+from pydantic import Field, model_validator
+
 from mlreport import hookimpl
 from mlreport.config import ConfigPath
 from mlreport.sources import Checkpoint, Rows, Source, SourceError, SourceOptions, Stream
-from pydantic import Field, model_validator
 
 log = logging.getLogger("mlreport.events")
 
