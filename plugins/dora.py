@@ -9,8 +9,11 @@ ships (``git rev-list D ^P`` for all deployments at once, on ``commit_graph``), 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
+import duckdb
 import numpy as np
 import polars as pl
 
@@ -155,25 +158,65 @@ def register_metrics(register):
 def compute_rows(ctx: MetricContext, dora: bool, ops: bool) -> pl.DataFrame:
     """Both families share the facts; each computes only its own rows."""
     production = list(ctx.config.metrics.production_environments)
-    facts, grid = _shared(ctx, production)
+    shared = _shared(ctx, production, with_changes=dora)
     frames: list[pl.DataFrame] = []
     if dora:
-        found = shipped_changes(ctx.warehouse, facts, ctx.windows)
-        frames.append(dora_rows.dora_rows(facts, found, grid))
+        frames.append(dora_rows.dora_rows(shared.facts, shared.changes, shared.grid))
     if ops:
-        frames.append(dora_rows.ops_rows(facts, grid, production))
+        frames.append(dora_rows.ops_rows(shared.facts, shared.grid, production))
     return pl.concat(frames, how="vertical")
 
 
-def _shared(ctx: MetricContext, production: list[str]) -> tuple[DoraFacts, dora_rows.Grid]:
-    """Facts and grid, computed once per context: ``compute_metrics`` hands the same context
-    to both families, so ``ops`` reuses what ``dora`` read."""
-    cached = getattr(ctx, "_dora_shared", None)
-    if cached is None:
-        facts = dora_data.load_facts(ctx.warehouse.con, ctx.config, ctx.entities)
-        cached = (facts, dora_rows.make_grid(facts, ctx.windows, production))
-        ctx._dora_shared = cached  # type: ignore[attr-defined]
-    return cached
+@dataclass
+class _Shared:
+    facts: DoraFacts
+    grid: dora_rows.Grid
+    changes: dora_changes.Changes | None = None
+
+
+def _shared(ctx: MetricContext, production: list[str], with_changes: bool) -> _Shared:
+    """Facts, grid and changes, computed once per context: ``compute_metrics`` hands the same
+    context to both families, so ``ops`` reuses what ``dora`` read."""
+    shared: _Shared | None = getattr(ctx, "_dora_shared", None)
+    if shared is None:
+        con = ctx.warehouse.con
+        deps = dora_data.load_deployments(con, production, ctx.entities)
+        pending = _start_loading(con, deps, ctx.windows) if with_changes else None
+        facts = dora_data.complete_facts(con, ctx.config, ctx.entities, deps)
+        shared = _Shared(facts, dora_rows.make_grid(facts, ctx.windows, production))
+        if pending is not None:
+            shared.changes = dora_changes.walk(facts.deployments, pending())
+        ctx._dora_shared = shared  # type: ignore[attr-defined]
+    if with_changes and shared.changes is None:
+        shared.changes = shipped_changes(ctx.warehouse, shared.facts, ctx.windows)
+    return shared
+
+
+def _start_loading(
+    con: duckdb.DuckDBPyConnection, deps: pl.DataFrame, windows: Sequence[Window]
+) -> Callable[[], dora_changes.Loaded]:
+    """Load the commit graph on a cursor in another thread while incidents are attributed
+    (DuckDB and numpy release the GIL, so the two cores share the work)."""
+    cursor = con.cursor()
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dora-graph")
+    future = pool.submit(dora_changes.load, cursor, deps, wanted_deployments(deps, windows))
+
+    def wait() -> dora_changes.Loaded:
+        try:
+            return future.result()
+        finally:
+            pool.shutdown()
+            cursor.close()
+
+    return wait
+
+
+def wanted_deployments(deps: pl.DataFrame, windows: Sequence[Window]) -> np.ndarray:
+    """Row numbers of the successful deployments in any of ``windows``."""
+    rows, _ = dora_rows.memberships(deps["fin"].to_numpy(), windows)
+    in_any = np.zeros(deps.height, dtype=bool)
+    in_any[rows] = True
+    return np.flatnonzero(in_any & (deps["status"].to_numpy() == "success"))
 
 
 def shipped_changes(
@@ -181,11 +224,7 @@ def shipped_changes(
 ) -> dora_changes.Changes:
     """Links and changes of the successful production deployments in any of ``windows``."""
     deps = facts.deployments
-    rows, _ = dora_rows.memberships(deps["fin"].to_numpy(), windows)
-    in_any = np.zeros(deps.height, dtype=bool)
-    in_any[rows] = True
-    wanted = np.flatnonzero(in_any & (deps["status"].to_numpy() == "success"))
-    return dora_changes.changes(warehouse.con, deps, wanted)
+    return dora_changes.changes(warehouse.con, deps, wanted_deployments(deps, windows))
 
 
 # -- for the delivery report ---------------------------------------------------------------------

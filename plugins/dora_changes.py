@@ -41,16 +41,31 @@ class Changes:
         return self.node_rowid[self.node]
 
 
+@dataclass(frozen=True)
+class Loaded:
+    """What the warehouse says about the wanted deployments' commits (the expensive part)."""
+
+    wanted_di: np.ndarray
+    graph: CommitGraph | None
+    found_i: np.ndarray  # 2 * di for D's sha, 2 * di + 1 for P's sha
+    found_node: np.ndarray
+    mapping: pl.DataFrame
+
+
 def changes(con: duckdb.DuckDBPyConnection, deps: pl.DataFrame, wanted_di: np.ndarray) -> Changes:
     """Link the deployments ``wanted_di`` (row numbers of ``deps``) and walk their changes."""
-    n = deps.height
-    d_row = np.full(n, -1, dtype=np.int64)
-    p_row = np.full(n, -1, dtype=np.int64)
-    repo = np.full(n, -1, dtype=np.int64)
-    none = np.zeros(0, dtype=np.int64)
+    return walk(deps, load(con, deps, wanted_di))
+
+
+def load(con: duckdb.DuckDBPyConnection, deps: pl.DataFrame, wanted_di: np.ndarray) -> Loaded:
+    """Load the commit graph of the wanted deployments' repositories and find their shas and
+    their predecessors' shas, in one pass over ``commits``. Touches the warehouse only
+    through ``con`` (so it can run on a cursor in another thread)."""
     wanted_di = np.asarray(wanted_di, dtype=np.int64)
+    mapping = con.sql("SELECT DISTINCT entity, repo FROM repo_entities").pl()
+    none = np.zeros(0, dtype=np.int64)
     if wanted_di.size == 0:
-        return Changes(d_row, p_row, repo, (), none, none, none, none)
+        return Loaded(wanted_di, None, none, none, mapping)
     sha = deps["commit_sha"]
     prev = deps["prev_di"].fill_null(-1).to_numpy()[wanted_di]
     has_p = prev >= 0
@@ -60,23 +75,34 @@ def changes(con: duckdb.DuckDBPyConnection, deps: pl.DataFrame, wanted_di: np.nd
             pl.DataFrame({"i": wanted_di[has_p] * 2 + 1, "sha": sha.gather(prev[has_p])}),
         ]
     )
-    mapping = con.sql("SELECT DISTINCT entity, repo FROM repo_entities").pl()
     entities = deps["entity"].gather(wanted_di).unique()
-    graph, found_i, found_node = load_commit_graph(
-        con, _repos_to_load(con, entities, mapping), find
-    )
+    repos = _repos_to_load(con, entities, mapping)
+    graph, found_i, found_node = load_commit_graph(con, repos, find)
+    return Loaded(wanted_di, graph, found_i, found_node, mapping)
+
+
+def walk(deps: pl.DataFrame, loaded: Loaded) -> Changes:
+    """Link each wanted deployment and its P to commits, then walk ``rev-list D ^P``."""
+    n = deps.height
+    d_row = np.full(n, -1, dtype=np.int64)
+    p_row = np.full(n, -1, dtype=np.int64)
+    repo = np.full(n, -1, dtype=np.int64)
+    none = np.zeros(0, dtype=np.int64)
+    graph = loaded.graph
+    if graph is None:
+        return Changes(d_row, p_row, repo, (), none, none, none, none)
     ek = deps["ek"].to_numpy()
-    allowed = _allowed(deps, mapping, graph.repos)
-    d_node, p_node, rk = _link(found_i, found_node, graph, ek, allowed, n)
+    allowed = _allowed(deps, loaded.mapping, graph.repos)
+    d_node, p_node, rk = _link(loaded.found_i, loaded.found_node, graph, ek, allowed, n)
     linked = d_node >= 0
     d_row[linked] = graph.rowid[d_node[linked]]
     repo[linked] = rk[linked]
     ok_p = p_node >= 0
     p_row[ok_p] = graph.rowid[p_node[ok_p]]
-    walk = np.flatnonzero(linked & ok_p)
-    k, node = rev_list(graph, d_node[walk], p_node[walk])
+    pairs = np.flatnonzero(linked & ok_p)
+    k, node = rev_list(graph, d_node[pairs], p_node[pairs])
     return Changes(
-        d_row, p_row, repo, graph.repos, walk[k], node, graph.authored_us[node], graph.rowid
+        d_row, p_row, repo, graph.repos, pairs[k], node, graph.authored_us[node], graph.rowid
     )
 
 

@@ -52,6 +52,16 @@ def load_facts(
 ) -> DoraFacts:
     """Read production deployments and incidents and derive the window-free facts."""
     deps = load_deployments(con, config.metrics.production_environments, entities)
+    return complete_facts(con, config, entities, deps)
+
+
+def complete_facts(
+    con: duckdb.DuckDBPyConnection,
+    config: Config,
+    entities: list[str] | None,
+    deps: pl.DataFrame,
+) -> DoraFacts:
+    """Incidents, attribution, rework and failures for deployments already loaded."""
     window_us = round(config.metrics.attribution_window_days * US_PER_DAY)
     incidents = keyed_incidents(load_raw_incidents(con, entities), deps)
     incidents = incidents.with_columns(att_di=attribute(con, incidents, deps, window_us))
