@@ -429,7 +429,6 @@ class _Walk:
         self.g = np.zeros(0, dtype=np.int64)
         n_seg = sg.top_gen.size
         self._owner = np.zeros(n_seg, dtype=np.int64)  # scratch: which entry popped a segment
-        self._mark = np.zeros(n_seg, dtype=bool)  # scratch: segments popped more than once
 
     def _emit(self, pair: np.ndarray, seg: np.ndarray, a: np.ndarray, b: np.ndarray) -> None:
         """Report positions [a, b) of ``seg`` for caller's pairs ``pair`` (where a < b)."""
@@ -479,33 +478,31 @@ class _Walk:
     def _merge(self, k: np.ndarray, s: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, ...]:
         """Per popped (pair, segment): highest interesting and uninteresting positions.
 
-        Entries whose segment was popped only once this step are unique; only segments
-        popped several times (by one pair or by several) are sorted and reduced.
+        Without sorting: every entry writes its index into a per-segment slot; an entry that
+        lost the slot to one of the same pair is merged into it. Entries that lost to another
+        pair try again among themselves (rarely more than twice).
         """
         p = self._pos
         i_pos = np.where(u, _FAR, p)
         u_pos = np.where(u, p, _FAR)
-        idx = np.arange(s.size, dtype=np.int64)
-        self._owner[s] = idx
-        again = self._owner[s] != idx
-        if not again.any():
+        keep = np.ones(s.size, dtype=bool)
+        todo = np.arange(s.size, dtype=np.int64)
+        while todo.size:
+            self._owner[s[todo]] = todo
+            winner = self._owner[s[todo]]
+            lost = winner != todo
+            if not lost.any():
+                break
+            loser, winner = todo[lost], winner[lost]
+            same = k[loser] == k[winner]
+            if same.any():
+                np.minimum.at(i_pos, winner[same], i_pos[loser[same]])
+                np.minimum.at(u_pos, winner[same], u_pos[loser[same]])
+                keep[loser[same]] = False
+            todo = loser[~same]
+        if keep.all():
             return k, s, i_pos, u_pos
-        self._mark[s[again]] = True
-        maybe = self._mark[s]
-        self._mark[s[again]] = False
-        idx = np.flatnonzero(maybe)
-        idx = idx[np.lexsort((s[idx], k[idx]))]
-        dk, ds = k[idx], s[idx]
-        first = np.ones(idx.size, dtype=bool)
-        first[1:] = (dk[1:] != dk[:-1]) | (ds[1:] != ds[:-1])
-        starts = np.flatnonzero(first)
-        single = ~maybe
-        return (
-            np.concatenate([k[single], dk[starts]]),
-            np.concatenate([s[single], ds[starts]]),
-            np.concatenate([i_pos[single], np.minimum.reduceat(i_pos[idx], starts)]),
-            np.concatenate([u_pos[single], np.minimum.reduceat(u_pos[idx], starts)]),
-        )
+        return k[keep], s[keep], i_pos[keep], u_pos[keep]
 
     def _push(self, k: np.ndarray, s: np.ndarray, uninteresting: np.ndarray) -> None:
         """Push the parents of each popped segment's bottom; drop pairs with nothing to find."""

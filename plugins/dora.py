@@ -216,7 +216,7 @@ def wanted_deployments(deps: pl.DataFrame, windows: Sequence[Window]) -> np.ndar
     rows, _ = dora_rows.memberships(deps["fin"].to_numpy(), windows)
     in_any = np.zeros(deps.height, dtype=bool)
     in_any[rows] = True
-    return np.flatnonzero(in_any & (deps["status"].to_numpy() == "success"))
+    return np.flatnonzero(in_any & (deps["status"] == "success").to_numpy())
 
 
 def shipped_changes(

@@ -213,8 +213,7 @@ def dora_rows(facts: DoraFacts, found: Changes, grid: Grid) -> pl.DataFrame:
     w, size = grid.w, grid.cells * grid.w
     rows, wi = memberships(deps["fin"].to_numpy(), grid.windows)
     key = deps["grp"].to_numpy()[rows] * w + wi
-    status = deps["status"].to_numpy()[rows]
-    success = status == "success"
+    success = (deps["status"] == "success").to_numpy()[rows]
     counted = deps["counted"].to_numpy()[rows]
     failed = deps["failed"].to_numpy()[rows] & counted
     recovered = deps["recovered"].fill_null(NULL_TIME).to_numpy()[rows]
@@ -224,7 +223,9 @@ def dora_rows(facts: DoraFacts, found: Changes, grid: Grid) -> pl.DataFrame:
 
     n_success = _count(key[success], size)
     out.add("dora.deployment_frequency", "deploys/week", n_success / days * 7, n_success)
-    out.add_stats("dora.lead_time", "hours", _lead_time(deps, found, rows, key, size))
+    out.add_stats(
+        "dora.lead_time", "hours", _lead_time(deps, found, rows[success], key[success], size)
+    )
     n_counted = _count(key[counted], size)
     n_failed = _count(key[failed], size)
     out.add("dora.change_failure_rate", "ratio", _ratio(n_failed, n_counted), n_counted)
@@ -247,29 +248,36 @@ def _nan_when_empty(value: np.ndarray, n: np.ndarray) -> np.ndarray:
 
 
 def _lead_time(
-    deps: pl.DataFrame, found: Changes, rows: np.ndarray, key: np.ndarray, size: int
+    deps: pl.DataFrame, found: Changes, m_di: np.ndarray, m_key: np.ndarray, size: int
 ) -> dict[str, np.ndarray]:
-    """Quantiles of the lead times of the changes of successful deployments, per key."""
-    success = deps["status"].to_numpy()[rows] == "success"
-    m_di, m_key = rows[success], key[success]
-    # a deployment may lie in several (overlapping) windows: repeat its changes per window
+    """Quantiles of the lead times of the changes of successful deployments, per key.
+
+    ``m_di``, ``m_key``: each successful deployment in a window and that window's key.
+    """
+    known = found.authored != NULL_TIME
+    c_di, c_auth = found.di, found.authored
+    if not known.all():
+        c_di, c_auth = c_di[known], c_auth[known]
+    fin = deps["fin"].to_numpy()
+    per_di = np.bincount(m_di, minlength=deps.height)
+    if per_di.size == 0 or per_di.max() <= 1:  # disjoint windows: one key per deployment
+        key_of = np.full(deps.height, -1, dtype=np.int64)
+        key_of[m_di] = m_key
+        c_key = key_of[c_di]
+        inside = c_key >= 0
+        if not inside.all():
+            c_di, c_auth, c_key = c_di[inside], c_auth[inside], c_key[inside]
+        return _quantiles(c_key, (fin[c_di] - c_auth) / US_PER_HOUR, size)
+    # overlapping windows: repeat each change once per window holding its deployment
     order = np.argsort(m_di, kind="stable")
     m_di, m_key = m_di[order], m_key[order]
-    per_di = np.bincount(m_di, minlength=deps.height)
     first = np.zeros(deps.height + 1, dtype=np.int64)
     np.cumsum(per_di, out=first[1:])
-    known = found.authored != NULL_TIME
-    c_di, c_auth = found.di[known], found.authored[known]
     reps = per_di[c_di]
-    if reps.size and reps.max() == 1 and reps.min() == 1:
-        c_key = m_key[first[c_di]]
-        lead = (deps["fin"].to_numpy()[c_di] - c_auth) / US_PER_HOUR
-    else:
-        idx = np.repeat(np.arange(c_di.size), reps)
-        slot = first[c_di][idx] + (np.arange(idx.size) - np.repeat(np.cumsum(reps) - reps, reps))
-        c_key = m_key[slot]
-        lead = (deps["fin"].to_numpy()[c_di[idx]] - c_auth[idx]) / US_PER_HOUR
-    return _quantiles(c_key, lead, size)
+    idx = np.repeat(np.arange(c_di.size), reps)
+    slot = first[c_di][idx] + (np.arange(idx.size) - np.repeat(np.cumsum(reps) - reps, reps))
+    lead = (fin[c_di[idx]] - c_auth[idx]) / US_PER_HOUR
+    return _quantiles(m_key[slot], lead, size)
 
 
 def ops_rows(facts: DoraFacts, grid: Grid, production: list[str]) -> pl.DataFrame:
