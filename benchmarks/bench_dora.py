@@ -590,6 +590,7 @@ def main(argv: list[str] | None = None) -> int:
     import shutil
 
     shutil.copyfile(path, work)
+    os.sync()  # flush the copy now, so disk write-back does not run during the timing
     window = Window(T0 - timedelta(days=2), T0 + timedelta(days=SPAN_DAYS + 10))
     config = parse_config("", None, Path("."))
     with Warehouse(work) as wh:
