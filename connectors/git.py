@@ -28,8 +28,7 @@ from mlreport.sources import Checkpoint, Rows, Source, SourceError, SourceOption
 
 log = logging.getLogger("mlreport.git")
 
-BATCH = 50_000  # commits per frame handed to the kernel
-CHECKPOINT_ROWS = 50_000  # commit the transaction about this often
+BATCH = 25_000  # commits per frame handed to the kernel (about: whole chunks)
 CURSOR_VERSION = 1
 # Refs that are not history: notes and the stash hold commits nobody deployed; replace refs
 # substitute objects rather than name a line of work.
@@ -150,15 +149,12 @@ class GitSource(Source):
             batches = self._log(sorted(current - set(old)), sorted(kept) + gone, True)
         else:
             batches = iter(())
-        pending = 0
         for rows in batches:
             yield rows
-            pending += rows.frame.height
-            if pending >= CHECKPOINT_ROWS:
-                # Commit what is stored so far under the *previous* cursor: after a crash the
-                # next sync reads from the old tips again (upserts make the overlap harmless).
-                yield Checkpoint(cursor)
-                pending = 0
+            # Commit each batch under the *previous* cursor: after a crash the next sync reads
+            # from the old tips again (upserts make the overlap harmless). Small commits also
+            # keep the warehouse's work on the last batch, after git has finished, short.
+            yield Checkpoint(cursor)
         yield Checkpoint(new_cursor)
 
     def _previous_tips(self, cursor: Any, state: RepoState) -> list[str] | None:
@@ -196,7 +192,9 @@ class GitSource(Source):
         proc = self._popen(*self.log_command(include, exclude))
         # Reading and parsing run on a thread, a batch ahead of the warehouse storing the
         # previous one; generation numbers are assigned here, where the warehouse may be read.
-        batches = gitlog.in_background(gitlog.parse_batches(proc.stdout, self.name, BATCH))
+        batches = gitlog.in_background(
+            gitlog.parse_batches(proc.stdout, self.name, BATCH), name="git-log-parser"
+        )
         try:
             for batch in batches:
                 gens = generations.assign(batch.shas, batch.parents)
@@ -304,7 +302,8 @@ class GitSource(Source):
         # Never look above `path` for a repository: a plain folder inside some other work
         # tree must be an error, not silently that other repository.
         env["GIT_CEILING_DIRECTORIES"] = str(self.path.resolve().parent)
-        env.update(LC_ALL="C", GIT_TERMINAL_PROMPT="0", GIT_OPTIONAL_LOCKS="0")
+        # GIT_FLUSH=0: buffered output into the pipe, not one write per commit.
+        env.update(LC_ALL="C", GIT_TERMINAL_PROMPT="0", GIT_OPTIONAL_LOCKS="0", GIT_FLUSH="0")
         return env
 
     def _argv(self, args: tuple[str, ...] | list[str]) -> list[str]:

@@ -94,6 +94,10 @@ def in_background(items: Iterable[T], depth: int = 2, name: str = "git-log") -> 
         except BaseException as exc:  # noqa: BLE001 - handed to the caller
             q.put(_Failed(exc))
             return
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()  # a generator's own cleanup runs on this thread, now
         q.put(_DONE)
 
     thread = threading.Thread(target=run, name=name, daemon=True)
@@ -267,9 +271,16 @@ def parse_block(repo: str, block: bytes) -> Batch:
 
 
 def parse_batches(stream: IO[bytes], repo: str, batch: int) -> Iterator[Batch]:
-    """Read ``git log -z`` output from ``stream`` as batches of about ``batch`` commits."""
-    for block in iter_commit_blocks(read_chunks(stream), batch):
-        yield parse_block(repo, block)
+    """Read ``git log -z`` output from ``stream`` as batches of about ``batch`` commits.
+
+    The pipe is drained on a thread of its own, so git never waits while a batch is parsed.
+    """
+    chunks = in_background(read_chunks(stream), depth=256, name="git-log-reader")
+    try:
+        for block in iter_commit_blocks(chunks, batch):
+            yield parse_block(repo, block)
+    finally:
+        chunks.close()
 
 
 def with_generations(frame: pl.DataFrame, generations: list[int]) -> pl.DataFrame:

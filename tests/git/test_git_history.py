@@ -159,7 +159,6 @@ def test_generations_across_batches(harness, tmp_path, monkeypatch):
     monkeypatch.setattr(gitlog, "CHUNK", 64)
     monkeypatch.setattr(gitlog, "NAP", 0)
     monkeypatch.setattr(gitsource, "BATCH", 1)
-    monkeypatch.setattr(gitsource, "CHECKPOINT_ROWS", 1)
     stats = harness.sync(harness.source(path=repo.path))
     commits = stats.streams["commits"]
     assert commits.rows == 120
