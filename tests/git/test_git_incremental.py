@@ -204,3 +204,34 @@ def test_shallow_clone_and_deepen(harness, tmp_path):
     # The boundary moved: everything is read again and the stored generations corrected.
     assert stats.reads["commits"] == len(reference_generations(clone))
     assert _generations(harness) == reference_generations(clone)
+
+
+def test_new_tag_of_a_tree_reads_nothing(harness, new_repo):
+    repo = new_repo()
+    repo.commits(2)
+    harness.sync(harness.source(path=repo.path))
+    repo.git("tag", "tree-tag", repo.empty_tree())
+    again = harness.sync(harness.source(path=repo.path))
+    assert again.reads.get("commits", 0) == 0
+    assert len(harness.commits()) == 2
+
+
+def test_stopping_mid_stream_ends_git_and_threads(harness, tmp_path, monkeypatch):
+    """When storing fails part-way, git is killed and the reader threads end."""
+    import threading
+
+    import mlreport.connectors.git as gitsource
+    from mlreport.connectors import gitlog
+    from mlreport.sources import Rows
+
+    repo = fast_import_dag(tmp_path / "dag", n=300, seed=5)
+    monkeypatch.setattr(gitlog, "CHUNK", 128)
+    monkeypatch.setattr(gitlog, "NAP", 0)
+    monkeypatch.setattr(gitsource, "BATCH", 5)
+    source = harness.source(path=repo.path)
+    items = source.read(source.streams()[0], None)
+    first = next(item for item in items if isinstance(item, Rows))
+    assert first.frame.height >= 5
+    items.close()
+    alive = [t.name for t in threading.enumerate() if t.name.startswith("git-log")]
+    assert alive == []

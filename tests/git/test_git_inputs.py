@@ -331,3 +331,17 @@ def test_cli_unknown_key_exits_2(tmp_path):
     result = CliRunner().invoke(cli, ["--config", str(config), "sync"])
     assert result.exit_code == 2
     assert "sources[0].depth" in result.stderr
+
+
+def test_cli_doctor(new_repo, tmp_path):
+    repo = new_repo("service")
+    repo.commits(2)
+    config = _config(
+        tmp_path,
+        '[[sources]]\nname = "good"\ntype = "git"\npath = "service"\n\n'
+        '[[sources]]\nname = "bad"\ntype = "git"\npath = "missing"\n',
+    )
+    result = CliRunner().invoke(cli, ["--config", str(config), "doctor"])
+    assert result.exit_code == 2  # one source is not reachable
+    assert "source good: " in result.stdout and "readable, 2 refs" in result.stdout
+    assert "source bad: " in result.stdout and "does not exist" in result.stdout
