@@ -125,3 +125,62 @@ def test_demo_policy_check_tells_the_three_stories(demo):
         for e in ("credit-risk", "recsys-api", "fraud-detector")
     }
     assert frequency["credit-risk"] > frequency["recsys-api"] > frequency["fraud-detector"]
+
+
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.mark.slow
+def test_demo_html_in_headless_chromium_and_pdf_through_pdftoppm(demo, tmp_path):
+    """The real renderers on the real demo: a Chromium screenshot, PDF pages as PNG, PDF text."""
+    import shutil
+    import subprocess
+
+    from PIL import Image
+
+    for tool in ("chromium", "pdftoppm", "pdftotext"):
+        assert shutil.which(tool), f"{tool} is not installed: run .ci/run or apt-get install it"
+    _, printed = demo
+    html = next(p for p in printed if p.suffix == ".html" and p.name.startswith("delivery"))
+    pdf = html.with_suffix(".pdf")
+    shot = tmp_path / "delivery.png"
+    subprocess.run(
+        [
+            "chromium",
+            *CHROMIUM_FLAGS,
+            f"--user-data-dir={tmp_path / 'profile'}",
+            f"--screenshot={shot}",
+            "--window-size=1280,1800",
+            html.as_uri(),
+        ],
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    image = Image.open(shot).convert("L")
+    assert image.size == (1280, 1800)
+    lo, hi = image.getextrema()
+    assert hi - lo > 150, "the screenshot is blank"
+
+    subprocess.run(["pdftoppm", "-png", "-r", "40", str(pdf), str(tmp_path / "page")], check=True)
+    pages = sorted(tmp_path.glob("page-*.png"))
+    assert len(pages) >= 4  # summary, one page per entity, notes
+    assert Image.open(pages[0]).convert("L").getextrema()[0] < 100  # ink on page 1
+    text = subprocess.run(
+        ["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    first_page = text.split("\f")[0]
+    for entity in ("credit-risk", "fraud-detector", "recsys-api"):
+        assert entity in first_page
+    assert "DORA 2023" in first_page
+    for band in ("Elite", "Low"):
+        assert band in first_page
