@@ -10,6 +10,8 @@ cached under ``$XDG_CACHE_HOME/mlreport`` (default ``~/.cache/mlreport``). Shape
   a first-parent chain with feature branches of 1–6 commits merged back through merge commits
   (8 % of main-line commits are merges, forked 1–40 commits earlier). All lines of a repository
   start from one shared root commit. ``generation`` is filled, as the git source does.
+* Each entity deploys about every 4 hours, the newest main-line commit authored at least 0–24
+  hours earlier (never older than what it deployed before), 5 % a feature-branch commit.
 * 80 % of each entity's deployments go to ``production``, 20 % to ``staging``; statuses
   92 % success / 3 % failure / 5 % rolled_back; kinds 90 % planned / 7 % hotfix / 3 % rollback
   (a rollback redeploys the sha of two production deployments earlier); 1 % have no sha and
@@ -49,7 +51,7 @@ T0 = datetime(2024, 1, 1, tzinfo=UTC)
 SPAN_DAYS = 730
 US_PER_DAY = 86_400_000_000
 US_PER_HOUR = 3_600_000_000
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 
 # -- data generation ------------------------------------------------------------------------
 
@@ -225,7 +227,7 @@ def _deployments(rng, lines, offsets, shas, n_deploys, n_entities):
         main_t = ln["t"][: ln["main_len"]]
         ready = t - rng.integers(0, 24 * US_PER_HOUR, size=per_entity)
         pos = np.clip(np.searchsorted(main_t, ready, side="right") - 1, 0, None)
-        node = pos.copy()
+        node = np.maximum.accumulate(pos)  # pipelines deploy ever newer commits...
         side_order = np.argsort(ln["side_t"], kind="stable")
         side_sorted_t = ln["side_t"][side_order]
         use_side = rng.random(per_entity) < 0.05
@@ -233,7 +235,7 @@ def _deployments(rng, lines, offsets, shas, n_deploys, n_entities):
         use_side &= spos >= 0
         node[use_side] = ln["side_ids"][side_order[spos[use_side]]]
         kind = rng.choice(["planned", "hotfix", "rollback"], size=per_entity, p=[0.9, 0.07, 0.03])
-        # a rollback redeploys the sha of two production deployments earlier
+        # ...except a rollback, which redeploys the sha of two production deployments earlier
         prod_idx = np.flatnonzero(env == "production")
         rb = np.flatnonzero((kind[prod_idx] == "rollback") & (np.arange(prod_idx.size) >= 2))
         node[prod_idx[rb]] = node[prod_idx[rb - 2]]
