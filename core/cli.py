@@ -20,7 +20,13 @@ import duckdb
 from mlreport import __version__
 from mlreport.config import CONFIG_NAME, Config, ConfigError, load_config
 from mlreport.lock import LockHeld, run_lock
-from mlreport.metrics import compute_metrics, default_window, split_window, to_records
+from mlreport.metrics import (
+    METRIC_COLUMNS,
+    compute_metrics,
+    default_window,
+    split_window,
+    to_records,
+)
 from mlreport.plugin_manager import PluginError, get_plugins
 from mlreport.policies import evaluate, failed
 from mlreport.reporting import ReportContext, ReportError, render_report
@@ -255,24 +261,7 @@ def metrics(state: State, pattern, entities, since, until, as_of, by, fmt) -> No
         frame = compute_metrics(
             wh, state.config, split_window(window, by), pattern, list(entities) or None
         )
-    rows = to_records(frame)
-    _print_rows(
-        rows,
-        list(rows[0])
-        if rows
-        else [
-            "metric",
-            "entity",
-            "window_start",
-            "window_end",
-            "dimensions",
-            "value",
-            "unit",
-            "n",
-            "band",
-        ],
-        fmt,
-    )
+    _print_rows(to_records(frame), METRIC_COLUMNS, fmt)
 
 
 @cli.command()

@@ -17,31 +17,12 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from mlreport.connectors.events import DEPLOYMENTS, INCIDENTS
 from mlreport.sample_data.teams import Deployment, Incident
 
-DEPLOYMENT_COLUMNS = (
-    "deployment_id",
-    "entity",
-    "environment",
-    "version",
-    "commit_sha",
-    "model_version",
-    "started_at",
-    "finished_at",
-    "status",
-    "kind",
-    "trigger",
-)
-INCIDENT_COLUMNS = (
-    "incident_id",
-    "entity",
-    "environment",
-    "severity",
-    "detected_at",
-    "resolved_at",
-    "cause_deployment_id",
-    "title",
-)
+# The canonical columns, in the order the events source documents them.
+DEPLOYMENT_COLUMNS = DEPLOYMENTS.columns
+INCIDENT_COLUMNS = INCIDENTS.columns
 
 ShaOf = Callable[[Deployment], str]
 
