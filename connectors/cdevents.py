@@ -36,6 +36,7 @@ from mlreport.connectors.events import (
     LINE,
     UTC_US,
     TableSpec,
+    json_object,
     split_lines,
     validate,
 )
@@ -134,15 +135,7 @@ def parse_file(path: Path, text: str) -> list[Event]:
 
 
 def _event_object(path: Path, line: int, raw: str) -> dict[str, Any]:
-    try:
-        body = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise SourceError(
-            f"{path}: line {line}: not valid JSON at character {exc.colno}: {exc.msg} "
-            "(CDEvents files hold one complete event per line)"
-        ) from None
-    if not isinstance(body, dict):
-        raise SourceError(f"{path}: line {line}: expected a JSON object (a CDEvent)")
+    body = json_object(path, line, raw, "CDEvents files hold one complete event per line")
     if "context" not in body and isinstance(body.get("data"), dict) and "specversion" in body:
         body = body["data"]  # a CloudEvents envelope around the CDEvent
     if not isinstance(body.get("context"), dict):

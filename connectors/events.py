@@ -577,7 +577,7 @@ def _read_jsonl_slow(path: Path, lines: pl.DataFrame, spec: TableSpec) -> pl.Dat
         if not text.strip():
             continue
         numbers.append(line)
-        obj = _json_object(path, line, text)
+        obj = json_object(path, line, text)
         row: dict[str, str | None] = {}
         for key, value in obj.items():
             if key not in spec.columns:
@@ -589,17 +589,19 @@ def _read_jsonl_slow(path: Path, lines: pl.DataFrame, spec: TableSpec) -> pl.Dat
     return frame.with_columns(pl.Series(LINE, numbers, dtype=pl.Int64))
 
 
-def _json_object(path: Path, line: int, text: str) -> dict[str, Any]:
+def json_object(
+    path: Path, line: int, text: str, hint: str = "JSON lines: one complete object per line"
+) -> dict[str, Any]:
+    """Parse one line holding a JSON object, naming the file and line when it does not."""
     try:
         obj = json.loads(text)
     except json.JSONDecodeError as exc:
         raise SourceError(
-            f"{path}: line {line}: not valid JSON at character {exc.colno}: {exc.msg} "
-            "(JSON lines: one complete object per line)"
+            f"{path}: line {line}: not valid JSON at character {exc.colno}: {exc.msg} ({hint})"
         ) from None
     if not isinstance(obj, dict):
         raise SourceError(
-            f"{path}: line {line}: expected a JSON object, found {type(obj).__name__}"
+            f"{path}: line {line}: expected a JSON object, found {type(obj).__name__} ({hint})"
         )
     return obj
 
