@@ -1,8 +1,9 @@
-"""Streaming parser for ``git log -z``: NUL-split big chunks into column lists.
+"""Streaming parser for ``git log -z``: whole-commit blocks split into columns by polars.
 
-The parser never holds the whole log: it reads the pipe in large chunks, splits on NUL,
-and hands out batches of commits as flat token lists (``FIELDS`` tokens per commit), which
-become one polars frame per batch. There are no per-commit dicts or objects on the hot path.
+The log is never held whole: a thread drains the pipe in large chunks, the chunks are
+regrouped into blocks of whole commits by counting NULs, and each block is decoded once and
+split into one string column per field inside polars. Only the sha and parents columns become
+Python strings (generation numbers need them); there are no per-commit dicts or objects.
 """
 
 from __future__ import annotations
