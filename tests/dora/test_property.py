@@ -63,12 +63,16 @@ def histories(draw) -> tuple[Data, list[Window], float, list[str] | None]:
             source=draw(st.sampled_from(["ci", "cd"])),
         )
     ids = [d["deployment_id"] for d in data.deployments] + ["nope", " ", ""]
-    finished = [int((d["finished_at"] - t()).total_seconds() // 3600) for d in data.deployments]
     for i in range(draw(st.integers(0, 12))):
-        if finished and draw(st.booleans()):
+        entity = draw(st.sampled_from(ENTITIES))
+        env = draw(st.sampled_from(["production", "prod", "staging", None]))
+        if data.deployments and draw(st.booleans()):
             # right at a deployment, or exactly at the edges of the attribution windows
+            anchor = draw(st.sampled_from(data.deployments))
+            entity = anchor["entity"]
+            env = draw(st.sampled_from([anchor["environment"], None]))
             after = draw(st.sampled_from([0, 1, 12, 13, 48, 168, 169]))
-            detected = draw(st.sampled_from(finished)) + after
+            detected = int((anchor["finished_at"] - t()).total_seconds() // 3600) + after
         else:
             detected = draw(st.integers(0, 720))
         resolved = draw(st.one_of(st.none(), st.integers(-5, 100)))
@@ -76,10 +80,15 @@ def histories(draw) -> tuple[Data, list[Window], float, list[str] | None]:
             f"i{i}",
             t(hours=detected),
             None if resolved is None else t(hours=detected + resolved),
-            entity=draw(st.sampled_from(ENTITIES)),
-            environment=draw(st.sampled_from(["production", "prod", "staging", None])),
+            entity=entity,
+            environment=env,
             cause=draw(st.one_of(st.none(), st.none(), st.sampled_from(ids))),
         )
+    for i, inc in enumerate(draw(st.lists(st.sampled_from(data.incidents or [None]), max_size=3))):
+        if inc is not None:  # deployments exactly when an incident opens or closes
+            edge = draw(st.sampled_from([inc["detected_at"], inc["resolved_at"]]))
+            if edge is not None:
+                data.deploy(f"edge{i}", None, edge, entity=inc["entity"])
     kind = draw(st.sampled_from(["one", "weeks", "overlap"]))
     whole = Window(t(days=draw(st.integers(0, 10))), t(days=draw(st.integers(11, 31))))
     if kind == "one":
