@@ -57,6 +57,8 @@ class Warehouse:
                 ) from None
             raise WarehouseError(f"{self.path}: cannot open the warehouse: {msg}") from None
         self.con.execute("SET TimeZone = 'UTC'")
+        self._primary_keys: dict[str, bool] = {}  # schema facts, cached per connection
+        self._columns: dict[str, list[str]] = {}
         if not read_only:
             self.migrate()
 
@@ -87,13 +89,20 @@ class Warehouse:
                     "INSERT INTO _migrations VALUES (?, ?, ?)", [version, name, utcnow()]
                 )
             applied.append(version)
+        self._columns.clear()
+        self._primary_keys.clear()
         return applied
 
     def schema_version(self) -> int:
-        row = self.con.execute("SELECT max(version) FROM _migrations").fetchone()
+        row = self.con.execute("SELECT max(version) FROM _migrations").fetchall()[0]
         return int(row[0] or 0)
 
     def columns(self, table: str) -> list[str]:
+        if table not in self._columns:
+            self._columns[table] = self._read_columns(table)
+        return self._columns[table]
+
+    def _read_columns(self, table: str) -> list[str]:
         rows = self.con.execute(
             "SELECT column_name FROM information_schema.columns "
             "WHERE table_name = ? ORDER BY ordinal_position",
@@ -138,23 +147,50 @@ class Warehouse:
                 "add a migration or drop them from the batch"
             )
         frame = frame.unique(subset=list(key), keep="last", maintain_order=True)
-        names = ", ".join(f'"{c}"' for c in frame.columns)
         self.con.register("_mlreport_batch", frame.to_arrow())
         try:
-            self.con.execute(
-                f"INSERT OR REPLACE INTO {table} ({names}) SELECT {names} FROM _mlreport_batch"
-            )
+            for statement in self._upsert_sql(table, frame.columns, key):
+                self.con.execute(statement)
         finally:
             self.con.unregister("_mlreport_batch")
         return frame.height
 
+    def _upsert_sql(self, table: str, columns: list[str], key: tuple[str, ...]) -> list[str]:
+        names = ", ".join(f'"{c}"' for c in columns)
+        if self._has_primary_key(table):
+            return [f"INSERT OR REPLACE INTO {table} ({names}) SELECT {names} FROM _mlreport_batch"]
+        # Tables without a key constraint (large, append-mostly ones): update matches, insert
+        # the rest. Two hash joins, no index to maintain.
+        match = " AND ".join(f't."{k}" = b."{k}"' for k in key)
+        sets = ", ".join(f'"{c}" = b."{c}"' for c in columns if c not in key)
+        statements = []
+        if sets:
+            statements.append(
+                f"UPDATE {table} AS t SET {sets} FROM _mlreport_batch AS b WHERE {match}"
+            )
+        statements.append(
+            f"INSERT INTO {table} ({names}) SELECT {names} FROM _mlreport_batch AS b "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {table} AS t WHERE {match})"
+        )
+        return statements
+
+    def _has_primary_key(self, table: str) -> bool:
+        if table not in self._primary_keys:
+            (count,) = self.con.execute(
+                "SELECT count(*) FROM duckdb_constraints() "
+                "WHERE table_name = ? AND constraint_type = 'PRIMARY KEY'",
+                [table],
+            ).fetchall()[0]
+            self._primary_keys[table] = count > 0
+        return self._primary_keys[table]
+
     # -- sync cursors ---------------------------------------------------------------------------
 
     def get_cursor(self, source: str, stream: str) -> Any:
-        row = self.con.execute(
+        rows = self.con.execute(
             "SELECT cursor FROM _sync_state WHERE source = ? AND stream = ?", [source, stream]
-        ).fetchone()
-        return None if row is None or row[0] is None else json.loads(row[0])
+        ).fetchall()
+        return None if not rows or rows[0][0] is None else json.loads(rows[0][0])
 
     def set_cursor(self, source: str, stream: str, cursor: Any) -> None:
         self.con.execute(
@@ -176,5 +212,5 @@ class Warehouse:
         row_expr = "hash(" + ", ".join(f'"{c}"' for c in cols) + ")"
         count, digest = self.con.execute(
             f"SELECT count(*), coalesce(bit_xor({row_expr}), 0) FROM {table}"
-        ).fetchone()
+        ).fetchall()[0]
         return {"rows": int(count), "hash": f"{int(digest):016x}"}

@@ -15,6 +15,9 @@ CREATE TABLE entities (
     PRIMARY KEY (kind, name)
 );
 
+-- commits has no PRIMARY KEY constraint on purpose: maintaining DuckDB's index costs more
+-- than git itself on large histories. Its key (repo, sha) is kept unique by the kernel's
+-- upsert (Warehouse.upsert dedupes each batch, updates matching rows, inserts the rest).
 CREATE TABLE commits (
     repo VARCHAR NOT NULL,
     sha VARCHAR NOT NULL,
@@ -26,8 +29,7 @@ CREATE TABLE commits (
     committed_at TIMESTAMPTZ,
     subject VARCHAR,
     source VARCHAR,
-    synced_at TIMESTAMPTZ,
-    PRIMARY KEY (repo, sha)
+    synced_at TIMESTAMPTZ
 );
 
 CREATE TABLE repo_entities (
