@@ -55,6 +55,8 @@ class MetricContext:
     config: Config
     windows: list[Window]
     entities: list[str] | None = None  # None: every entity
+    # Families computed in one run share loaded data here, keyed by a name they choose.
+    cache: dict[str, Any] = field(default_factory=dict)
 
     @property
     def span(self) -> Window:

@@ -177,7 +177,7 @@ class _Shared:
 def _shared(ctx: MetricContext, production: list[str], with_changes: bool) -> _Shared:
     """Facts, grid and changes, computed once per context: ``compute_metrics`` hands the same
     context to both families, so ``ops`` reuses what ``dora`` read."""
-    shared: _Shared | None = getattr(ctx, "_dora_shared", None)
+    shared: _Shared | None = ctx.cache.get("dora")
     if shared is None:
         con = ctx.warehouse.con
         deps = dora_data.load_deployments(con, production, ctx.entities)
@@ -186,7 +186,7 @@ def _shared(ctx: MetricContext, production: list[str], with_changes: bool) -> _S
         shared = _Shared(facts, dora_rows.make_grid(facts, ctx.windows, production))
         if pending is not None:
             shared.changes = dora_changes.walk(facts.deployments, pending())
-        ctx._dora_shared = shared  # type: ignore[attr-defined]
+        ctx.cache["dora"] = shared
     if with_changes and shared.changes is None:
         shared.changes = shipped_changes(ctx.warehouse, shared.facts, ctx.windows)
     return shared
