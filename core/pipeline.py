@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from mlreport.config import Config
-from mlreport.metrics import Window, compute_metrics, default_window, iso, parse_time
+from mlreport.metrics import compute_metrics, default_window, parse_time
 from mlreport.policies import PolicyResult, evaluate, failed
 from mlreport.reporting import ReportContext, jinja_env, render_report
 from mlreport.sources import SyncStats, build_source, sync_entities, sync_source
@@ -87,17 +87,18 @@ def run(
     """Everything ``mlreport run`` does once the lock is held."""
     as_of_dt = parse_time(as_of, "--as-of") or utcnow()
     outcome = RunOutcome(as_of_dt, out / as_of_dt.strftime("%Y-%m-%d"))
+    outcome.out_dir.mkdir(parents=True, exist_ok=True)
     outcome.syncs = sync_all(warehouse, config, progress=progress)
     window = default_window(config, as_of=as_of_dt)
     values = compute_metrics(warehouse, config, [window])
     for rc in config.reports:
-        win = default_window(config, rc.since, rc.until or as_of_dt) if rc.since else window
+        custom = rc.since or rc.until
+        win = default_window(config, rc.since, rc.until, as_of_dt) if custom else window
         ctx = ReportContext(warehouse, config, win, as_of_dt, rc.title, rc.entities)
         formats = report_formats(config, rc.type, None)
         outcome.outputs[rc.type] = render_report(ctx, rc.type, formats, outcome.out_dir)
     write_index(out, config)
     outcome.policies = evaluate(config, values)
-    (outcome.out_dir).mkdir(parents=True, exist_ok=True)
     (outcome.out_dir / "check.json").write_text(
         json.dumps([p.as_dict() for p in outcome.policies], indent=2, sort_keys=True) + "\n"
     )
@@ -133,10 +134,3 @@ def notify(config: Config, outcome: RunOutcome) -> None:
     for nc in config.notifiers:
         notifier = get_plugins().notifiers().get(nc.type)
         notifier(nc.model_extra or {}, config).notify(outcome)
-
-
-def window_for(config: Config, since: Any, until: Any, as_of: Any) -> Window:
-    return default_window(config, since, until, as_of)
-
-
-__all__ = ["run", "sync_all", "write_index", "RunOutcome", "iso"]
