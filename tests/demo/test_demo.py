@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+
 from mlreport.cli import cli
 
 REPRODUCIBLE = (".html", ".json", ".md")
@@ -71,7 +72,6 @@ def test_demo_twice_into_the_same_folder_is_byte_identical(demo):
 def test_demo_warehouse_holds_every_event_and_commit(demo):
     """Through the real git and events sources, the warehouse says what the files say."""
     from mlreport.warehouse import Warehouse
-
     from tests.demo.records import manifest, records
 
     out, _ = demo
@@ -127,18 +127,6 @@ def test_demo_policy_check_tells_the_three_stories(demo):
     assert frequency["credit-risk"] > frequency["recsys-api"] > frequency["fraud-detector"]
 
 
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
 @pytest.mark.slow
 def test_demo_html_in_headless_chromium_and_pdf_through_pdftoppm(demo, tmp_path):
     """The real renderers on the real demo: a Chromium screenshot, PDF pages as PNG, PDF text."""
@@ -147,25 +135,15 @@ def test_demo_html_in_headless_chromium_and_pdf_through_pdftoppm(demo, tmp_path)
 
     from PIL import Image
 
+    from tests.browser import chromium
+
     for tool in ("chromium", "pdftoppm", "pdftotext"):
         assert shutil.which(tool), f"{tool} is not installed: run .ci/run or apt-get install it"
     _, printed = demo
     html = next(p for p in printed if p.suffix == ".html" and p.name.startswith("delivery"))
     pdf = html.with_suffix(".pdf")
     shot = tmp_path / "delivery.png"
-    subprocess.run(
-        [
-            "chromium",
-            *CHROMIUM_FLAGS,
-            f"--user-data-dir={tmp_path / 'profile'}",
-            f"--screenshot={shot}",
-            "--window-size=1280,1800",
-            html.as_uri(),
-        ],
-        capture_output=True,
-        timeout=120,
-        check=False,
-    )
+    chromium(tmp_path, f"--screenshot={shot}", "--window-size=1280,1800", html.as_uri())
     image = Image.open(shot).convert("L")
     assert image.size == (1280, 1800)
     lo, hi = image.getextrema()

@@ -7,31 +7,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from mlreport.reports.renderers import html_to_pdf
 from PIL import Image
 
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+from mlreport.reports.renderers import html_to_pdf
+from tests.browser import CHROMIUM, chromium
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs /usr/bin/chromium")
-
-
-def _chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [CHROMIUM, *FLAGS, f"--user-data-dir={tmp_path / 'profile'}", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def _not_blank(png: Path) -> None:
@@ -47,11 +28,11 @@ def _not_blank(png: Path) -> None:
 def test_chromium_renders_the_html(hostile_outputs, tmp_path):
     png = tmp_path / "shot.png"
     url = hostile_outputs["html"].resolve().as_uri()
-    _chromium(tmp_path, f"--screenshot={png}", "--window-size=1280,2000", url)
+    chromium(tmp_path, f"--screenshot={png}", "--window-size=1280,2000", url)
     assert png.exists() and png.stat().st_size > 10_000
     assert Image.open(png).size == (1280, 2000)
     _not_blank(png)
-    dom = _chromium(tmp_path, "--dump-dom", url).stdout
+    dom = chromium(tmp_path, "--dump-dom", url).stdout
     assert "<h1>" in dom and "Q2 &lt;img" in dom
     assert "<img" not in dom  # the hostile strings never became elements
     assert dom.count("<svg") >= 15
