@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from importlib import resources
@@ -21,6 +22,17 @@ class WarehouseError(Exception):
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+@contextlib.contextmanager
+def registered(con: duckdb.DuckDBPyConnection, frame: pl.DataFrame) -> Iterator[str]:
+    """Expose a polars frame to SQL on ``con`` under a unique name for the block."""
+    name = f"_mlreport_frame_{uuid.uuid4().hex[:12]}"
+    con.register(name, frame.to_arrow())
+    try:
+        yield name
+    finally:
+        con.unregister(name)
 
 
 def _migrations() -> list[tuple[int, str, str]]:
@@ -147,29 +159,26 @@ class Warehouse:
                 "add a migration or drop them from the batch"
             )
         frame = frame.unique(subset=list(key), keep="last", maintain_order=True)
-        self.con.register("_mlreport_batch", frame.to_arrow())
-        try:
-            for statement in self._upsert_sql(table, frame.columns, key):
+        with registered(self.con, frame) as batch:
+            for statement in self._upsert_sql(table, batch, frame.columns, key):
                 self.con.execute(statement)
-        finally:
-            self.con.unregister("_mlreport_batch")
         return frame.height
 
-    def _upsert_sql(self, table: str, columns: list[str], key: tuple[str, ...]) -> list[str]:
+    def _upsert_sql(
+        self, table: str, batch: str, columns: list[str], key: tuple[str, ...]
+    ) -> list[str]:
         names = ", ".join(f'"{c}"' for c in columns)
         if self._has_primary_key(table):
-            return [f"INSERT OR REPLACE INTO {table} ({names}) SELECT {names} FROM _mlreport_batch"]
+            return [f"INSERT OR REPLACE INTO {table} ({names}) SELECT {names} FROM {batch}"]
         # Tables without a key constraint (large, append-mostly ones): update matches, insert
         # the rest. Two hash joins, no index to maintain.
         match = " AND ".join(f't."{k}" = b."{k}"' for k in key)
         sets = ", ".join(f'"{c}" = b."{c}"' for c in columns if c not in key)
         statements = []
         if sets:
-            statements.append(
-                f"UPDATE {table} AS t SET {sets} FROM _mlreport_batch AS b WHERE {match}"
-            )
+            statements.append(f"UPDATE {table} AS t SET {sets} FROM {batch} AS b WHERE {match}")
         statements.append(
-            f"INSERT INTO {table} ({names}) SELECT {names} FROM _mlreport_batch AS b "
+            f"INSERT INTO {table} ({names}) SELECT {names} FROM {batch} AS b "
             f"WHERE NOT EXISTS (SELECT 1 FROM {table} AS t WHERE {match})"
         )
         return statements

@@ -9,14 +9,13 @@ level per step, exactly like git's commit painting (see :func:`rev_list`).
 
 from __future__ import annotations
 
-import contextlib
-import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import duckdb
 import numpy as np
 import polars as pl
+
+from mlreport.warehouse import registered
 
 NULL_TIME = np.iinfo(np.int64).min
 """Stands for a NULL timestamp in the int64 microsecond arrays."""
@@ -112,7 +111,7 @@ def load_commit_graph(
     )
     if find is None:
         find = pl.DataFrame(schema={"i": pl.Int64, "sha": pl.String})
-    with _registered(con, find.select("i", "sha").drop_nulls()) as name:
+    with registered(con, find.select("i", "sha").drop_nulls()) as name:
         pairs = con.sql(
             "WITH probe AS ("
             " SELECT FALSE AS look, rowid AS src, repo, unnest(parents) AS sha FROM commits"
@@ -149,16 +148,6 @@ def _check_generations(graph: CommitGraph, con: duckdb.DuckDBPyConnection) -> No
             graph.rowid,
         )
     graph.computed = tuple(graph.repos[k] for k in missing.tolist())
-
-
-@contextlib.contextmanager
-def _registered(con: duckdb.DuckDBPyConnection, frame: pl.DataFrame) -> Iterator[str]:
-    name = f"_commit_graph_{uuid.uuid4().hex[:12]}"
-    con.register(name, frame.to_arrow())
-    try:
-        yield name
-    finally:
-        con.unregister(name)
 
 
 def _ascending(a: np.ndarray) -> bool:

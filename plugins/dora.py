@@ -23,7 +23,7 @@ from mlreport.metrics import MetricContext, MetricFamily, MetricInfo, Window
 from mlreport.plugins import dora_changes, dora_data, dora_rows
 from mlreport.plugins.commit_graph import NULL_TIME
 from mlreport.plugins.dora_data import US_PER_HOUR, DoraFacts
-from mlreport.warehouse import Warehouse
+from mlreport.warehouse import Warehouse, registered
 
 P = ("p50", "p75", "p90")
 HOURS_PER_WEEK = 168.0
@@ -244,7 +244,7 @@ def deployment_changes(
     found = shipped_changes(warehouse, facts, [window])
     authored = pl.Series("authored", found.authored).replace(NULL_TIME, None)
     changes = pl.DataFrame({"di": found.di, "crow": found.crow}).with_columns(authored)
-    with dora_data.registered(con, changes.select("crow").unique()) as name:
+    with registered(con, changes.select("crow").unique()) as name:
         shas = con.sql(
             f"SELECT c.rowid AS crow, c.sha FROM commits c JOIN {name} w ON c.rowid = w.crow"
         ).pl()

@@ -11,9 +11,6 @@ is exact and the same in SQL, polars and numpy.
 
 from __future__ import annotations
 
-import contextlib
-import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import duckdb
@@ -21,6 +18,7 @@ import numpy as np
 import polars as pl
 
 from mlreport.config import Config
+from mlreport.warehouse import registered
 
 US_PER_DAY = 86_400_000_000
 US_PER_HOUR = 3_600_000_000
@@ -34,17 +32,6 @@ class DoraFacts:
 
     deployments: pl.DataFrame
     incidents: pl.DataFrame
-
-
-@contextlib.contextmanager
-def registered(con: duckdb.DuckDBPyConnection, frame: pl.DataFrame) -> Iterator[str]:
-    """Expose a polars frame to SQL under a unique name for the duration of the block."""
-    name = f"_dora_{uuid.uuid4().hex[:12]}"
-    con.register(name, frame.to_arrow())
-    try:
-        yield name
-    finally:
-        con.unregister(name)
 
 
 def load_facts(
