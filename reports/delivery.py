@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 import polars as pl
+
 from mlreport import hookimpl
 from mlreport.config import BandLevel
 from mlreport.metrics import BandTables, Window, band_tables, compute_metrics, iso, split_window

@@ -19,6 +19,7 @@ from typing import Any
 
 import jinja2
 from markupsafe import Markup
+
 from mlreport import hookimpl
 from mlreport.metrics import iso, parse_time
 from mlreport.reporting import BuiltReport, RenderEnv, Renderer, markdown_env

@@ -10,11 +10,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+
 from mlreport.config import load_config
 from mlreport.sample_data import AS_OF, materialize
 from mlreport.sample_data.gitrepo import SampleRepoError, git
 from mlreport.sample_data.org import TEAMS
-
 from tests.demo.records import EVENTS, manifest, records
 
 ENTITIES = [t.entity for t in TEAMS]

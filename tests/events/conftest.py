@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from mlreport.config import load_config
 from mlreport.pipeline import sync_all
 from mlreport.sources import SyncStats

@@ -6,9 +6,9 @@ import json
 import re
 
 import pytest
+
 from mlreport.config import ConfigError
 from mlreport.sources import SourceError
-
 from tests.events.conftest import DEPLOY_HEADER, deploy_csv, deploy_row, incident_csv
 
 

@@ -12,8 +12,8 @@ import polars as pl
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from mlreport.connectors.events import DEPLOYMENTS, LINE, read_csv
 
+from mlreport.connectors.events import DEPLOYMENTS, LINE, read_csv
 from tests.events.conftest import deploy_csv, deploy_row, incident_csv
 
 

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+
 from mlreport.connectors.cdevents import commit_from_purl, parse_purl
 from mlreport.sources import SourceError
 

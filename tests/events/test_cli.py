@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 from click.testing import CliRunner
-from mlreport.cli import cli
 
+from mlreport.cli import cli
 from tests.events.conftest import deploy_csv, deploy_row
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+
 from mlreport.warehouse import Warehouse
 
 pytestmark = pytest.mark.slow

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+
 from mlreport.config import Config, parse_config
 from mlreport.metrics import default_window, parse_time
 from mlreport.reporting import ReportContext, render_report

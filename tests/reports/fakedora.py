@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 import polars as pl
+
 from mlreport import hookimpl
 from mlreport.config import BandLevel
 from mlreport.metrics import MetricContext, MetricFamily, MetricInfo, Window

@@ -8,6 +8,7 @@ import xml.etree.ElementTree as ET
 import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
+
 from mlreport.config import BandLevel
 from mlreport.reports.charts import (
     LEAD_TIME_BINS,

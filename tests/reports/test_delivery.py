@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from mlreport.metrics import compute_metrics, to_records
 from mlreport.reports import delivery
 

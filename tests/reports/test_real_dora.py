@@ -6,6 +6,7 @@ import importlib
 import json
 
 import pytest
+
 from mlreport.reports.delivery import quantile
 
 from .conftest import context, render

@@ -8,6 +8,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+
 from mlreport.reports.renderers import asset_fetcher, html_to_pdf, md_escape
 
 from .conftest import HOSTILE
