@@ -160,28 +160,39 @@ class Warehouse:
             )
         frame = frame.unique(subset=list(key), keep="last", maintain_order=True)
         with registered(self.con, frame) as batch:
-            for statement in self._upsert_sql(table, batch, frame.columns, key):
-                self.con.execute(statement)
+            if self._has_primary_key(table):
+                self.con.execute(self._replace_sql(table, batch, frame.columns))
+            else:
+                self._update_then_insert(table, batch, frame.columns, key)
         return frame.height
 
-    def _upsert_sql(
-        self, table: str, batch: str, columns: list[str], key: tuple[str, ...]
-    ) -> list[str]:
+    @staticmethod
+    def _replace_sql(table: str, batch: str, columns: list[str]) -> str:
         names = ", ".join(f'"{c}"' for c in columns)
-        if self._has_primary_key(table):
-            return [f"INSERT OR REPLACE INTO {table} ({names}) SELECT {names} FROM {batch}"]
-        # Tables without a key constraint (large, append-mostly ones): update matches, insert
-        # the rest. Two hash joins, no index to maintain.
+        return f"INSERT OR REPLACE INTO {table} ({names}) SELECT {names} FROM {batch}"
+
+    def _update_then_insert(
+        self, table: str, batch: str, columns: list[str], key: tuple[str, ...]
+    ) -> None:
+        """Upsert into a table without a key constraint (large, append-mostly ones): update
+        the rows whose key is stored, insert the rest. Hash joins only, no index to maintain;
+        the common all-new batch costs one semi-join and one plain insert."""
+        names = ", ".join(f'"{c}"' for c in columns)
         match = " AND ".join(f't."{k}" = b."{k}"' for k in key)
+        (stored,) = self.con.execute(
+            f"SELECT count(*) FROM {batch} AS b WHERE EXISTS "
+            f"(SELECT 1 FROM {table} AS t WHERE {match})"
+        ).fetchall()[0]
+        if stored == 0:
+            self.con.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {batch}")
+            return
         sets = ", ".join(f'"{c}" = b."{c}"' for c in columns if c not in key)
-        statements = []
         if sets:
-            statements.append(f"UPDATE {table} AS t SET {sets} FROM {batch} AS b WHERE {match}")
-        statements.append(
+            self.con.execute(f"UPDATE {table} AS t SET {sets} FROM {batch} AS b WHERE {match}")
+        self.con.execute(
             f"INSERT INTO {table} ({names}) SELECT {names} FROM {batch} AS b "
             f"WHERE NOT EXISTS (SELECT 1 FROM {table} AS t WHERE {match})"
         )
-        return statements
 
     def _has_primary_key(self, table: str) -> bool:
         if table not in self._primary_keys:
