@@ -7,6 +7,7 @@ its cursor in one DuckDB transaction, so a crash never moves a cursor past unsto
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Iterator
@@ -57,7 +58,6 @@ class StreamStats:
     rows: int = 0
     batches: int = 0
     checkpoints: int = 0
-    skipped: bool = False
 
 
 @dataclass
@@ -121,12 +121,11 @@ def sync_source(
     source.warehouse = warehouse
     started = time.monotonic()
     synced_at = utcnow()
-    if full:
-        with warehouse.transaction():
-            warehouse.clear_cursors(source.name)
     for stream in source.streams():
         st = stats.streams.setdefault(stream.name, StreamStats())
-        cursor = warehouse.get_cursor(source.name, stream.name)
+        # --full reads from the beginning; the stored cursor is replaced only at a checkpoint,
+        # so a failed full sync leaves the previous state intact.
+        cursor = None if full else warehouse.get_cursor(source.name, stream.name)
         warehouse.con.execute("BEGIN TRANSACTION")
         try:
             for item in source.read(stream, cursor):
@@ -185,8 +184,6 @@ def _add_entities(
 
 def sync_entities(warehouse: Warehouse, config: Config) -> None:
     """Store the entities the config declares (they win over auto-added ones)."""
-    import json
-
     with warehouse.transaction():
         for ent in config.entities:
             extra = ent.model_extra or {}

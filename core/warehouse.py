@@ -218,9 +218,6 @@ class Warehouse:
             [source, stream, json.dumps(cursor, sort_keys=True), utcnow()],
         )
 
-    def clear_cursors(self, source: str) -> None:
-        self.con.execute("DELETE FROM _sync_state WHERE source = ?", [source])
-
     # -- reads -----------------------------------------------------------------------------------
 
     def query(self, sql: str, params: list[Any] | None = None) -> pl.DataFrame:

@@ -117,3 +117,14 @@ def test_secret_values_never_reach_warehouse_logs_or_reports(tmp_path, monkeypat
     for path in files:
         assert b"tok-9f8e7d6c5b4a" not in path.read_bytes(), path
     assert "tok-9f8e7d6c5b4a" not in result.output
+
+
+def test_a_failed_full_resync_keeps_the_previous_cursor_and_rows(tmp_path):
+    config, wh = _setup(tmp_path, "n = 3")
+    sync_source(wh, _source(config))
+    before = wh.fingerprint("deployments")
+    bad, _ = _setup(tmp_path, "n = 3\nfail_after = 1")
+    with pytest.raises(SourceError):
+        sync_source(wh, _source(bad), full=True)
+    assert wh.get_cursor("c", "deploys") == 3
+    assert wh.fingerprint("deployments") == before
