@@ -306,6 +306,12 @@ def run(state: State, out, as_of, wait) -> None:
     out_dir = Path(out) if out else state.config.output.dir
     with run_lock(state.warehouse_path, wait), state.warehouse() as wh, _progress() as progress:
         outcome = pipeline.run(wh, state.config, out_dir, as_of, progress)
+    _print_outcome(outcome, out_dir)
+    sys.exit(EXIT_POLICY if outcome.failed else EXIT_OK)
+
+
+def _print_outcome(outcome: Any, out_dir: Path) -> None:
+    """Output paths on stdout; policies that did not pass on stderr."""
     for outputs in outcome.outputs.values():
         for path in outputs.values():
             click.echo(str(path))
@@ -313,7 +319,6 @@ def run(state: State, out, as_of, wait) -> None:
     for p in outcome.policies:
         if not p.passed:
             click.echo(p.message, err=True)
-    sys.exit(EXIT_POLICY if outcome.failed else EXIT_OK)
 
 
 @cli.command()
@@ -440,10 +445,7 @@ def demo(state: State, out: str) -> None:
     ):
         outcome = pipeline.run(wh, config, config.output.dir, as_of, progress)
     click.echo(f"demo outputs in {outcome.out_dir}:", err=True)
-    for outputs in outcome.outputs.values():
-        for path in outputs.values():
-            click.echo(str(path))
-    click.echo(str(config.output.dir / "index.html"))
+    _print_outcome(outcome, config.output.dir)
 
 
 def _load_command_plugins() -> None:
