@@ -37,7 +37,7 @@ class KsResult(NamedTuple):
     """Two-sample Kolmogorov–Smirnov statistic and its asymptotic two-sided p-value."""
 
     statistic: float
-    pvalue: float
+    pvalue: float | None  # None where scipy gives NaN: both samples of size 1
 
 
 def quote_identifier(name: str) -> str:
@@ -140,13 +140,19 @@ def ks(
     return KsResult(d, ks_asymp_pvalue(d, n1, n2))
 
 
-def ks_asymp_pvalue(d: float, n1: int, n2: int) -> float:
-    """The p-value exactly as ks_2samp computes it for method='asymp', alternative='two-sided'."""
+def ks_asymp_pvalue(d: float, n1: int, n2: int) -> float | None:
+    """The p-value exactly as ks_2samp computes it for method='asymp', alternative='two-sided'.
+
+    scipy rounds the effective size m·n/(m+n) to an integer; for n1 = n2 = 1 that is 0 and
+    its p-value is NaN, which we report as None (undefined) rather than store a NaN.
+    """
     from scipy.stats import distributions  # scipy only where a p-value is needed
 
     m, n = sorted([float(n1), float(n2)], reverse=True)
-    en = m * n / (m + n)
-    return float(np.clip(distributions.kstwo.sf(d, np.round(en)), 0, 1))
+    en = np.round(m * n / (m + n))
+    if en < 1:
+        return None
+    return float(np.clip(distributions.kstwo.sf(d, en), 0, 1))
 
 
 def wasserstein(

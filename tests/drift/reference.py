@@ -8,16 +8,17 @@ from typing import Any
 
 import duckdb
 import numpy as np
-import pyarrow as pa
 import scipy.stats as ss
 from scipy.spatial.distance import jensenshannon
 
 
 def load(con: duckdb.DuckDBPyConnection, name: str, values: Sequence[Any], column: str = "x"):
-    """Create table ``name`` with one column from Python values (None becomes NULL)."""
-    con.register(f"{name}_arrow", pa.table({column: pa.array(list(values))}))
-    con.execute(f'CREATE OR REPLACE TABLE "{name}" AS SELECT * FROM "{name}_arrow"')
-    con.unregister(f"{name}_arrow")
+    """Create table ``name`` with one DOUBLE or VARCHAR column (None becomes NULL)."""
+    values = list(values)
+    kind = "VARCHAR" if any(isinstance(v, str) for v in values) else "DOUBLE"
+    con.execute(
+        f'CREATE OR REPLACE TABLE "{name}" AS SELECT unnest(?::{kind}[]) AS "{column}"', [values]
+    )
 
 
 def usable(values: Sequence[Any]) -> np.ndarray:
