@@ -11,13 +11,16 @@ import numpy as np
 import scipy.stats as ss
 from scipy.spatial.distance import jensenshannon
 
+from mlreport.plugins.drift_sql import quote_identifier
+
 
 def load(con: duckdb.DuckDBPyConnection, name: str, values: Sequence[Any], column: str = "x"):
     """Create table ``name`` with one DOUBLE or VARCHAR column (None becomes NULL)."""
     values = list(values)
     kind = "VARCHAR" if any(isinstance(v, str) for v in values) else "DOUBLE"
+    col = quote_identifier(column)
     con.execute(
-        f'CREATE OR REPLACE TABLE "{name}" AS SELECT unnest(?::{kind}[]) AS "{column}"', [values]
+        f'CREATE OR REPLACE TABLE "{name}" AS SELECT unnest(?::{kind}[]) AS {col}', [values]
     )
 
 
@@ -44,7 +47,8 @@ def ks_ref(ref: np.ndarray, cur: np.ndarray) -> tuple[float, float]:
 
 def wasserstein_ref(ref: np.ndarray, cur: np.ndarray) -> float:
     dist = float(ss.wasserstein_distance(ref, cur))
-    return dist if np.ptp(ref) == 0 else dist / float(np.std(ref))
+    std = float(np.std(ref))
+    return dist if np.ptp(ref) == 0 or std == 0 else dist / std
 
 
 def js_ref(ref: Sequence[Any], cur: Sequence[Any]) -> float:
