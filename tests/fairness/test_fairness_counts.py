@@ -115,7 +115,7 @@ def datasets(draw) -> list[dict[str, Any]]:
     ]
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(datasets())
 def test_hypothesis_equals_fairlearn(rows):
     con = table(rows, TYPES)
