@@ -165,16 +165,6 @@ def band_tables(config: Config, families: Iterable[type[MetricFamily]]) -> BandT
 # -- computing -----------------------------------------------------------------------------
 
 
-def metric_catalogue() -> dict[str, MetricInfo]:
-    from mlreport.plugin_manager import get_plugins
-
-    out = {}
-    for name in get_plugins().metrics().names():
-        for info in get_plugins().metrics().get(name).metrics:
-            out[info.name] = info
-    return out
-
-
 def compute_metrics(
     warehouse: Warehouse,
     config: Config,

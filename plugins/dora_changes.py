@@ -15,7 +15,7 @@ import duckdb
 import numpy as np
 import polars as pl
 
-from mlreport.plugins.commit_graph import NULL_TIME, CommitGraph, load_commit_graph, rev_list
+from mlreport.plugins.commit_graph import CommitGraph, load_commit_graph, rev_list
 
 
 @dataclass(frozen=True)
@@ -167,10 +167,3 @@ def _link(
     p_ok = is_p & (rk == d_rk[di])
     p_node[di[p_ok]] = found_node[p_ok]
     return d_node, p_node, d_rk
-
-
-def lead_hours(fin: np.ndarray, authored: np.ndarray) -> np.ndarray:
-    """Lead time in hours (NaN where authored_at is unknown)."""
-    out = (fin - authored) / 3_600_000_000
-    out[authored == NULL_TIME] = np.nan
-    return out

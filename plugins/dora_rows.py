@@ -52,7 +52,6 @@ class Grid:
     cell_entity: pl.Series
     cell_env: pl.Series
     entities: pl.Series  # sorted
-    cell_entity_idx: np.ndarray
     windows: tuple[Window, ...]
 
     @property
@@ -89,9 +88,7 @@ def make_grid(facts: DoraFacts, windows: Sequence[Window], production: list[str]
     extra = pl.concat([extra, bare]).sort("entity", "environment")
     cells = pl.concat([dep_cells, extra])
     entities = cells["entity"].unique().sort()
-    index = pl.DataFrame({"entity": entities, "eidx": np.arange(entities.len(), dtype=np.int64)})
-    eidx = cells.join(index, on="entity", how="left", maintain_order="left")["eidx"].to_numpy()
-    return Grid(cells["entity"], cells["environment"], entities, eidx, tuple(windows))
+    return Grid(cells["entity"], cells["environment"], entities, tuple(windows))
 
 
 # -- statistics over (key) groups ---------------------------------------------------------------

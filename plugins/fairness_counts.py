@@ -113,10 +113,6 @@ class Counts:
     def feature(self) -> str:
         return INTERSECTION.join(self.names)
 
-    def group_names(self) -> pd.Series:
-        """Group labels as single strings (intersections joined with " & ")."""
-        return self.groups.astype(str).agg(INTERSECTION.join, axis=1)
-
 
 def counts_sql(spec: FairnessSpec, names: tuple[str, ...]) -> str:
     """The aggregation: config-author expressions on purpose, nothing user-supplied at run time."""
