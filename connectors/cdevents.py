@@ -73,18 +73,11 @@ INCIDENT_FIELDS = {
     "title": "subject.content.description",
 }
 ROLLED_BACK = "rolled_back_deployment_id"
-CUSTOM_DEPLOYMENT_KEYS = (
-    "entity",
-    "environment",
-    "version",
-    "commit_sha",
-    "model_version",
-    "started_at",
-    "status",
-    "kind",
-    "trigger",
-    ROLLED_BACK,
-)
+# customData may override any canonical deployment column but the id (context.id) and the
+# finish time (context.timestamp), and may name the deployment a rollback undid.
+CUSTOM_DEPLOYMENT_KEYS = tuple(
+    c for c in DEPLOYMENTS.columns if c not in ("deployment_id", "finished_at")
+) + (ROLLED_BACK,)
 # Openers may repeat an id (detected, then reported); the merge keeps the earliest.
 OPENERS = replace(INCIDENTS, ordered=(), unique_ids=False)
 RESOLUTIONS = TableSpec(
