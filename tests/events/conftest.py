@@ -76,18 +76,7 @@ class EventsWorld:
 
     def snapshot(self) -> dict[str, Any]:
         """Both tables (without synced_at) and every cursor, read in one go."""
-        with Warehouse(self.warehouse_path, read_only=True) as wh:
-            return {
-                "deployments": wh.query(
-                    "SELECT * EXCLUDE (synced_at) FROM deployments ORDER BY source, deployment_id"
-                ).rows(),
-                "incidents": wh.query(
-                    "SELECT * EXCLUDE (synced_at) FROM incidents ORDER BY source, incident_id"
-                ).rows(),
-                "cursors": wh.con.execute(
-                    "SELECT source, stream, cursor FROM _sync_state ORDER BY 1, 2"
-                ).fetchall(),
-            }
+        return warehouse_snapshot(self.warehouse_path, read_only=True)
 
     def by_id(self, table: str) -> dict[str, dict[str, Any]]:
         key = "deployment_id" if table == "deployments" else "incident_id"
@@ -133,3 +122,22 @@ def deploy_row(i: int | str, status: str = "success", **over: str) -> str:
     }
     values.update(over)
     return ",".join(values[c] for c in DEPLOY_HEADER.split(","))
+
+
+def warehouse_snapshot(path: Path, read_only: bool) -> dict[str, Any]:
+    """deployments and incidents (without synced_at) and every cursor, in key order.
+
+    Open read-write after a killed sync: that replays the WAL the killed process left.
+    """
+    with Warehouse(path, read_only=read_only) as wh:
+        return {
+            "deployments": wh.query(
+                "SELECT * EXCLUDE (synced_at) FROM deployments ORDER BY source, deployment_id"
+            ).rows(),
+            "incidents": wh.query(
+                "SELECT * EXCLUDE (synced_at) FROM incidents ORDER BY source, incident_id"
+            ).rows(),
+            "cursors": wh.con.execute(
+                "SELECT source, stream, cursor FROM _sync_state ORDER BY source, stream"
+            ).fetchall(),
+        }

@@ -18,7 +18,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from mlreport.warehouse import Warehouse
+from tests.events.conftest import warehouse_snapshot
 
 pytestmark = pytest.mark.slow
 
@@ -173,18 +173,7 @@ def _kill_when(root: Path, warehouse: Path, ready: Callable[[float, int], bool])
 
 
 def _snapshot(warehouse: Path) -> dict[str, list]:
-    with Warehouse(warehouse) as wh:  # read-write: replays the WAL a killed process left
-        return {
-            "deployments": wh.query(
-                "SELECT * EXCLUDE (synced_at) FROM deployments ORDER BY source, deployment_id"
-            ).rows(),
-            "incidents": wh.query(
-                "SELECT * EXCLUDE (synced_at) FROM incidents ORDER BY source, incident_id"
-            ).rows(),
-            "cursors": wh.con.execute(
-                "SELECT source, stream, cursor FROM _sync_state ORDER BY source, stream"
-            ).fetchall(),
-        }
+    return warehouse_snapshot(warehouse, read_only=False)  # replays a killed sync's WAL
 
 
 def _only_whole_files(snapshot: dict[str, list]) -> None:
