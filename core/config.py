@@ -113,6 +113,8 @@ class MetricsConfig(Strict):
     bands: str = "dora-2023"
     band_tables: dict[str, dict[str, list[BandLevel]]] = Field(default_factory=dict)
     small_sample: int = Field(default=5, ge=0)
+    # Fairness groups smaller than this are flagged (never hidden).
+    min_group_size: int = Field(default=30, ge=0)
     window_days: int = Field(default=90, ge=1)
 
 

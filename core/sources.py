@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+import duckdb
 import polars as pl
 from pydantic import BaseModel, ConfigDict
 
@@ -51,6 +52,16 @@ class Rows:
 @dataclass
 class Checkpoint:
     cursor: Any
+
+
+@dataclass
+class View:
+    """Replace the warehouse view ``name`` with ``sql``; committed with the next checkpoint,
+    so a failed sync leaves the previous definition. For sources whose data stays in place
+    (prediction logs): the view is the table."""
+
+    name: str
+    sql: str
 
 
 @dataclass
@@ -96,7 +107,7 @@ class Source:
     def streams(self) -> list[Stream]:
         raise NotImplementedError
 
-    def read(self, stream: Stream, cursor: Any) -> Iterator[Rows | Checkpoint]:
+    def read(self, stream: Stream, cursor: Any) -> Iterator[Rows | View | Checkpoint]:
         """Yield rows for ``stream`` starting after ``cursor`` (None: from the beginning)."""
         raise NotImplementedError
 
@@ -136,6 +147,8 @@ def sync_source(
                     _add_entities(warehouse, frame, stream, source, synced_at)
                     if progress:
                         progress(source.name, stream.name, st.rows)
+                elif isinstance(item, View):
+                    _replace_view(warehouse, source, item)
                 elif isinstance(item, Checkpoint):
                     warehouse.set_cursor(source.name, stream.name, item.cursor)
                     warehouse.con.execute("COMMIT")
@@ -150,6 +163,22 @@ def sync_source(
     stats.reads = dict(source.reads)
     stats.seconds = time.monotonic() - started
     return stats
+
+
+def _replace_view(warehouse: Warehouse, source: Source, view: View) -> None:
+    if view.name in warehouse.tables() and view.name not in warehouse.views():
+        raise SourceError(
+            f"source {source.name!r}: {view.name!r} is a table in the warehouse; "
+            "a source may replace views only"
+        )
+    name = '"' + view.name.replace('"', '""') + '"'
+    try:
+        warehouse.con.execute(f"CREATE OR REPLACE VIEW {name} AS {view.sql}")
+    except duckdb.Error as exc:
+        raise SourceError(
+            f"source {source.name!r}: cannot define view {view.name!r}: {exc}"
+        ) from None
+    warehouse.forget_columns(view.name)
 
 
 def _with_provenance(

@@ -125,11 +125,24 @@ class Warehouse:
         return [r[0] for r in rows]
 
     def tables(self) -> list[str]:
+        """Tables and views."""
         rows = self.con.execute(
             "SELECT table_name FROM information_schema.tables "
             "WHERE table_schema = 'main' ORDER BY table_name"
         ).fetchall()
         return [r[0] for r in rows]
+
+    def views(self) -> list[str]:
+        rows = self.con.execute(
+            "SELECT view_name FROM duckdb_views() WHERE NOT internal AND schema_name = 'main' "
+            "ORDER BY view_name"
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    def forget_columns(self, table: str) -> None:
+        """Drop cached schema facts after a view or table is redefined."""
+        self._columns.pop(table, None)
+        self._primary_keys.pop(table, None)
 
     # -- transactions and writes ------------------------------------------------------------
 
