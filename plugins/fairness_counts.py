@@ -81,6 +81,7 @@ class FairnessSpec:
     groupings: Sequence[Sequence[str]] | None = None
     min_group_size: int = 30
     where: str | None = None
+    params: Sequence[Any] = ()  # values for ``?`` placeholders in ``relation``
 
     def resolved_groupings(self) -> list[tuple[str, ...]]:
         """The groupings to compute, checked against ``features``."""
@@ -115,47 +116,74 @@ class Counts:
 
 
 def counts_sql(spec: FairnessSpec, names: tuple[str, ...]) -> str:
-    """The aggregation: config-author expressions on purpose, nothing user-supplied at run time."""
-    groups = ", ".join(
-        f"coalesce(CAST(({spec.features[n]}) AS VARCHAR), '{MISSING}') AS g{i}"
-        for i, n in enumerate(names)
-    )
+    """One scan for every grouping: counts per distinct (feature values…, label, prediction)
+    over all the features any grouping names; groupings are rolled up from it in Python.
+
+    The raw values are grouped and cast afterwards, on the few result rows, which keeps the
+    scan as cheap as a bare ``GROUP BY … count(*)``. Expressions are the config author's, on
+    purpose; nothing supplied at run time is interpolated.
+    """
+    raw = ", ".join(f"({spec.features[n]}) AS g{i}" for i, n in enumerate(names))
+    cast = ", ".join(f"coalesce(CAST(g{i} AS VARCHAR), '{MISSING}')" for i in range(len(names)))
     where = f"WHERE ({spec.where})" if spec.where else ""
     return (
-        f"SELECT {groups}, CAST(({spec.label}) AS INTEGER) AS y_true, "
-        f"CAST(({spec.prediction}) AS INTEGER) AS y_pred, count(*) AS n "
-        f"FROM {spec.relation} {where} GROUP BY ALL ORDER BY ALL"
+        f"SELECT {cast}, CAST(y_true AS INTEGER), CAST(y_pred AS INTEGER), sum(n) FROM ("
+        f"SELECT {raw}, ({spec.label}) AS y_true, ({spec.prediction}) AS y_pred, count(*) AS n "
+        f"FROM {spec.relation} {where} GROUP BY ALL) GROUP BY ALL ORDER BY ALL"
     )
 
 
-def read_counts(
-    con: duckdb.DuckDBPyConnection, spec: FairnessSpec, names: tuple[str, ...]
-) -> tuple[Counts, int]:
-    """Aggregate counts for one grouping; also returns how many rows lacked a label or
-    prediction (they are excluded: a label that has not arrived yet is not a negative)."""
+def scan_counts(con: duckdb.DuckDBPyConnection, spec: FairnessSpec) -> tuple[tuple[str, ...], list]:
+    """The finest counts (see :func:`counts_sql`) and the feature names they are grouped by."""
+    names = tuple(dict.fromkeys(n for g in spec.resolved_groupings() for n in g))
     try:
-        rows = con.sql(counts_sql(spec, names)).fetchall()
+        rows = con.execute(counts_sql(spec, names), list(spec.params)).fetchall()
     except duckdb.Error as exc:
         raise FairnessError(
             f"fairness: cannot count {spec.relation} by {list(names)} "
             f"(label={spec.label!r}, prediction={spec.prediction!r}): {exc}"
         ) from exc
-    k = len(names)
-    kept = [r for r in rows if r[k] is not None and r[k + 1] is not None]
-    skipped = sum(r[k + 2] for r in rows if r[k] is None or r[k + 1] is None)
-    for column, index, expr in (("label", k, spec.label), ("prediction", k + 1, spec.prediction)):
-        bad = sorted({r[index] for r in kept} - {0, 1})
+    return names, rows
+
+
+def read_counts(
+    con: duckdb.DuckDBPyConnection, spec: FairnessSpec, names: tuple[str, ...]
+) -> tuple[Counts, int]:
+    """Counts for one grouping (one scan); see :func:`roll_up`."""
+    scanned, rows = scan_counts(con, spec)
+    return roll_up(spec, scanned, rows, names)
+
+
+def roll_up(
+    spec: FairnessSpec, scanned: tuple[str, ...], rows: list, names: tuple[str, ...]
+) -> tuple[Counts, int]:
+    """Counts for one grouping, summed from the finest counts; also returns how many rows
+    lacked a label or prediction (they are excluded: a label that has not arrived yet is not
+    a negative). Sums of integer counts are exact, so rolling up changes no value."""
+    k = len(scanned)
+    cols = [scanned.index(n) for n in names]
+    totals: dict[tuple, int] = {}
+    skipped = 0
+    for r in rows:
+        if r[k] is None or r[k + 1] is None:
+            skipped += r[k + 2]
+            continue
+        key = (*(r[c] for c in cols), r[k], r[k + 1])
+        totals[key] = totals.get(key, 0) + r[k + 2]
+    for column, index, expr in (("label", -2, spec.label), ("prediction", -1, spec.prediction)):
+        bad = sorted({key[index] for key in totals} - {0, 1})
         if bad:
             raise FairnessError(
                 f"fairness: {column} {expr!r} must be boolean or 0/1, found {bad[:5]}"
             )
-    groups = pd.DataFrame({n: [r[i] for r in kept] for i, n in enumerate(names)}, dtype=object)
+    keys = sorted(totals)
+    groups = pd.DataFrame({n: [key[i] for key in keys] for i, n in enumerate(names)}, dtype=object)
     counts = Counts(
         names=names,
         groups=groups,
-        label=np.array([r[k] for r in kept], dtype=np.int64),
-        prediction=np.array([r[k + 1] for r in kept], dtype=np.int64),
-        weight=np.array([r[k + 2] for r in kept], dtype=np.float64),
+        label=np.array([key[-2] for key in keys], dtype=np.int64),
+        prediction=np.array([key[-1] for key in keys], dtype=np.int64),
+        weight=np.array([totals[key] for key in keys], dtype=np.float64),
     )
     return counts, skipped
 
@@ -268,8 +296,9 @@ def fairness_rows(con: duckdb.DuckDBPyConnection, spec: FairnessSpec) -> list[di
     if spec.min_group_size < 0:
         raise FairnessError("fairness: min_group_size must be >= 0")
     out: list[dict[str, Any]] = []
+    scanned, scan = scan_counts(con, spec)
     for names in spec.resolved_groupings():
-        counts, skipped = read_counts(con, spec, names)
+        counts, skipped = roll_up(spec, scanned, scan, names)
         if len(counts.weight):
             with warnings.catch_warnings():
                 # Undefined precision is reported as fairlearn/scikit-learn do (0.0); the n = 0
