@@ -24,6 +24,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "mlreport.connectors.git",
     "mlreport.connectors.events",
     "mlreport.plugins.dora",
+    "mlreport.plugins.fairness",
     "mlreport.reports.renderers",
     "mlreport.reports.delivery",
 )

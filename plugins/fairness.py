@@ -1,0 +1,102 @@
+"""The built-in ``fairness`` metric family: fairlearn's group metrics and summaries for every
+sensitive feature (and configured intersections) of every prediction log, per window.
+
+The counting happens in :mod:`mlreport.plugins.fairness_counts` (one DuckDB scan per log and
+window); this module only maps logs and windows onto it and its rows onto ``metric_values``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from mlreport import hookimpl
+from mlreport.metrics import MetricContext, MetricFamily, MetricInfo, Window
+from mlreport.plugins.fairness_counts import GROUP_METRICS, SUMMARY_METRICS, FairnessSpec
+from mlreport.plugins.fairness_counts import fairness_rows as core_rows
+from mlreport.plugins.prediction_logs import PredictionLog, prediction_logs, quote
+
+UNITS = {"count": "rows", "excluded_rows": "rows"}
+HIGHER_IS_BETTER = {
+    "accuracy": True,
+    "tpr": True,
+    "precision": True,
+    "fpr": False,
+    "fnr": False,
+    "demographic_parity_ratio": True,
+    "equalized_odds_ratio": True,
+    "demographic_parity_difference": False,
+    "equalized_odds_difference": False,
+    "equal_opportunity_difference": False,
+}
+
+
+def _info(metric: str, description: str) -> MetricInfo:
+    return MetricInfo(
+        f"fairness.{metric}",
+        UNITS.get(metric, "ratio"),
+        description,
+        higher_is_better=HIGHER_IS_BETTER.get(metric),
+    )
+
+
+class FairnessMetrics(MetricFamily):
+    """Group fairness per sensitive feature, equal to fairlearn on the raw rows."""
+
+    name = "fairness"
+    metrics = (
+        *(_info(m, f"fairlearn {m} per group of a sensitive feature") for m in GROUP_METRICS),
+        *(_info(m, f"fairlearn {m} (between groups, worst case)") for m in SUMMARY_METRICS),
+        _info("excluded_rows", "Rows left out for a missing label or prediction"),
+    )
+
+    def compute(self, ctx: MetricContext) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = []
+        for log in prediction_logs(ctx.warehouse, ctx.entities):
+            if log.task != "classification" or not log.sensitive:
+                continue
+            for window in ctx.windows:
+                rows += window_rows(ctx, log, window)
+        return rows
+
+
+def log_spec(log: PredictionLog, window: Window, min_group_size: int) -> FairnessSpec:
+    """The counting spec for one log and window: sensitive features are view columns."""
+    sql, params = log.window(window)
+    groupings = [(f,) for f in log.sensitive] + [tuple(i) for i in log.intersections]
+    return FairnessSpec(
+        relation=f"({sql})",
+        params=params,
+        features={f: quote(f) for f in log.sensitive},
+        groupings=groupings,
+        min_group_size=min_group_size,
+    )
+
+
+def window_rows(ctx: MetricContext, log: PredictionLog, window: Window) -> list[dict[str, Any]]:
+    spec = log_spec(log, window, ctx.config.metrics.min_group_size)
+    out = []
+    for r in core_rows(ctx.warehouse.con, spec):
+        dims: dict[str, Any] = {"feature": r["feature"]}
+        if r["group"] is not None:
+            dims["group"] = r["group"]
+        if r["small"]:
+            dims["small"] = True
+        out.append(
+            {
+                "metric": f"fairness.{r['metric']}",
+                "entity": log.entity,
+                "window_start": window.start,
+                "window_end": window.end,
+                "dimensions": dims,
+                "value": None if math.isnan(r["value"]) else r["value"],
+                "unit": UNITS.get(r["metric"], "ratio"),
+                "n": r["n"],
+            }
+        )
+    return out
+
+
+@hookimpl
+def register_metrics(register) -> None:
+    register("fairness", FairnessMetrics)
