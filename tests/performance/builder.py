@@ -71,12 +71,12 @@ def compute(wh: Warehouse, windows: list[Window]) -> list[dict[str, Any]]:
     return list(PerformanceMetrics().compute(ctx))
 
 
-def pick(rows, metric: str, window: Window | None = None, **dims) -> dict[str, Any] | None:
+def pick(rows, name: str, window: Window | None = None, /, **dims) -> dict[str, Any] | None:
     """The one row of ``metric`` with exactly ``dims`` (and ``window`` if given), or None."""
     found = [
         r
         for r in rows
-        if r["metric"] == f"performance.{metric}"
+        if r["metric"] == f"performance.{name}"
         and r["dimensions"] == dims
         and (window is None or (r["window_start"], r["window_end"]) == (window.start, window.end))
     ]
