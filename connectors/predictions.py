@@ -1,0 +1,672 @@
+"""The built-in ``predictions`` source: a prediction log exposed as a warehouse view, not copied.
+
+Each sync fingerprints the log's files (an unchanged size and mtime reuse the stored sha256),
+checks that they share one schema, binds every column mapping and the ``where`` filter in a
+scratch DuckDB connection (so a bad expression is reported with its config key and DuckDB's
+message before anything in the warehouse changes), and then yields the view
+``predictions__<name>`` over exactly the fingerprinted files, the optional reference view, the
+``prediction_logs`` row and the rebuilt canonical ``predictions`` view, all committed with the
+cursor at one checkpoint. See docs/sources-predictions.md.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import duckdb
+import polars as pl
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from mlreport import hookimpl
+from mlreport.config import ConfigPath
+from mlreport.connectors import prediction_files as pf
+from mlreport.metrics import parse_time
+from mlreport.sources import Checkpoint, Rows, Source, SourceError, SourceOptions, Stream, View
+
+log = logging.getLogger("mlreport.predictions")
+
+CANONICAL = ("log", "entity", "model_version", "ts", "prediction", "score", "label")
+SHAP_PREFIX = "shap__"  # logged SHAP values appear in the view as shap__<feature>
+SAMPLE_ROWS = 1000  # rows read at sync time to catch values a mapping cannot convert
+NUMERIC_TYPES = {
+    "TINYINT",
+    "SMALLINT",
+    "INTEGER",
+    "BIGINT",
+    "HUGEINT",
+    "UTINYINT",
+    "USMALLINT",
+    "UINTEGER",
+    "UBIGINT",
+    "UHUGEINT",
+    "FLOAT",
+    "DOUBLE",
+    "BOOLEAN",
+    '"NULL"',
+}
+NAIVE_TIME_TYPES = {"TIMESTAMP", "TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP_NS", "DATE"}
+
+PathOption = ConfigPath | list[ConfigPath]
+
+
+# -- options ----------------------------------------------------------------------------------
+
+
+class Part(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ColumnsOptions(Part):
+    """Each value is a DuckDB SQL expression over the log's own columns."""
+
+    timestamp: str = Field(min_length=1)
+    prediction: str = Field(min_length=1)
+    score: str | None = Field(default=None, min_length=1)
+    label: str | None = Field(default=None, min_length=1)
+    model_version: str | None = Field(default=None, min_length=1)
+
+
+class ReferenceOptions(Part):
+    """What drift and degradation compare against: a window of the log, or its own files."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+    path: PathOption | None = None
+
+    @field_validator("since", "until", mode="before")
+    @classmethod
+    def _time(cls, value: Any) -> Any:
+        if isinstance(value, date) and not isinstance(value, datetime):
+            value = value.isoformat()
+        return parse_time(value, "time") if value is not None else None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> ReferenceOptions:
+        window = self.since is not None or self.until is not None
+        if window and self.path is not None:
+            raise ValueError("give either `since` and `until` (a window of the log) or `path`")
+        if self.path is None and (self.since is None or self.until is None):
+            raise ValueError("a reference needs both `since` and `until`, or a `path`")
+        if self.since is not None and self.until is not None and self.since >= self.until:
+            raise ValueError(f"`since` ({self.since:%Y-%m-%d}) must be before `until`")
+        if self.path == []:
+            raise ValueError("`path` is an empty list; name at least one path or glob")
+        return self
+
+    def paths(self) -> list[Path]:
+        if self.path is None:
+            return []
+        return list(self.path) if isinstance(self.path, list) else [self.path]
+
+
+class FeaturesOptions(Part):
+    """Feature columns (names in the log, not expressions) and the sensitive attributes."""
+
+    numeric: list[str] = Field(default_factory=list)
+    categorical: list[str] = Field(default_factory=list)
+    sensitive: list[str] = Field(default_factory=list)
+    intersections: list[list[str]] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _distinct(self) -> FeaturesOptions:
+        for kind in ("numeric", "categorical", "sensitive"):
+            _check_names(kind, getattr(self, kind))
+        _check_disjoint("numeric", self.numeric, "categorical", self.categorical)
+        _check_disjoint("numeric", self.numeric, "sensitive", self.sensitive)
+        sensitive = {n.lower() for n in self.sensitive}
+        for i, group in enumerate(self.intersections):
+            if len(group) < 2 or len({n.lower() for n in group}) != len(group):
+                raise ValueError(f"intersections[{i}]: name two or more different features")
+            unknown = [n for n in group if n.lower() not in sensitive]
+            if unknown:
+                raise ValueError(
+                    f"intersections[{i}]: {', '.join(map(repr, unknown))} not in `sensitive`"
+                )
+        return self
+
+    def all(self) -> list[str]:
+        """Every feature column once, in view order (categorical ones also sensitive once)."""
+        seen: set[str] = set()
+        out = []
+        for name in self.numeric + self.categorical + self.sensitive:
+            if name.lower() not in seen:
+                seen.add(name.lower())
+                out.append(name)
+        return out
+
+
+def _check_names(kind: str, names: list[str]) -> None:
+    seen: set[str] = set()
+    for name in names:
+        low = name.lower()
+        if not name.strip():
+            raise ValueError(f"{kind}: a feature name is empty")
+        if low in CANONICAL:
+            raise ValueError(
+                f"{kind}: {name!r} is a column of the predictions view itself "
+                f"({', '.join(CANONICAL)}); rename the feature in the log"
+            )
+        if low.startswith(SHAP_PREFIX):
+            raise ValueError(f"{kind}: {name!r}: names starting {SHAP_PREFIX!r} are reserved")
+        if low in seen:
+            raise ValueError(f"{kind}: {name!r} is listed twice (names ignore case)")
+        seen.add(low)
+
+
+def _check_disjoint(a: str, first: list[str], b: str, second: list[str]) -> None:
+    both = sorted({n.lower() for n in first} & {n.lower() for n in second})
+    if both:
+        raise ValueError(f"{', '.join(map(repr, both))} listed in both `{a}` and `{b}`")
+
+
+class ExplainOptions(Part):
+    """Validated here for shape only; the explain plugin uses it."""
+
+    model: ConfigPath | None = None
+    trusted: bool | list[str] = False
+    sample: int = Field(default=1000, ge=1)
+    seed: int = 0
+    features: list[str] | None = None
+    shap_prefix: str | None = Field(default=None, min_length=1)
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> ExplainOptions:
+        if (self.model is None) == (self.shap_prefix is None):
+            raise ValueError(
+                "give either `model` (a model file to explain) or `shap_prefix` "
+                "(SHAP values logged as columns <prefix><feature>)"
+            )
+        if self.features is not None:
+            _check_names("features", self.features)
+        return self
+
+
+class PredictionsOptions(SourceOptions):
+    """Config keys of a ``type = "predictions"`` source."""
+
+    path: PathOption | None = Field(
+        default=None, description="Parquet or CSV log files: a path, a glob or a list of them."
+    )
+    database: ConfigPath | None = Field(default=None, description="A DuckDB file holding the log.")
+    table: str | None = Field(default=None, min_length=1, description="The table in `database`.")
+    entity: str = Field(min_length=1, description="The model the log belongs to.")
+    task: Literal["classification", "regression"]
+    where: str | None = Field(default=None, min_length=1, description="A DuckDB filter.")
+    columns: ColumnsOptions
+    reference: ReferenceOptions | None = None
+    features: FeaturesOptions = Field(default_factory=FeaturesOptions)
+    explain: ExplainOptions | None = None
+
+    @model_validator(mode="after")
+    def _one_input(self) -> PredictionsOptions:
+        if self.path is not None and (self.database is not None or self.table is not None):
+            raise ValueError("give either `path` or `database` and `table`, not both")
+        if self.path is None and (self.database is None or self.table is None):
+            raise ValueError(
+                "a predictions source needs `path` (Parquet or CSV files) or `database` and "
+                "`table` (a table of a DuckDB file)"
+            )
+        if self.path == []:
+            raise ValueError("`path` is an empty list; name at least one path or glob")
+        if self.explain is not None and self.explain.features is not None:
+            known = {n.lower() for n in self.features.all()}
+            unknown = [n for n in self.explain.features if n.lower() not in known]
+            if unknown:
+                raise ValueError(
+                    f"explain.features: {', '.join(map(repr, unknown))} not among the "
+                    "configured features"
+                )
+        return self
+
+    def paths(self) -> list[Path]:
+        if self.path is None:
+            return []
+        return list(self.path) if isinstance(self.path, list) else [self.path]
+
+    def explained(self) -> list[str]:
+        """The features SHAP values are read or computed for."""
+        if self.explain is None:
+            return []
+        if self.explain.features is not None:
+            return list(self.explain.features)
+        return self.features.numeric + self.features.categorical
+
+
+# -- inputs -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LogInput:
+    """Where a view reads from: a table-function over exactly the fingerprinted files."""
+
+    key: str  # the config key, for messages
+    relation: str
+    infos: list[pf.FileInfo]
+    label: str  # the files or table, for messages
+
+    @property
+    def schema(self) -> tuple[tuple[str, str], ...]:
+        return self.infos[0].schema
+
+
+@dataclass(frozen=True)
+class MappedView:
+    sql: str
+    columns: tuple[tuple[str, str], ...]  # what the view's DESCRIBE says
+
+
+# -- the source -------------------------------------------------------------------------------
+
+
+class PredictionsSource(Source):
+    """A prediction log as a view; see the module docstring."""
+
+    Options = PredictionsOptions
+    entity_kind = "model"
+
+    @property
+    def opts(self) -> PredictionsOptions:
+        return self.options  # type: ignore[return-value]
+
+    @property
+    def view_name(self) -> str:
+        return f"predictions__{self.name}"
+
+    @property
+    def reference_view_name(self) -> str:
+        return f"predictions_reference__{self.name}"
+
+    def streams(self) -> list[Stream]:
+        return [Stream("logs", "prediction_logs", ("log",), "entity")]
+
+    def check(self) -> str:
+        if self.opts.database is not None:
+            return f"table {self.opts.table!r} of {self.opts.database}"
+        return f"{len(pf.expand(self.opts.paths(), self._key('path')))} file(s)"
+
+    def read(self, stream: Stream, cursor: Any) -> Iterator[Rows | View | Checkpoint]:
+        known = pf.load_cursor(cursor)
+        con = scratch_connection()
+        try:
+            main = self._input(con, known)
+            view = self._mapped(con, main)
+            row_count = self._row_count(con, main, view)
+            ref_input = self._reference_input(con, known)
+            ref_view = self._reference(con, ref_input, view)
+        finally:
+            con.close()
+        yield View(self.view_name, view.sql)
+        if ref_view is not None:
+            yield View(self.reference_view_name, ref_view)
+        yield Rows(self._log_row(main, ref_input, row_count))
+        yield View("predictions", self._canonical_sql())
+        infos = main.infos + (ref_input.infos if ref_input else [])
+        yield Checkpoint(pf.make_cursor(infos))
+
+    # -- inputs --------------------------------------------------------------------------------
+
+    def _key(self, key: str) -> str:
+        return f"source {self.name!r}: {key}"
+
+    def _input(self, con: duckdb.DuckDBPyConnection, known: dict[str, Any]) -> LogInput:
+        if self.opts.database is not None and self.opts.table is not None:
+            return self._table_input(con, known, self.opts.database, self.opts.table)
+        return self._files_input(con, known, self.opts.paths(), "path")
+
+    def _files_input(
+        self, con: duckdb.DuckDBPyConnection, known: dict[str, Any], paths: list[Path], key: str
+    ) -> LogInput:
+        files = pf.expand(paths, self._key(key))
+        infos = [
+            pf.fingerprint(p, known, lambda q: pf.file_schema(con, q), self.count) for p in files
+        ]
+        self.count("files", len(infos))
+        pf.check_same_schema(infos, self._key(key))
+        relation = pf.scan_sql(files, pf.file_format(files[0]))
+        label = str(files[0]) if len(files) == 1 else f"{files[0]} (and {len(files) - 1} more)"
+        return LogInput(key, relation, infos, label)
+
+    def _table_input(
+        self, con: duckdb.DuckDBPyConnection, known: dict[str, Any], database: Path, table: str
+    ) -> LogInput:
+        if not database.is_file():
+            what = "is not a file" if database.exists() else "does not exist"
+            raise SourceError(f"{self._key('database')}: {database} {what}")
+        relation = pf.table_sql(database, table)
+        label = f"table {table!r} of {database}"
+        info = pf.fingerprint(database, known, lambda _: (), self.count)
+        self.count("files", 1)
+        # Describe the table every time (cheap; the cursor's schema is for files).
+        schema = pf.describe(con, relation, self._key("table") + f": {label}")
+        info = pf.FileInfo(info.path, info.size, info.mtime_ns, info.sha256, schema)
+        return LogInput("table", relation, [info], label)
+
+    def _reference_input(
+        self, con: duckdb.DuckDBPyConnection, known: dict[str, Any]
+    ) -> LogInput | None:
+        ref = self.opts.reference
+        if ref is None or ref.path is None:
+            return None
+        return self._files_input(con, known, ref.paths(), "reference.path")
+
+    # -- mapping -------------------------------------------------------------------------------
+
+    def _mapped(self, con: duckdb.DuckDBPyConnection, source: LogInput) -> MappedView:
+        """The view over ``source``: every mapping bound and typed, features checked."""
+        where = self.opts.where
+        if where is not None:
+            self._bind(
+                con,
+                source,
+                "where",
+                f"SELECT 1 AS v FROM {source.relation} WHERE (\n{where}\n)",
+                where,
+            )
+        selects = [
+            f"CAST({pf.literal(self.name)} AS VARCHAR) AS log",
+            f"CAST({pf.literal(self.opts.entity)} AS VARCHAR) AS entity",
+            self._mapped_column(con, source, "model_version", "VARCHAR"),
+            self._timestamp(con, source),
+            self._mapped_column(con, source, "prediction", "DOUBLE"),
+            self._mapped_column(con, source, "score", "DOUBLE"),
+            self._mapped_column(con, source, "label", "DOUBLE"),
+        ]
+        selects += self._feature_columns(source)
+        selects += self._shap_columns(source)
+        sql = "SELECT\n  " + ",\n  ".join(selects) + f"\nFROM {source.relation}"
+        if where is not None:
+            sql += f"\nWHERE (\n{where}\n)"
+        columns = self._describe_view(con, source, sql)
+        self._check_sample(con, source, sql)
+        return MappedView(sql, columns)
+
+    def _bind(
+        self, con: duckdb.DuckDBPyConnection, source: LogInput, key: str, sql: str, expr: str
+    ) -> list[tuple[str, str]]:
+        """Bind ``sql`` (one statement, one column) without reading rows; errors name the key."""
+        try:
+            statements = con.extract_statements(sql)
+            if len(statements) != 1:
+                raise SourceError(
+                    f"{self._key(key)} = {expr!r}: not one SQL expression (it ends the query "
+                    "and starts another)"
+                )
+            rows = con.execute(f"DESCRIBE {sql}").fetchall()
+        except duckdb.Error as exc:
+            raise SourceError(
+                f"{self._key(key)} = {expr!r}: {pf.short_error(exc)} (reading {source.label})"
+            ) from None
+        if len(rows) != 1:
+            raise SourceError(f"{self._key(key)} = {expr!r}: not one SQL expression")
+        return [(str(r[0]), str(r[1])) for r in rows]
+
+    def _expression_type(self, con: duckdb.DuckDBPyConnection, source: LogInput, name: str) -> str:
+        expr = getattr(self.opts.columns, name)
+        sql = f"SELECT (\n{expr}\n) AS v FROM {source.relation}"
+        return self._bind(con, source, f"columns.{name}", sql, expr)[0][1]
+
+    def _mapped_column(
+        self, con: duckdb.DuckDBPyConnection, source: LogInput, name: str, target: str
+    ) -> str:
+        expr = getattr(self.opts.columns, name)
+        if expr is None:
+            return f"CAST(NULL AS {target}) AS {name}"
+        kind = self._expression_type(con, source, name)
+        if target == "DOUBLE" and not is_numeric(kind):
+            hint = {
+                "label": "the label must be a number or boolean (1 = positive class); map it, "
+                "e.g. \"CAST(outcome = 'yes' AS INTEGER)\"",
+                "prediction": "the prediction must be a number or boolean",
+                "score": "the score must be a number",
+            }[name]
+            raise SourceError(
+                f"{self._key(f'columns.{name}')} = {expr!r}: is {kind} in {source.label}; {hint}"
+            )
+        return f"CAST((\n{expr}\n) AS {target}) AS {name}"
+
+    def _timestamp(self, con: duckdb.DuckDBPyConnection, source: LogInput) -> str:
+        expr = self.opts.columns.timestamp
+        kind = self._expression_type(con, source, "timestamp")
+        if kind == "TIMESTAMP WITH TIME ZONE":
+            return f"(\n{expr}\n) AS ts"
+        if kind in NAIVE_TIME_TYPES:  # times without a zone are UTC
+            return f"timezone('UTC', CAST((\n{expr}\n) AS TIMESTAMP)) AS ts"
+        if kind == "VARCHAR":
+            return f"CAST((\n{expr}\n) AS TIMESTAMPTZ) AS ts"
+        raise SourceError(
+            f"{self._key('columns.timestamp')} = {expr!r}: is {kind} in {source.label}, not a "
+            'time; map it to one, e.g. "to_timestamp(epoch_seconds)"'
+        )
+
+    def _feature_columns(self, source: LogInput) -> list[str]:
+        feats = self.opts.features
+        types = {n.lower(): (n, t) for n, t in source.schema}
+        out = []
+        numeric = {n.lower() for n in feats.numeric}
+        for name in feats.all():
+            kind = "numeric" if name.lower() in numeric else self._feature_kind(name)
+            found = types.get(name.lower())
+            if found is None:
+                raise SourceError(
+                    f"{self._key(f'features.{kind}')}: no column {name!r} in {source.label} "
+                    f"(columns: {', '.join(n for n, _ in source.schema)})"
+                )
+            if kind == "numeric" and not is_numeric(found[1]):
+                raise SourceError(
+                    f"{self._key('features.numeric')}: column {name!r} is {found[1]} in "
+                    f"{source.label}, not a number; list it under features.categorical"
+                )
+            target = "DOUBLE" if kind == "numeric" else "VARCHAR"
+            out.append(f"CAST({quote(found[0])} AS {target}) AS {quote(name)}")
+        return out
+
+    def _feature_kind(self, name: str) -> str:
+        low = name.lower()
+        if low in {n.lower() for n in self.opts.features.categorical}:
+            return "categorical"
+        return "sensitive"
+
+    def _shap_columns(self, source: LogInput) -> list[str]:
+        explain = self.opts.explain
+        if explain is None or explain.shap_prefix is None:
+            return []
+        types = {n.lower(): (n, t) for n, t in source.schema}
+        out = []
+        for feature in self.opts.explained():
+            column = explain.shap_prefix + feature
+            found = types.get(column.lower())
+            if found is None:
+                raise SourceError(
+                    f"{self._key('explain.shap_prefix')}: no column {column!r} with the SHAP "
+                    f"values of {feature!r} in {source.label}"
+                )
+            if not is_numeric(found[1]):
+                raise SourceError(
+                    f"{self._key('explain.shap_prefix')}: column {column!r} is {found[1]} in "
+                    f"{source.label}, not a number"
+                )
+            out.append(f"CAST({quote(found[0])} AS DOUBLE) AS {quote(SHAP_PREFIX + feature)}")
+        return out
+
+    def _describe_view(
+        self, con: duckdb.DuckDBPyConnection, source: LogInput, sql: str
+    ) -> tuple[tuple[str, str], ...]:
+        try:
+            if len(con.extract_statements(sql)) != 1:
+                raise SourceError(
+                    f"{self._key('columns')}: a mapping or `where` ends the query and starts "
+                    "another; each must be one SQL expression"
+                )
+            rows = con.execute(f"DESCRIBE {sql}").fetchall()
+        except duckdb.Error as exc:
+            raise SourceError(
+                f"{self._key(source.key)}: cannot map {source.label}: {pf.short_error(exc)}"
+            ) from None
+        return tuple((str(r[0]), str(r[1])) for r in rows)
+
+    def _check_sample(self, con: duckdb.DuckDBPyConnection, source: LogInput, sql: str) -> None:
+        """Read the first rows through the view: values a mapping cannot convert (a text time
+        that does not parse, a 0.7 "class") fail here, at sync, not in every metric later."""
+        sample = f"(SELECT * FROM ({sql}) LIMIT {SAMPLE_ROWS})"
+        try:
+            con.execute(f"SELECT * FROM {sample}").fetchall()
+            bad = []
+            if self.opts.task == "classification":
+                bad = con.execute(
+                    f"SELECT which, value FROM (SELECT 'prediction' AS which, prediction AS value "
+                    f"FROM {sample} UNION ALL SELECT 'label', label FROM {sample}) "
+                    "WHERE value NOT IN (0, 1) ORDER BY which DESC LIMIT 1"
+                ).fetchall()
+        except duckdb.Error as exc:
+            raise SourceError(
+                f"{self._key('columns')}: reading the first rows of {source.label}: "
+                f"{pf.short_error(exc)}"
+            ) from None
+        if bad:
+            which, value = bad[0]
+            expr = getattr(self.opts.columns, which)
+            raise SourceError(
+                f"{self._key(f'columns.{which}')} = {expr!r}: gives {value!r} in {source.label}; "
+                f"for classification the {which} must be 0 or 1 (e.g. "
+                '"CAST(p_default >= 0.5 AS INTEGER)")'
+            )
+
+    def _row_count(self, con: duckdb.DuckDBPyConnection, source: LogInput, view: MappedView) -> int:
+        try:
+            (n,) = con.execute(f"SELECT count(*) FROM ({view.sql})").fetchall()[0]
+        except duckdb.Error as exc:
+            raise SourceError(
+                f"{self._key(source.key)}: cannot count the rows of {source.label}: "
+                f"{pf.short_error(exc)}"
+            ) from None
+        return int(n)
+
+    # -- reference -----------------------------------------------------------------------------
+
+    def _reference(
+        self, con: duckdb.DuckDBPyConnection, ref_input: LogInput | None, view: MappedView
+    ) -> str | None:
+        ref = self.opts.reference
+        if ref is None:
+            return None
+        if ref_input is None:
+            assert ref.since is not None and ref.until is not None
+            return (
+                f"SELECT * FROM {quote(self.view_name)} WHERE ts >= "
+                f"TIMESTAMPTZ {pf.literal(ref.since.isoformat())} AND ts < "
+                f"TIMESTAMPTZ {pf.literal(ref.until.isoformat())}"
+            )
+        mapped = self._mapped(con, ref_input)
+        if mapped.columns != view.columns:
+            raise SourceError(
+                f"{self._key('reference.path')}: mapped, {ref_input.label} gives other columns "
+                f"than the log: {pf.schema_difference(view.columns, mapped.columns)}"
+            )
+        return mapped.sql
+
+    # -- rows and the canonical view ---------------------------------------------------------------
+
+    def _log_row(self, main: LogInput, ref: LogInput | None, row_count: int) -> pl.DataFrame:
+        opts = self.opts
+        reference = opts.reference
+        kind = None if reference is None else ("files" if ref is not None else "window")
+        shap = {}
+        if opts.explain is not None and opts.explain.shap_prefix is not None:
+            shap = {f: SHAP_PREFIX + f for f in opts.explained()}
+        row = {
+            "log": self.name,
+            "entity": opts.entity,
+            "task": opts.task,
+            "view_name": self.view_name,
+            "reference_view": None if reference is None else self.reference_view_name,
+            "reference_kind": kind,
+            "reference_since": reference.since if reference else None,
+            "reference_until": reference.until if reference else None,
+            "numeric_features": list(opts.features.numeric),
+            "categorical_features": list(opts.features.categorical),
+            "sensitive_features": list(opts.features.sensitive),
+            "intersections": json.dumps(opts.features.intersections),
+            "shap_columns": json.dumps(shap, sort_keys=True),
+            "files": json.dumps([i.manifest() for i in main.infos]),
+            "reference_files": json.dumps([i.manifest() for i in ref.infos]) if ref else None,
+            "row_count": row_count,
+        }
+        return pl.DataFrame([row], schema=LOG_ROW_SCHEMA)
+
+    def _canonical_sql(self) -> str:
+        """Every log's canonical columns: this one plus the other logs stored so far."""
+        views = [self.view_name]
+        if self.warehouse is not None:
+            existing = set(self.warehouse.views())
+            rows = self.warehouse.con.execute(
+                "SELECT log, view_name, files FROM prediction_logs WHERE log <> ? ORDER BY log",
+                [self.name],
+            ).fetchall()
+            for other, view_name, files in rows:
+                if view_name in existing and _files_present(files):
+                    views.append(view_name)
+                else:
+                    log.warning(
+                        "prediction log %s: its files are gone; left out of predictions", other
+                    )
+        columns = ", ".join(CANONICAL)
+        return " UNION ALL BY NAME ".join(
+            f"SELECT {columns} FROM {quote(v)}" for v in sorted(views)
+        )
+
+
+LOG_ROW_SCHEMA = {
+    "log": pl.String,
+    "entity": pl.String,
+    "task": pl.String,
+    "view_name": pl.String,
+    "reference_view": pl.String,
+    "reference_kind": pl.String,
+    "reference_since": pl.Datetime("us", "UTC"),
+    "reference_until": pl.Datetime("us", "UTC"),
+    "numeric_features": pl.List(pl.String),
+    "categorical_features": pl.List(pl.String),
+    "sensitive_features": pl.List(pl.String),
+    "intersections": pl.String,
+    "shap_columns": pl.String,
+    "files": pl.String,
+    "reference_files": pl.String,
+    "row_count": pl.Int64,
+}
+
+
+def quote(name: str) -> str:
+    """A DuckDB identifier: double quotes, inner quotes doubled."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def is_numeric(kind: str) -> bool:
+    return kind in NUMERIC_TYPES or kind.startswith("DECIMAL")
+
+
+def scratch_connection() -> duckdb.DuckDBPyConnection:
+    """An in-memory connection for binding and checking: a failed statement there never
+    aborts the warehouse transaction, and it holds nothing to leak."""
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    return con
+
+
+def _files_present(files: str | None) -> bool:
+    try:
+        entries = json.loads(files or "[]")
+    except ValueError:
+        return False
+    return all(os.path.exists(str(e.get("path", ""))) for e in entries)
+
+
+@hookimpl
+def register_sources(register):
+    register("predictions", PredictionsSource)
