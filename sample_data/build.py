@@ -1,7 +1,9 @@
 """``materialize``: lay out the sample organisation in a folder for ``mlreport demo``.
 
 The Git repositories are rebuilt from the simulation (skipped when already there with the
-expected head); the deployment and incident files are the packaged ones under ``events/``.
+expected head); the deployment and incident files are the packaged ones under ``events/``;
+the prediction logs and the credit-risk model are generated (``predictions.py``) and
+rewritten only when their bytes differ.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from importlib import resources
 from pathlib import Path
 
 from mlreport.config import Config, load_config
+from mlreport.sample_data import predictions
 from mlreport.sample_data.gitrepo import SampleRepoError, build_repo, head_of
 from mlreport.sample_data.org import AS_OF, TEAMS, Team
 from mlreport.sample_data.teams import Simulation, simulate_all
@@ -127,10 +130,18 @@ CONFIG_TAIL = """\
 "dora.recovery_time" = { max = 24, stat = "p50" }
 "dora.lead_time" = { max = 168, stat = "p50", severity = "warn" }
 "dora.deployment_frequency" = { min = 1, severity = "warn" }
+"performance.accuracy" = { min = 0.8 }
+"drift.psi" = { max = 0.2, severity = "warn" }
+"fairness.demographic_parity_ratio" = { min = 0.8, entity = "credit-risk" }
 
 [[reports]]
 type = "delivery"
 title = "Delivery performance: sample organisation"
+formats = ["html", "pdf", "json", "md"]
+
+[[reports]]
+type = "quality"
+title = "Model quality: sample organisation"
 formats = ["html", "pdf", "json", "md"]
 """
 
@@ -139,6 +150,7 @@ def config_text(events: Path) -> str:
     parts = [CONFIG_HEAD.format(as_of=AS_OF)]
     parts += [_entity(t) + "\n" for t in TEAMS]
     parts += [_sources(t, events) + "\n" for t in TEAMS]
+    parts.append(predictions.sources_toml())
     parts.append(CONFIG_TAIL)
     return "".join(parts)
 
@@ -156,6 +168,7 @@ def materialize(out_dir: Path) -> tuple[Config, str]:
     for team in TEAMS:
         expected = manifest["repos"][team.repo]["head"]
         ensure_repo(team, out_dir / "repos" / team.repo, expected, sims)
+    predictions.write_outputs(out_dir)
     path = out_dir / "mlreport.toml"
     text = config_text(events)
     if not path.exists() or path.read_text(encoding="utf-8") != text:
