@@ -661,10 +661,13 @@ def fairness(f: Facts, log: PredictionLog) -> dict[str, Any]:
     order = list(log.sensitive) + [" & ".join(i) for i in log.intersections]
     seen = {str(d["feature"]) for _, d, _ in rows if "feature" in d}
     features = [x for x in order if x in seen] + sorted(seen - set(order))
+    emitted = {m.removeprefix("fairness.") for m, d, _ in rows if "group" in d}
     return {
         "available": bool(rows),
         "min_group_size": f.ctx.config.metrics.min_group_size,
-        "columns": [{"key": m, "label": label_of(f"fairness.{m}")} for m in GROUP_METRICS],
+        "columns": [
+            {"key": m, "label": label_of(f"fairness.{m}")} for m in GROUP_METRICS if m in emitted
+        ],
         "features": [_fair_feature(f, log, feat, rows) for feat in features],
     }
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from mlreport.reports.charts import (
     AXIS,
+    FONT,
     GRID,
     INK,
     MUTED,
@@ -24,7 +25,6 @@ from mlreport.reports.charts import (
     TrendSpec,
     _f,
     _no_data,
-    _svg,
     _text,
     format_value,
     ticks,
@@ -35,6 +35,18 @@ from mlreport.reports.charts import (
 SOLID = SERIES[0]
 SECOND = "#1f2933"
 BAND_FILL = "#52606d"
+
+
+def _svg(width: int, height: int, label: str, desc: str, body: list[str]) -> Markup:
+    """The chart root: as ``charts._svg`` but with 12-unit type, so a chart printed at half
+    the A4 text width still reads at about 7 pt."""
+    head = (
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
+        f'width="{width}" height="{height}" role="img" aria-label="{escape(label)}" '
+        f'class="chart" font-family="{escape(FONT)}" font-size="12" fill="{INK}">'
+        f"<title>{escape(label)}</title><desc>{escape(desc)}</desc>"
+    )
+    return Markup(head + "".join(body) + "</svg>")
 
 
 def clip(text: str, limit: int) -> str:
@@ -111,16 +123,6 @@ def calibration_svg(cal: dict[str, Any], subject: str, width: int = 420) -> Mark
         f'y2="{_f(y_of(1))}" stroke="{MUTED}" stroke-width="1.2" '
         'stroke-dasharray="4 3"/>'
     )
-    body.append(
-        _text(
-            x_of(0.62),
-            y_of(0.55),
-            "perfectly calibrated",
-            fill=MUTED,
-            font_size=9.5,
-            transform=f"rotate(-45 {_f(x_of(0.62))} {_f(y_of(0.55))})",
-        )
-    )
     pts = [(x_of(b["mean_score"]), y_of(b["fraction_positive"])) for b in bins]
     body.append(
         '<polyline points="'
@@ -161,7 +163,7 @@ def calibration_svg(cal: dict[str, Any], subject: str, width: int = 420) -> Mark
     )
     body.append(_text(legend_x + 24, top + 29.5, "ideal", fill=INK))
     body.append(
-        _text(legend_x, top + size + 36 + strip / 2, "rows per bin", fill=MUTED, font_size=9.5)
+        _text(legend_x, top + size + 36 + strip / 2, "rows per bin", fill=MUTED, font_size=11)
     )
     desc = "; ".join(
         f"scores {pct(b['lo'])}–{pct(b['hi'])}: mean score {pct(b['mean_score'])}, "
@@ -194,7 +196,7 @@ def _count_strip(bins: list[dict], x_of: Callable, y: float, h: float) -> list[s
             f"{peak['count']:,}",
             text_anchor="middle",
             fill=MUTED,
-            font_size=9,
+            font_size=10.5,
         )
     )
     return out
@@ -290,7 +292,7 @@ def _numeric_columns(hist: dict[str, Any], label: str, width: int = 420) -> Mark
             "value (equal-width bins)",
             text_anchor="end",
             fill=MUTED,
-            font_size=9,
+            font_size=10.5,
         )
     )
     desc = "; ".join(
@@ -336,7 +338,7 @@ def _categorical_bars(hist: dict[str, Any], label: str, width: int = 420) -> Mar
                 y + row / 2 + 3.5,
                 pct(b["current_share"]),
                 fill=INK,
-                font_size=9.5,
+                font_size=11,
             )
         )
     body.append(f'<line x1="{left}" x2="{left}" y1="{top}" y2="{bottom}" stroke="{AXIS}"/>')
@@ -352,24 +354,24 @@ def _categorical_bars(hist: dict[str, Any], label: str, width: int = 420) -> Mar
 
 def disparity_svg(fair: dict[str, Any], subject: str, width: int = 680) -> Markup:
     """Selection rate and true positive rate per group, each against its parity band (shaded,
-    dashed edge, labelled). Small groups are hollow; groups outside the band say so."""
+    dashed edge, labelled). Small groups are hollow; groups below the band say so."""
     label = f"Disparity by {fair['feature']}, {subject}"
     panels = [p for p in fair["disparity"] if any(g["value"] is not None for g in p["groups"])]
     if not panels:
         return _no_data(width, 70, label, "No group rates to compare")
     groups = panels[0]["groups"]
-    name_w, gap, top, row = 150, 24, 34, 24
-    pw = (width - name_w - gap * len(panels) - 8) / len(panels)
-    bottom = top + row * len(groups)
-    height = bottom + 30
+    name_w, right, row = 150, 130, 24
+    pw = width - name_w - right
+    block = 30 + row * len(groups) + 34  # title and band label, rows, axis and spacing
     body: list[str] = []
-    for i, g in enumerate(groups):
-        y = top + i * row + row / 2 + 3.5
-        text = clip(g["group"], 22) + (" (small)" if g["small"] else "")
-        body.append(_text(name_w - 6, y, text, text_anchor="end", fill=INK))
     for k, p in enumerate(panels):
-        x0 = name_w + k * (pw + gap)
-        body += _disparity_panel(p, x0, pw, top, row, bottom)
+        top = k * block + 30
+        for i, g in enumerate(groups):
+            y = top + i * row + row / 2 + 4
+            text = clip(g["group"], 22) + (" (small)" if g["small"] else "")
+            body.append(_text(name_w - 8, y, text, text_anchor="end", fill=INK))
+        body += _disparity_panel(p, name_w, pw, top, row, top + row * len(groups))
+    height = block * len(panels) - 8
     desc = "; ".join(
         f"{p['label']}: "
         + ", ".join(f"{g['group']} {pct(g['value'])}" for g in p["groups"])
@@ -402,7 +404,7 @@ def _disparity_panel(p: dict, x0: float, pw: float, top: float, row: float, bott
                 f"parity band ≥ {pct(band['lo'])}",
                 text_anchor="end" if x1 - x0 > 90 else "start",
                 fill=POLICY,
-                font_size=9,
+                font_size=10.5,
             )
         )
     out += _grid_x(x0, pw, top, bottom, x_of, (0.0, 0.5, 1.0), pct)
@@ -410,7 +412,7 @@ def _disparity_panel(p: dict, x0: float, pw: float, top: float, row: float, bott
         y = top + i * row + 5
         v = g["value"]
         if v is None:
-            out.append(_text(x0 + 4, y + 10, "no data", fill=MUTED, font_size=9.5))
+            out.append(_text(x0 + 4, y + 10, "no data", fill=MUTED, font_size=11))
             continue
         style = (
             f'fill="#ffffff" stroke="{SOLID}" stroke-width="1.3"'
@@ -421,14 +423,14 @@ def _disparity_panel(p: dict, x0: float, pw: float, top: float, row: float, bott
             f'<rect x="{_f(x0)}" y="{_f(y)}" width="{_f(max(x_of(v) - x0, 0.8))}" '
             f'height="{row - 10}" {style}/>'
         )
-        text = pct(v) + (" outside band" if g["outside"] else "")
+        text = pct(v) + (" below band" if g["outside"] else "")
         out.append(
             _text(
                 x_of(v) + 4,
                 y + 10,
                 text,
                 fill=POLICY if g["outside"] else INK,
-                font_size=9.5,
+                font_size=11,
                 font_weight="700" if g["outside"] else "400",
             )
         )
@@ -479,7 +481,7 @@ def shap_svg(items: list[dict[str, Any]], subject: str, width: int = 680) -> Mar
                 y + row / 2 + 3.5,
                 f"{item['value']:.3g}",
                 fill=INK,
-                font_size=9.5,
+                font_size=11,
             )
         )
     body.append(f'<line x1="{name_w}" x2="{name_w}" y1="{top}" y2="{bottom}" stroke="{AXIS}"/>')
