@@ -33,6 +33,7 @@ from mlreport.sources import Checkpoint, Rows, Source, SourceError, SourceOption
 log = logging.getLogger("mlreport.predictions")
 
 CANONICAL = ("log", "entity", "model_version", "ts", "prediction", "score", "label")
+DOUBLES = ("prediction", "score", "label")
 SHAP_PREFIX = "shap__"  # logged SHAP values appear in the view as shap__<feature>
 SAMPLE_ROWS = 1000  # rows read at sync time to catch values a mapping cannot convert
 NUMERIC_TYPES = {
@@ -315,6 +316,12 @@ class PredictionsSource(Source):
     def _key(self, key: str) -> str:
         return f"source {self.name!r}: {key}"
 
+    def _skey(self, source: LogInput, key: str) -> str:
+        """The config key, inside ``reference.path`` when mapping the reference files."""
+        if source.key == "reference.path" and key != source.key:
+            key = f"reference.path: {key}"
+        return self._key(key)
+
     def _input(self, con: duckdb.DuckDBPyConnection, known: dict[str, Any]) -> LogInput:
         if self.opts.database is not None and self.opts.table is not None:
             return self._table_input(con, known, self.opts.database, self.opts.table)
@@ -369,14 +376,14 @@ class PredictionsSource(Source):
                 f"SELECT 1 AS v FROM {source.relation} WHERE (\n{where}\n)",
                 where,
             )
+        ts = self._timestamp(con, source)  # checked in the order of the config sketch
+        mapped = {n: self._mapped_column(con, source, n, "DOUBLE") for n in DOUBLES}
         selects = [
             f"CAST({pf.literal(self.name)} AS VARCHAR) AS log",
             f"CAST({pf.literal(self.opts.entity)} AS VARCHAR) AS entity",
             self._mapped_column(con, source, "model_version", "VARCHAR"),
-            self._timestamp(con, source),
-            self._mapped_column(con, source, "prediction", "DOUBLE"),
-            self._mapped_column(con, source, "score", "DOUBLE"),
-            self._mapped_column(con, source, "label", "DOUBLE"),
+            ts,
+            *mapped.values(),
         ]
         selects += self._feature_columns(source)
         selects += self._shap_columns(source)
@@ -391,20 +398,20 @@ class PredictionsSource(Source):
         self, con: duckdb.DuckDBPyConnection, source: LogInput, key: str, sql: str, expr: str
     ) -> list[tuple[str, str]]:
         """Bind ``sql`` (one statement, one column) without reading rows; errors name the key."""
+        if not single_expression(con, expr):
+            raise SourceError(
+                f"{self._skey(source, key)} = {expr!r}: not one SQL expression (it closes the "
+                "expression and goes on with more query)"
+            )
         try:
-            statements = con.extract_statements(sql)
-            if len(statements) != 1:
-                raise SourceError(
-                    f"{self._key(key)} = {expr!r}: not one SQL expression (it ends the query "
-                    "and starts another)"
-                )
             rows = con.execute(f"DESCRIBE {sql}").fetchall()
         except duckdb.Error as exc:
             raise SourceError(
-                f"{self._key(key)} = {expr!r}: {pf.short_error(exc)} (reading {source.label})"
+                f"{self._skey(source, key)} = {expr!r}: {pf.short_error(exc)} "
+                f"(reading {source.label})"
             ) from None
         if len(rows) != 1:
-            raise SourceError(f"{self._key(key)} = {expr!r}: not one SQL expression")
+            raise SourceError(f"{self._skey(source, key)} = {expr!r}: not one SQL expression")
         return [(str(r[0]), str(r[1])) for r in rows]
 
     def _expression_type(self, con: duckdb.DuckDBPyConnection, source: LogInput, name: str) -> str:
@@ -427,7 +434,8 @@ class PredictionsSource(Source):
                 "score": "the score must be a number",
             }[name]
             raise SourceError(
-                f"{self._key(f'columns.{name}')} = {expr!r}: is {kind} in {source.label}; {hint}"
+                f"{self._skey(source, f'columns.{name}')} = {expr!r}: is {kind} in "
+                f"{source.label}; {hint}"
             )
         return f"CAST((\n{expr}\n) AS {target}) AS {name}"
 
@@ -441,8 +449,8 @@ class PredictionsSource(Source):
         if kind == "VARCHAR":
             return f"CAST((\n{expr}\n) AS TIMESTAMPTZ) AS ts"
         raise SourceError(
-            f"{self._key('columns.timestamp')} = {expr!r}: is {kind} in {source.label}, not a "
-            'time; map it to one, e.g. "to_timestamp(epoch_seconds)"'
+            f"{self._skey(source, 'columns.timestamp')} = {expr!r}: is {kind} in "
+            f'{source.label}, not a time; map it to one, e.g. "to_timestamp(epoch_seconds)"'
         )
 
     def _feature_columns(self, source: LogInput) -> list[str]:
@@ -455,12 +463,13 @@ class PredictionsSource(Source):
             found = types.get(name.lower())
             if found is None:
                 raise SourceError(
-                    f"{self._key(f'features.{kind}')}: no column {name!r} in {source.label} "
+                    f"{self._skey(source, f'features.{kind}')}: no column {name!r} in "
+                    f"{source.label} "
                     f"(columns: {', '.join(n for n, _ in source.schema)})"
                 )
             if kind == "numeric" and not is_numeric(found[1]):
                 raise SourceError(
-                    f"{self._key('features.numeric')}: column {name!r} is {found[1]} in "
+                    f"{self._skey(source, 'features.numeric')}: column {name!r} is {found[1]} in "
                     f"{source.label}, not a number; list it under features.categorical"
                 )
             target = "DOUBLE" if kind == "numeric" else "VARCHAR"
@@ -484,13 +493,13 @@ class PredictionsSource(Source):
             found = types.get(column.lower())
             if found is None:
                 raise SourceError(
-                    f"{self._key('explain.shap_prefix')}: no column {column!r} with the SHAP "
-                    f"values of {feature!r} in {source.label}"
+                    f"{self._skey(source, 'explain.shap_prefix')}: no column {column!r} with "
+                    f"the SHAP values of {feature!r} in {source.label}"
                 )
             if not is_numeric(found[1]):
                 raise SourceError(
-                    f"{self._key('explain.shap_prefix')}: column {column!r} is {found[1]} in "
-                    f"{source.label}, not a number"
+                    f"{self._skey(source, 'explain.shap_prefix')}: column {column!r} is "
+                    f"{found[1]} in {source.label}, not a number"
                 )
             out.append(f"CAST({quote(found[0])} AS DOUBLE) AS {quote(SHAP_PREFIX + feature)}")
         return out
@@ -501,13 +510,14 @@ class PredictionsSource(Source):
         try:
             if len(con.extract_statements(sql)) != 1:
                 raise SourceError(
-                    f"{self._key('columns')}: a mapping or `where` ends the query and starts "
-                    "another; each must be one SQL expression"
+                    f"{self._skey(source, 'columns')}: a mapping or `where` ends the query "
+                    "and starts another; each must be one SQL expression"
                 )
             rows = con.execute(f"DESCRIBE {sql}").fetchall()
         except duckdb.Error as exc:
             raise SourceError(
-                f"{self._key(source.key)}: cannot map {source.label}: {pf.short_error(exc)}"
+                f"{self._skey(source, source.key)}: cannot map {source.label}: "
+                f"{pf.short_error(exc)}"
             ) from None
         return tuple((str(r[0]), str(r[1])) for r in rows)
 
@@ -526,14 +536,15 @@ class PredictionsSource(Source):
                 ).fetchall()
         except duckdb.Error as exc:
             raise SourceError(
-                f"{self._key('columns')}: reading the first rows of {source.label}: "
+                f"{self._skey(source, 'columns')}: reading the first rows of {source.label}: "
                 f"{pf.short_error(exc)}"
             ) from None
         if bad:
             which, value = bad[0]
             expr = getattr(self.opts.columns, which)
             raise SourceError(
-                f"{self._key(f'columns.{which}')} = {expr!r}: gives {value!r} in {source.label}; "
+                f"{self._skey(source, f'columns.{which}')} = {expr!r}: gives {value!r} in "
+                f"{source.label}; "
                 f"for classification the {which} must be 0 or 1 (e.g. "
                 '"CAST(p_default >= 0.5 AS INTEGER)")'
             )
@@ -645,6 +656,33 @@ LOG_ROW_SCHEMA = {
 def quote(name: str) -> str:
     """A DuckDB identifier: double quotes, inner quotes doubled."""
     return '"' + name.replace('"', '""') + '"'
+
+
+def single_expression(con: duckdb.DuckDBPyConnection, expr: str) -> bool:
+    """False when ``expr`` closes our parenthesis and adds clauses or statements (so a mapping
+    can only ever be one expression of the view); parse errors are left to the binder, whose
+    message is clearer."""
+    sql = f"SELECT (\n{expr}\n)"
+    try:
+        if len(con.extract_statements(sql)) != 1:
+            return False
+    except duckdb.Error:
+        return True
+    (text,) = con.execute("SELECT json_serialize_sql(?)", [sql]).fetchone()
+    tree = json.loads(text)
+    statements = tree.get("statements") or []
+    if tree.get("error") or len(statements) != 1:
+        return False
+    node = statements[0].get("node") or {}
+    return (
+        node.get("type") == "SELECT_NODE"
+        and len(node.get("select_list") or []) == 1
+        and not (node["select_list"][0].get("alias") or "")
+        and (node.get("from_table") or {}).get("type") == "EMPTY"
+        and all(not node.get(k) for k in ("where_clause", "modifiers", "group_expressions"))
+        and all(not node.get(k) for k in ("having", "qualify", "sample"))
+        and not (node.get("cte_map") or {}).get("map")
+    )
 
 
 def is_numeric(kind: str) -> bool:
