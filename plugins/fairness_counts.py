@@ -20,6 +20,7 @@ from typing import Any
 import duckdb
 import numpy as np
 import pandas as pd
+import sklearn
 import sklearn.metrics as skm
 from fairlearn.metrics import (
     MetricFrame,
@@ -300,7 +301,12 @@ def fairness_rows(con: duckdb.DuckDBPyConnection, spec: FairnessSpec) -> list[di
     for names in spec.resolved_groupings():
         counts, skipped = roll_up(spec, scanned, scan, names)
         if len(counts.weight):
-            with warnings.catch_warnings():
+            # Validation off: the inputs are ours and already checked; it only costs time
+            # (scikit-learn's per-call checks dominate fairlearn on a few count rows).
+            with (
+                warnings.catch_warnings(),
+                sklearn.config_context(skip_parameter_validation=True, assume_finite=True),
+            ):
                 # Undefined precision is reported as fairlearn/scikit-learn do (0.0); the n = 0
                 # on the row says so, which is clearer than a warning in a nightly log.
                 warnings.simplefilter("ignore", UndefinedMetricWarning)
