@@ -88,14 +88,16 @@ def test_config_validates_and_describes_the_organisation(org):
     for e in config.entities:
         assert e.owner and e.team and e.risk_tier and e.intended_use
     types = sorted(s.type for s in config.sources)
-    assert types == ["events"] * 3 + ["git"] * 3
+    assert types == ["events"] * 3 + ["git"] * 3 + ["predictions"] * 2
     for src in config.sources:
         for key in ("path", "deployments", "incidents", "cdevents"):
             if key in src.options:
                 path = Path(src.options[key])
-                assert (path if path.is_absolute() else org / path).exists(), (src.name, key)
+                path = path if path.is_absolute() else org / path
+                assert list(path.parent.glob(path.name)), (src.name, key)
     assert [(r.type, r.formats) for r in config.reports] == [
-        ("delivery", ["html", "pdf", "json", "md"])
+        ("delivery", ["html", "pdf", "json", "md"]),
+        ("quality", ["html", "pdf", "json", "md"]),
     ]
     assert "dora.change_failure_rate" in config.policies
 
