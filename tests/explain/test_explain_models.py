@@ -165,3 +165,16 @@ def test_through_the_plugin_manager(log, models):
         log.warehouse, config, [Window(START, END)], pattern="explain.*", store=False
     )
     assert sorted(frame["dimensions"].to_list()) == sorted(f'{{"feature":"{f}"}}' for f in FEATURES)
+
+
+def test_an_empty_window_gives_no_value(tmp_path, models):
+    frame = log_frame()
+    log = build_log(tmp_path, frame[frame.ts >= REF_UNTIL])
+    rows = list(
+        ExplainMetrics().compute(
+            log.context(f'model = "{models.folder}/lr.skops"\ntrusted = true\n')
+        )
+    )
+    assert {r["dimensions"]["feature"]: (r["value"], r["n"]) for r in rows} == {
+        f: (None, 0) for f in FEATURES
+    }
