@@ -30,6 +30,7 @@ from mlreport.reports.charts import (
     ticks,
     trend_chart,
     week_label,
+    y_axis,
 )
 
 SOLID = SERIES[0]
@@ -382,8 +383,12 @@ def disparity_svg(fair: dict[str, Any], subject: str, width: int = 680) -> Marku
 
 
 def _disparity_panel(p: dict, x0: float, pw: float, top: float, row: float, bottom: float):
+    values = [g["value"] for g in p["groups"] if g["value"] is not None]
+    axis, labels = y_axis("ratio", max(values + [p["band"]["hi"] if p["band"] else 0.0]))
+    x_max = axis[-1]
+
     def x_of(v: float) -> float:
-        return x0 + min(max(v, 0.0), 1.0) * pw
+        return x0 + min(max(v, 0.0), x_max) / x_max * pw
 
     out = [_text(x0, top - 20, p["label"], fill=INK, font_weight="700")]
     band = p["band"]
@@ -407,7 +412,7 @@ def _disparity_panel(p: dict, x0: float, pw: float, top: float, row: float, bott
                 font_size=10.5,
             )
         )
-    out += _grid_x(x0, pw, top, bottom, x_of, (0.0, 0.5, 1.0), pct)
+    out += _grid_x(x0, pw, top, bottom, x_of, axis, dict(zip(axis, labels, strict=True)).get)
     for i, g in enumerate(p["groups"]):
         y = top + i * row + 5
         v = g["value"]
