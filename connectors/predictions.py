@@ -251,10 +251,7 @@ class LogInput:
     relation: str
     infos: list[pf.FileInfo]
     label: str  # the files or table, for messages
-
-    @property
-    def schema(self) -> tuple[tuple[str, str], ...]:
-        return self.infos[0].schema
+    schema: tuple[tuple[str, str], ...]  # the relation's columns (with hive partition keys)
 
 
 @dataclass(frozen=True)
@@ -338,7 +335,8 @@ class PredictionsSource(Source):
         pf.check_same_schema(infos, self._key(key))
         relation = pf.scan_sql(files, pf.file_format(files[0]))
         label = str(files[0]) if len(files) == 1 else f"{files[0]} (and {len(files) - 1} more)"
-        return LogInput(key, relation, infos, label)
+        schema = pf.describe(con, relation, f"{self._key(key)}: {label}")
+        return LogInput(key, relation, infos, label, schema)
 
     def _table_input(
         self, con: duckdb.DuckDBPyConnection, known: dict[str, Any], database: Path, table: str
@@ -353,7 +351,7 @@ class PredictionsSource(Source):
         # Describe the table every time (cheap; the cursor's schema is for files).
         schema = pf.describe(con, relation, self._key("table") + f": {label}")
         info = pf.FileInfo(info.path, info.size, info.mtime_ns, info.sha256, schema)
-        return LogInput("table", relation, [info], label)
+        return LogInput("table", relation, [info], label, schema)
 
     def _reference_input(
         self, con: duckdb.DuckDBPyConnection, known: dict[str, Any]

@@ -272,3 +272,15 @@ def _cols():
 
 def _base(**over):
     return {**json.loads(json.dumps(BASE_OPTIONS)), **over}
+
+
+def test_hive_partition_keys_are_columns(world):
+    for day in ("2026-01-01", "2026-01-02"):
+        world.parquet(f"preds/day={day}/part.parquet", log_frame(3).drop("region"))
+    world.sync(
+        path="preds/*/*.parquet",
+        where="day = '2026-01-02'",
+        features={"categorical": ["day"]},
+    )
+    rows = world.query('SELECT DISTINCT day FROM "predictions__credit-predictions"')
+    assert rows == [("2026-01-02",)]
