@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -298,13 +297,14 @@ class PredictionsSource(Source):
             row_count = self._row_count(con, main, view)
             ref_input = self._reference_input(con, known)
             ref_view = self._reference(con, ref_input, view)
+            canonical = self._canonical_sql(con)
         finally:
             con.close()
         yield View(self.view_name, view.sql)
         if ref_view is not None:
             yield View(self.reference_view_name, ref_view)
         yield Rows(self._log_row(main, ref_input, row_count))
-        yield View("predictions", self._canonical_sql())
+        yield View("predictions", canonical)
         infos = main.infos + (ref_input.infos if ref_input else [])
         yield Checkpoint(pf.make_cursor(infos))
 
@@ -609,26 +609,42 @@ class PredictionsSource(Source):
         }
         return pl.DataFrame([row], schema=LOG_ROW_SCHEMA)
 
-    def _canonical_sql(self) -> str:
-        """Every log's canonical columns: this one plus the other logs stored so far."""
+    def _canonical_sql(self, con: duckdb.DuckDBPyConnection) -> str:
+        """Every log's canonical columns: this one plus every other stored log whose view still
+        binds (tried on the scratch connection: a log whose files are gone or changed shape is
+        left out with a warning instead of failing this sync)."""
         views = [self.view_name]
         if self.warehouse is not None:
-            existing = set(self.warehouse.views())
             rows = self.warehouse.con.execute(
-                "SELECT log, view_name, files FROM prediction_logs WHERE log <> ? ORDER BY log",
+                "SELECT p.log, p.view_name, v.sql FROM prediction_logs p "
+                "LEFT JOIN duckdb_views() v ON v.view_name = p.view_name "
+                "AND v.schema_name = 'main' AND NOT v.internal WHERE p.log <> ? ORDER BY p.log",
                 [self.name],
             ).fetchall()
-            for other, view_name, files in rows:
-                if view_name in existing and _files_present(files):
-                    views.append(view_name)
-                else:
-                    log.warning(
-                        "prediction log %s: its files are gone; left out of predictions", other
-                    )
+            views += [view for other, view, sql in rows if _still_binds(con, other, view, sql)]
         columns = ", ".join(CANONICAL)
         return " UNION ALL BY NAME ".join(
             f"SELECT {columns} FROM {quote(v)}" for v in sorted(views)
         )
+
+
+def _still_binds(con: duckdb.DuckDBPyConnection, log_name: str, view: str, sql: str | None) -> bool:
+    """Whether another log's stored view still reads its files (re-created on ``con``)."""
+    if sql is None:
+        log.warning("prediction log %s: no view %s; left out of predictions", log_name, view)
+        return False
+    try:
+        con.execute(sql)
+        con.execute(f"DESCRIBE SELECT * FROM {quote(view)}").fetchall()
+    except duckdb.Error as exc:
+        log.warning(
+            "prediction log %s: its view no longer reads (%s); left out of predictions "
+            "until it syncs again",
+            log_name,
+            pf.short_error(exc),
+        )
+        return False
+    return True
 
 
 LOG_ROW_SCHEMA = {
@@ -693,14 +709,6 @@ def scratch_connection() -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
     return con
-
-
-def _files_present(files: str | None) -> bool:
-    try:
-        entries = json.loads(files or "[]")
-    except ValueError:
-        return False
-    return all(os.path.exists(str(e.get("path", ""))) for e in entries)
 
 
 @hookimpl

@@ -284,3 +284,20 @@ def test_hive_partition_keys_are_columns(world):
     )
     rows = world.query('SELECT DISTINCT day FROM "predictions__credit-predictions"')
     assert rows == [("2026-01-02",)]
+
+
+def test_a_log_whose_files_are_gone_is_left_out_of_the_canonical_view(world, caplog):
+    world.parquet("a.parquet", log_frame(5))
+    b = world.parquet("b.parquet", log_frame(7))
+    world.sync_many(
+        [{"name": "alpha", **_base(path="a.parquet")}, {"name": "beta", **_base(path="b.parquet")}]
+    )
+    b.unlink()
+    world.sync_many([{"name": "alpha", **_base(path="a.parquet")}])
+    assert world.query("SELECT log, count(*) FROM predictions GROUP BY ALL") == [("alpha", 5)]
+    assert "prediction log beta" in caplog.text
+    # Once beta's files are back and it syncs again, it rejoins.
+    world.parquet("b.parquet", log_frame(7))
+    world.sync_many([{"name": "beta", **_base(path="b.parquet")}])
+    rows = world.query("SELECT log, count(*) FROM predictions GROUP BY ALL ORDER BY 1")
+    assert rows == [("alpha", 5), ("beta", 7)]
