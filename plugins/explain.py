@@ -379,7 +379,8 @@ def estimator_kind(est: Any) -> str:
         k in name for k in ("Tree", "Forest", "Boosting")
     ):
         return "tree"
-    if module.startswith("sklearn.linear_model") or name in ("LinearSVC", "LinearSVR"):
+    linear = module.startswith("sklearn.linear_model") or name in ("LinearSVC", "LinearSVR")
+    if linear and hasattr(est, "coef_"):
         return "linear"
     return "other"
 
@@ -400,7 +401,7 @@ def estimator_shap_values(est: Any, x: np.ndarray, seed: int) -> np.ndarray:
     kind = estimator_kind(est)
     if kind == "tree":
         explainer = shap.TreeExplainer(est, data=background, feature_perturbation="interventional")
-        phi = explainer.shap_values(x, check_additivity=False)
+        phi = explainer.shap_values(x)
     elif kind == "linear":
         explainer = shap.LinearExplainer(est, shap.maskers.Independent(background, len(background)))
         phi = explainer.shap_values(x)

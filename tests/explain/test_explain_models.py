@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import joblib
 import numpy as np
 import pytest
 import shap
@@ -9,7 +10,7 @@ import shap
 from mlreport.metrics import Window, compute_metrics
 from mlreport.plugin_manager import get_plugins
 from mlreport.plugins import explain
-from mlreport.plugins.explain import ExplainMetrics, sample_rows
+from mlreport.plugins.explain import ExplainError, ExplainMetrics, sample_rows
 from tests.explain.builder import (
     END,
     FEATURES,
@@ -178,3 +179,18 @@ def test_an_empty_window_gives_no_value(tmp_path, models):
     assert {r["dimensions"]["feature"]: (r["value"], r["n"]) for r in rows} == {
         f: (None, 0) for f in FEATURES
     }
+
+
+def test_a_transformed_column_of_two_inputs_is_refused(log, tmp_path):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import PolynomialFeatures
+
+    model = make_pipeline(PolynomialFeatures(2), LogisticRegression(max_iter=1000))
+    model.fit(log.frame[list(NUMERIC)], log.frame["label"])
+    joblib.dump(model, tmp_path / "poly.joblib")
+    toml = 'model = "poly.joblib"\ntrusted = true\nfeatures = ["x1", "x2", "x3"]\n'
+    with pytest.raises(ExplainError, match="depends on both 'x1' and 'x2'") as info:
+        list(ExplainMetrics().compute(log.context(toml)))
+    assert "[sources.explain] of source 'credit'" in str(info.value)
+    assert "poly.joblib" in str(info.value)
