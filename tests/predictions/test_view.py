@@ -12,7 +12,7 @@ from mlreport.config import parse_config
 from mlreport.connectors import predictions as predictions_module
 from mlreport.sources import sync_source
 from mlreport.warehouse import Warehouse
-from tests.predictions.conftest import BASE_OPTIONS, START, build, log_frame
+from tests.predictions.conftest import BASE_OPTIONS, START, build, json_to_toml, log_frame
 
 CANONICAL_TYPES = [
     ("log", "VARCHAR"),
@@ -301,3 +301,11 @@ def test_a_log_whose_files_are_gone_is_left_out_of_the_canonical_view(world, cap
     world.sync_many([{"name": "beta", **_base(path="b.parquet")}])
     rows = world.query("SELECT log, count(*) FROM predictions GROUP BY ALL ORDER BY 1")
     assert rows == [("alpha", 5), ("beta", 7)]
+
+
+def test_check_counts_files(world):
+    world.parquet("preds/a.parquet", log_frame(2))
+    world.parquet("preds/b.parquet", log_frame(2))
+    text = json_to_toml([{"name": "p", "type": "predictions", **_base(path="preds/*.parquet")}])
+    (source,) = build(parse_config(text, None, world.root))
+    assert source.check() == "2 file(s)"
