@@ -23,10 +23,14 @@ from mlreport import hookspecs
 DEFAULT_PLUGINS: tuple[str, ...] = (
     "mlreport.connectors.git",
     "mlreport.connectors.events",
+    "mlreport.connectors.predictions",
     "mlreport.plugins.dora",
+    "mlreport.plugins.performance",
     "mlreport.plugins.fairness",
+    "mlreport.plugins.explain",
     "mlreport.reports.renderers",
     "mlreport.reports.delivery",
+    "mlreport.reports.quality",
 )
 
 REGISTRATION_HOOKS = (

@@ -60,7 +60,7 @@ def test_gradient_boosting_pipeline_skops(log, models):
     sample = reference_sample(log, FEATURES, 150)
     pre, gb = models.gb[:-1], models.gb[-1]
     xt = pre.transform(sample)
-    phi = shap.TreeExplainer(gb, data=background(xt), feature_perturbation="interventional")
+    phi = shap.TreeExplainer(gb)
     per_feature = shap_by_feature(phi.shap_values(xt), list(pre.get_feature_names_out()))
     assert_means(got, per_feature, 150)
 
@@ -90,9 +90,7 @@ def test_random_forest_joblib_without_pipeline(log, models):
     got = values(log.context(toml))
     sample = reference_sample(log, NUMERIC, 120, seed=3)  # the model's own column order
     x = sample.to_numpy(dtype=float)
-    explainer = shap.TreeExplainer(
-        models.rf, data=background(x, 3), feature_perturbation="interventional"
-    )
+    explainer = shap.TreeExplainer(models.rf)
     phi = explainer.shap_values(x)[:, :, 1]  # probability of class 1
     assert_means(got, {f: phi[:, i] for i, f in enumerate(NUMERIC)}, 120)
 
