@@ -22,14 +22,15 @@ def cache_dir() -> Path:
 
 
 def cached_parquet(rows: int) -> Path:
-    """``rows`` predictions over 30 days: sex (2 groups), age_band (4), label, prediction,
-    score. Group membership shifts the label and selection rates. Written by DuckDB in one
+    """``rows`` predictions over 30 days: sex (2 groups), age_band (4), label, prediction as
+    small integers, and score. Group membership shifts the label and selection rates. Written by DuckDB in one
     pass, deterministic for a given ``rows`` (seeded per row from its index)."""
-    path = cache_dir() / f"predictions-{rows}-v1.parquet"
+    path = cache_dir() / f"predictions-{rows}-v3.parquet"
     if path.exists():
         return path
     tmp = path.with_suffix(".tmp")
     con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
     con.execute(
         f"""
         COPY (
@@ -45,13 +46,12 @@ def cached_parquet(rows: int) -> Path:
           )
           SELECT TIMESTAMPTZ '{T0.isoformat()}' + to_microseconds(
                    CAST(i * (30 * 86400000000 // {rows}) AS BIGINT)) AS ts,
-                 CASE sex WHEN 0 THEN 'F' ELSE 'M' END AS sex,
-                 ['18-25', '26-40', '41-60', '61+'][age + 1] AS age_band,
+                 sex,
+                 age AS age_band,
                  CAST(u1 < 0.30 + 0.05 * age AS UTINYINT) AS label,
-                 least(0.999999, greatest(0.000001,
-                   0.15 + 0.5 * (u1 < 0.30 + 0.05 * age)::INTEGER + 0.35 * u2 - 0.04 * age
-                 )) AS score,
-                 CAST(0.15 + 0.5 * (u1 < 0.30 + 0.05 * age)::INTEGER + 0.35 * u2 - 0.04 * age
+                 0.2 + 0.3 * (u1 < 0.30 + 0.05 * age)::INTEGER + 0.45 * u2 - 0.04 * age
+                   AS score,
+                 CAST(0.2 + 0.3 * (u1 < 0.30 + 0.05 * age)::INTEGER + 0.45 * u2 - 0.04 * age
                       >= 0.5 AS UTINYINT) AS prediction
           FROM g ORDER BY i
         ) TO '{tmp}' (FORMAT parquet, ROW_GROUP_SIZE 1000000)

@@ -197,7 +197,7 @@ class PredictionsOptions(SourceOptions):
     database: ConfigPath | None = Field(default=None, description="A DuckDB file holding the log.")
     table: str | None = Field(default=None, min_length=1, description="The table in `database`.")
     entity: str = Field(min_length=1, description="The model the log belongs to.")
-    task: Literal["classification", "regression"]
+    task: Literal["classification", "regression"] = "classification"
     where: str | None = Field(default=None, min_length=1, description="A DuckDB filter.")
     columns: ColumnsOptions
     reference: ReferenceOptions | None = None

@@ -173,6 +173,11 @@ def _replace_view(warehouse: Warehouse, source: Source, view: View) -> None:
         )
     name = '"' + view.name.replace('"', '""') + '"'
     try:
+        if len(warehouse.con.extract_statements(view.sql)) != 1:
+            raise SourceError(
+                f"source {source.name!r}: the definition of view {view.name!r} must be one "
+                "SELECT statement"
+            )
         warehouse.con.execute(f"CREATE OR REPLACE VIEW {name} AS {view.sql}")
     except duckdb.Error as exc:
         raise SourceError(

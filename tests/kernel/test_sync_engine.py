@@ -6,7 +6,15 @@ import pytest
 
 from mlreport.config import parse_config
 from mlreport.plugin_manager import get_plugins
-from mlreport.sources import SourceError, build_source, sync_entities, sync_source
+from mlreport.sources import (
+    Checkpoint,
+    SourceError,
+    Stream,
+    View,
+    build_source,
+    sync_entities,
+    sync_source,
+)
 from mlreport.warehouse import Warehouse
 from tests.kernel import fakes
 
@@ -128,3 +136,56 @@ def test_a_failed_full_resync_keeps_the_previous_cursor_and_rows(tmp_path):
         sync_source(wh, _source(bad), full=True)
     assert wh.get_cursor("c", "deploys") == 3
     assert wh.fingerprint("deployments") == before
+
+
+class _ViewSource:
+    """A minimal source that yields one View then a checkpoint (or fails after the view)."""
+
+    def __init__(self, sql: str, name: str = "my_view", fail: bool = False) -> None:
+        from mlreport.sources import Source
+
+        class Impl(Source):
+            def streams(self):
+                return [Stream("v", "prediction_logs", ("log",))]
+
+            def read(self, stream, cursor):
+                yield View(name, sql)
+                if fail:
+                    raise SourceError("boom after the view")
+                yield Checkpoint(1)
+
+        config = parse_config("", "m.toml", None)
+        self.source = Impl("views", Impl.Options(), config)
+
+
+def test_view_items_define_views_with_the_checkpoint(tmp_path):
+    wh = Warehouse(tmp_path / "w.duckdb")
+    sync_source(wh, _ViewSource("SELECT 1 AS x").source)
+    assert wh.con.execute("SELECT x FROM my_view").fetchall() == [(1,)]
+    assert "my_view" in wh.views()
+
+
+def test_a_failed_sync_keeps_the_previous_view(tmp_path):
+    wh = Warehouse(tmp_path / "w.duckdb")
+    sync_source(wh, _ViewSource("SELECT 1 AS x").source)
+    with pytest.raises(SourceError, match="boom"):
+        sync_source(wh, _ViewSource("SELECT 2 AS x", fail=True).source)
+    assert wh.con.execute("SELECT x FROM my_view").fetchall() == [(1,)]
+
+
+@pytest.mark.parametrize(
+    "sql, name, message",
+    [
+        ("SELECT 1 AS x; DROP TABLE deployments", "my_view", "one SELECT statement"),
+        ("SELECT 1 AS x", "deployments", "a table"),
+        ("SELECT nope FROM nowhere", "my_view", "cannot define view"),
+    ],
+)
+def test_view_items_are_refused_when_they_would_do_more_than_define_a_view(
+    tmp_path, sql, name, message
+):
+    wh = Warehouse(tmp_path / "w.duckdb")
+    with pytest.raises(SourceError, match=message):
+        sync_source(wh, _ViewSource(sql, name).source)
+    assert "deployments" in wh.tables() and "deployments" not in wh.views()
+    assert wh.con.execute("SELECT count(*) FROM deployments").fetchall() == [(0,)]
