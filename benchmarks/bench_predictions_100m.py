@@ -11,7 +11,8 @@ canonical casts), as ``mlreport metrics`` would.
 - floor: ``SELECT sex, age_band, label, prediction, count(*) FROM read_parquet(f) GROUP BY ALL``
 - mlreport: the ``fairness`` family (sex, age_band and their intersection: seven group metrics
   and five summaries each) plus accuracy, precision, recall and f1 from the ``performance``
-  core's threshold counts, one window over the whole log.
+  core, one window over the whole log. Both read the one scan they share in a metrics run
+  (``plugins/prediction_counts.py``), as ``compute_metrics`` does.
 - ``--auc``: also the time of exact roc_auc (the performance core's score statistics).
 
 Each side runs in its own process, so its peak RSS (``ru_maxrss``) is its own.
@@ -56,6 +57,7 @@ def ours(path: str, repeat: int, auc: bool) -> dict:
     from mlreport.metrics import MetricContext, Window
     from mlreport.plugins import performance_sql as ps
     from mlreport.plugins.fairness import FairnessMetrics
+    from mlreport.plugins.prediction_counts import label_counts
     from mlreport.plugins.prediction_logs import prediction_logs
     from mlreport.sources import build_source, sync_source
     from mlreport.warehouse import Warehouse
@@ -87,13 +89,13 @@ intersections = [["sex", "age_band"]]
     sync_source(w, build_source(config.sources[0], config, 0))
     sync_seconds = time.perf_counter() - started
     window = Window(T0, T0 + timedelta(days=31))
-    ctx = MetricContext(w, config, [window])
     (log,) = prediction_logs(w)
     times, values = [], {}
     for _ in range(repeat):
+        ctx = MetricContext(w, config, [window])  # a fresh context: nothing cached
         started = time.perf_counter()
         fairness = list(FairnessMetrics().compute(ctx))
-        counts = ps.threshold_counts(w.con, log.window(window), [window], log.log)
+        counts = ps.counts_from_rows(label_counts(ctx, log, [window]))
         threshold = ps.threshold_metrics(counts[(0, ps.ALL)])
         times.append(time.perf_counter() - started)
     values = {"threshold": threshold, "fairness_rows": len(fairness)}

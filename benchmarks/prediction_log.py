@@ -23,8 +23,8 @@ def cache_dir() -> Path:
 
 def cached_parquet(rows: int) -> Path:
     """``rows`` predictions over 30 days: sex (2 groups), age_band (4), label, prediction as
-    small integers, and score. Group membership shifts the label and selection rates. Written by DuckDB in one
-    pass, deterministic for a given ``rows`` (seeded per row from its index)."""
+    small integers, and score. Group membership shifts the label and selection rates.
+    Written by DuckDB in one pass, deterministic for a given ``rows`` (seeded per row)."""
     path = cache_dir() / f"predictions-{rows}-v3.parquet"
     if path.exists():
         return path

@@ -1,8 +1,10 @@
 """The built-in ``fairness`` metric family: fairlearn's group metrics and summaries for every
 sensitive feature (and configured intersections) of every prediction log, per window.
 
-The counting happens in :mod:`mlreport.plugins.fairness_counts` (one DuckDB scan per log and
-window); this module only maps logs and windows onto it and its rows onto ``metric_values``.
+The counts come from the scan the ``performance`` family shares
+(:mod:`mlreport.plugins.prediction_counts`: one DuckDB scan per log and run of windows);
+:mod:`mlreport.plugins.fairness_counts` turns them into fairlearn's values, and this module
+maps logs and windows onto it and its rows onto ``metric_values``.
 """
 
 from __future__ import annotations
@@ -12,8 +14,14 @@ from typing import Any
 
 from mlreport import hookimpl
 from mlreport.metrics import MetricContext, MetricFamily, MetricInfo, Window
-from mlreport.plugins.fairness_counts import GROUP_METRICS, SUMMARY_METRICS, FairnessSpec
-from mlreport.plugins.fairness_counts import fairness_rows as core_rows
+from mlreport.plugins.fairness_counts import (
+    GROUP_METRICS,
+    MISSING,
+    SUMMARY_METRICS,
+    FairnessSpec,
+    rows_from_scan,
+)
+from mlreport.plugins.prediction_counts import contiguous_runs, label_counts
 from mlreport.plugins.prediction_logs import PredictionLog, prediction_logs, quote
 
 UNITS = {"count": "rows", "excluded_rows": "rows"}
@@ -55,28 +63,49 @@ class FairnessMetrics(MetricFamily):
         for log in prediction_logs(ctx.warehouse, ctx.entities):
             if log.task != "classification" or not log.sensitive:
                 continue
-            for window in ctx.windows:
-                rows += window_rows(ctx, log, window)
+            for layer in contiguous_runs(ctx.windows):
+                run = [ctx.windows[i] for i in layer]
+                scan = label_counts(ctx, log, run)
+                for w, window in enumerate(run):
+                    rows += window_rows(ctx, log, window, [r for r in scan if r[0] == w])
         return rows
 
 
-def log_spec(log: PredictionLog, window: Window, min_group_size: int) -> FairnessSpec:
-    """The counting spec for one log and window: sensitive features are view columns."""
-    sql, params = log.window(window)
+def log_spec(log: PredictionLog, min_group_size: int) -> FairnessSpec:
+    """What to measure for one log: each sensitive feature alone, then the intersections."""
     groupings = [(f,) for f in log.sensitive] + [tuple(i) for i in log.intersections]
     return FairnessSpec(
-        relation=f"({sql})",
-        params=params,
+        relation=quote(log.view),
         features={f: quote(f) for f in log.sensitive},
         groupings=groupings,
         min_group_size=min_group_size,
     )
 
 
-def window_rows(ctx: MetricContext, log: PredictionLog, window: Window) -> list[dict[str, Any]]:
-    spec = log_spec(log, window, ctx.config.metrics.min_group_size)
+def finest(scan: list[tuple]) -> list[tuple]:
+    """Shared-scan rows ``(w, version, label, prediction, *groups, n)`` in the core's finest
+    form ``(*groups, label, prediction, n)``: groups as text, NaN labels missing."""
+    return [
+        (
+            *(MISSING if g is None else str(g) for g in r[4:-1]),
+            _present(r[2]),
+            _present(r[3]),
+            r[-1],
+        )
+        for r in scan
+    ]
+
+
+def _present(value: float | None) -> float | None:
+    return None if value is None or math.isnan(value) else value
+
+
+def window_rows(
+    ctx: MetricContext, log: PredictionLog, window: Window, scan: list[tuple]
+) -> list[dict[str, Any]]:
+    spec = log_spec(log, ctx.config.metrics.min_group_size)
     out = []
-    for r in core_rows(ctx.warehouse.con, spec):
+    for r in rows_from_scan(spec, tuple(log.sensitive), finest(scan)):
         dims: dict[str, Any] = {"feature": r["feature"]}
         if r["group"] is not None:
             dims["group"] = r["group"]

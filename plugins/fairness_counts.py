@@ -296,8 +296,17 @@ def fairness_rows(con: duckdb.DuckDBPyConnection, spec: FairnessSpec) -> list[di
     """
     if spec.min_group_size < 0:
         raise FairnessError("fairness: min_group_size must be >= 0")
-    out: list[dict[str, Any]] = []
     scanned, scan = scan_counts(con, spec)
+    return rows_from_scan(spec, scanned, scan)
+
+
+def rows_from_scan(
+    spec: FairnessSpec, scanned: tuple[str, ...], scan: list[tuple]
+) -> list[dict[str, Any]]:
+    """:func:`fairness_rows` from finest counts already scanned: rows of
+    ``(*group values of scanned, label, prediction, n)``, group values as text or
+    ``MISSING``, label and prediction NULL when missing."""
+    out: list[dict[str, Any]] = []
     for names in spec.resolved_groupings():
         counts, skipped = roll_up(spec, scanned, scan, names)
         if len(counts.weight):

@@ -15,6 +15,7 @@ import duckdb
 from mlreport import hookimpl
 from mlreport.metrics import MetricContext, MetricFamily, MetricInfo, Window
 from mlreport.plugins import performance_sql as ps
+from mlreport.plugins.prediction_counts import contiguous_runs, label_counts
 from mlreport.plugins.prediction_logs import PredictionLog, Relation, prediction_logs
 
 MISSING_VERSION = "(missing)"
@@ -56,10 +57,9 @@ class PerformanceMetrics(MetricFamily):
     )
 
     def compute(self, ctx: MetricContext) -> list[dict[str, Any]]:
-        con = ctx.warehouse.con
         rows: list[dict[str, Any]] = []
         for log in prediction_logs(ctx.warehouse, ctx.entities):
-            rows += log_rows(con, log, ctx.windows)
+            rows += log_rows(ctx, log)
         return rows
 
 
@@ -71,16 +71,19 @@ def register_metrics(register):
 # -- one log -------------------------------------------------------------------------------
 
 
-def log_rows(
-    con: duckdb.DuckDBPyConnection, log: PredictionLog, windows: Sequence[Window]
-) -> list[dict[str, Any]]:
-    """Every metric row of ``log`` for ``windows``: one scan set per run of contiguous windows."""
+def log_rows(ctx: MetricContext, log: PredictionLog) -> list[dict[str, Any]]:
+    """Every metric row of ``log`` for the context's windows: one scan set per run of
+    contiguous windows (the threshold counts shared with the fairness family)."""
+    con, windows = ctx.warehouse.con, ctx.windows
     reference = _reference_values(con, log)
     rows = []
-    for layer in ps.window_layers(windows):
+    for layer in contiguous_runs(windows):
         run = [windows[i] for i in layer]
         relation = log.window(Window(run[0].start, run[-1].end))
-        for (w, version), values in measure(con, log, relation, run).items():
+        counts = None
+        if log.task != "regression":
+            counts = ps.counts_from_rows(label_counts(ctx, log, run), _name(log))
+        for (w, version), values in measure(con, log, relation, run, counts).items():
             if reference is not None:
                 values = {**values, **_degradation(log, values, reference)}
             rows += _rows(log, run[w], version, values)
@@ -92,14 +95,18 @@ def measure(
     log: PredictionLog,
     relation: Relation,
     windows: Sequence[Window] | None,
+    counts: dict[tuple[int, Any], ps.Counts] | None = None,
 ) -> dict[tuple[int, Any], Values]:
     """Values per (bucket, version or ALL). Per-version entries are left out of a bucket whose
-    rows all lack a version (the all-versions entry says everything)."""
-    name = f"log {log.log!r} ({log.view})"
+    rows all lack a version (the all-versions entry says everything). Classification takes
+    already-scanned threshold ``counts`` when given."""
+    name = _name(log)
     if log.task == "regression":
         found = _regression(ps.regression_stats(con, relation, windows, name))
     else:
-        found = _classification(con, relation, windows, name)
+        if counts is None:
+            counts = ps.threshold_counts(con, relation, windows, name)
+        found = _classification(con, relation, windows, name, counts)
     versioned = {w for (w, v) in found if v is not ps.ALL and v is not None}
     return {k: v for k, v in found.items() if k[1] is ps.ALL or k[0] in versioned}
 
@@ -109,8 +116,8 @@ def _classification(
     relation: Relation,
     windows: Sequence[Window] | None,
     name: str,
+    counts: dict[tuple[int, Any], ps.Counts],
 ) -> dict[tuple[int, Any], Values]:
-    counts = ps.threshold_counts(con, relation, windows, name)
     versions: dict[int, set[Any]] = {}
     for w, v in counts:
         if v is not ps.ALL:
@@ -133,6 +140,10 @@ def _classification(
             values |= {m: (x, s.n) for m, x in ps.score_metrics(s).items()}
         out[(w, v)] = values
     return out
+
+
+def _name(log: PredictionLog) -> str:
+    return f"log {log.log!r} ({log.view})"
 
 
 def _regression(stats: dict[tuple[int, Any], ps.RegressionStats]) -> dict[tuple[int, Any], Values]:

@@ -134,13 +134,27 @@ class Counts:
         self.pairs[key] = self.pairs.get(key, 0) + n
 
 
-def threshold_count_sql(relation: Relation, windows: Sequence[Window] | None) -> Relation:
-    """The lean scan: one GROUP BY over the columns it needs, nothing cast."""
+def threshold_count_sql(
+    relation: Relation, windows: Sequence[Window] | None, extra: Sequence[str] = ()
+) -> Relation:
+    """The lean scan: one GROUP BY over the columns it needs, nothing cast. ``extra`` columns
+    (quoted identifiers) are grouped too, after ``prediction``, so other families can roll
+    their own counts up from the same scan (fairness adds the sensitive features)."""
     sql, params = bucketed(relation, windows)
-    return (
-        f"SELECT w, model_version, label, prediction, count(*) AS n FROM ({sql}) GROUP BY ALL",
-        params,
-    )
+    columns = ", ".join(["w", "model_version", "label", "prediction", *extra])
+    return f"SELECT {columns}, count(*) AS n FROM ({sql}) GROUP BY ALL", params
+
+
+def count_rows(
+    con: duckdb.DuckDBPyConnection,
+    relation: Relation,
+    windows: Sequence[Window] | None = None,
+    name: str = "log",
+    extra: Sequence[str] = (),
+) -> list[tuple]:
+    """Rows ``(w, model_version, label, prediction, *extra, n)`` of :func:`threshold_count_sql`."""
+    sql, params = threshold_count_sql(relation, windows, extra)
+    return _fetch(con, f"threshold counts of {name}", sql, params)
 
 
 def threshold_counts(
@@ -149,12 +163,15 @@ def threshold_counts(
     windows: Sequence[Window] | None = None,
     name: str = "log",
 ) -> dict[tuple[int, str | None], Counts]:
-    """Counts per (bucket, model_version), plus (bucket, ALL) for every version together.
+    """Counts per (bucket, model_version), plus (bucket, ALL) for every version together."""
+    return counts_from_rows(count_rows(con, relation, windows, name), name)
+
+
+def counts_from_rows(rows: list[tuple], name: str = "log") -> dict[tuple[int, str | None], Counts]:
+    """Counts per (bucket, model_version) and (bucket, ALL) from :func:`count_rows` rows.
 
     Labels and predictions must be 0/1 once missing ones (NULL or NaN) are set aside.
     """
-    sql, params = threshold_count_sql(relation, windows)
-    rows = _fetch(con, f"threshold counts of {name}", sql, params)
     for column, index in (("label", 2), ("prediction", 3)):
         bad = sorted({r[index] for r in rows if _present(r[index]) and r[index] not in (0, 1)})
         if bad:
@@ -162,7 +179,8 @@ def threshold_counts(
                 f"performance: {name}: {column} must be 0 or 1 for classification, found {bad[:5]}"
             )
     out: dict[tuple[int, str | None], Counts] = {}
-    for w, version, label, prediction, n in rows:
+    for r in rows:
+        w, version, label, prediction, n = r[0], r[1], r[2], r[3], r[-1]
         for key in ((w, version), (w, ALL)):
             out.setdefault(key, Counts()).add(label, prediction, n)
     return out

@@ -1,0 +1,33 @@
+"""The one scan of a prediction log that the ``performance`` and ``fairness`` families share.
+
+Both need rows counted by (window, label, prediction): performance per model version,
+fairness per sensitive group. One ``GROUP BY`` over all of those columns serves both, each
+family summing away what it does not need; sums of integer counts are exact, so sharing
+changes no value. The result is kept on the metric context, so in one ``compute_metrics`` run
+a log is scanned once however many families read it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from mlreport.metrics import MetricContext, Window
+from mlreport.plugins import performance_sql as ps
+from mlreport.plugins.prediction_logs import PredictionLog, quote
+
+
+def label_counts(ctx: MetricContext, log: PredictionLog, run: Sequence[Window]) -> list[tuple]:
+    """Rows ``(w, model_version, label, prediction, *log.sensitive, n)`` for a run of
+    contiguous windows (``w`` indexes ``run``); see ``performance_sql.count_rows``."""
+    key = ("label_counts", log.log, tuple(run))
+    if key not in ctx.cache:
+        relation = log.window(Window(run[0].start, run[-1].end))
+        extra = [quote(f) for f in log.sensitive]
+        name = f"log {log.log!r} ({log.view})"
+        ctx.cache[key] = ps.count_rows(ctx.warehouse.con, relation, run, name, extra)
+    return ctx.cache[key]
+
+
+def contiguous_runs(windows: Sequence[Window]) -> list[list[int]]:
+    """Indices of ``windows`` in runs that one scan can bucket (see ``window_layers``)."""
+    return ps.window_layers(windows)
