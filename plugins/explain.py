@@ -160,10 +160,15 @@ def logged_mean_abs_shap(ctx: MetricContext, target: Target) -> dict[str, tuple[
     parts = []
     for f in features:
         col = quote(columns[f])
-        parts.append(f"avg(abs({col})) FILTER (WHERE isfinite({col}))")
+        # A decimal sum is exact, so the mean is the same on every run (a parallel float
+        # average can differ in its last bit, and reports must be byte-identical).
+        parts.append(
+            f"CAST(sum(CASE WHEN isfinite({col}) THEN CAST(abs({col}) AS DECIMAL(38, 18)) END) "
+            f"AS DOUBLE) / count({col}) FILTER (WHERE isfinite({col}))"
+        )
         parts.append(f"count({col}) FILTER (WHERE isfinite({col}))")
     row = ctx.warehouse.con.execute(f"SELECT {', '.join(parts)} FROM ({sql}) AS r", params)
-    values = row.fetchone()
+    values = row.fetchall()[0]
     return {f: (values[2 * i], int(values[2 * i + 1])) for i, f in enumerate(features)}
 
 

@@ -32,7 +32,7 @@ def row_counts(con: duckdb.DuckDBPyConnection, rel: Relation) -> dict[str, int]:
     src, params = _from(rel)
     rows, labelled = con.execute(
         f"SELECT count(*), count(label) FROM {src} AS t", params
-    ).fetchone()
+    ).fetchall()[0]
     return {"rows": int(rows), "labelled": int(labelled)}
 
 
@@ -72,6 +72,8 @@ def calibration(
     (``searchsorted(edges[1:-1], score)``); per non-empty bin, ``mean_score`` is
     ``prob_pred`` and ``fraction_positive`` is ``prob_true``. Rows whose score is missing, not
     finite or outside [0, 1] are left out and counted (scikit-learn would refuse them).
+    Scores are summed as decimals: a parallel float sum can differ in its last bit from run
+    to run, and the report must be byte-identical.
     """
     edges = calibration_edges(n_bins)
     src, params = _from(rel)
@@ -79,14 +81,15 @@ def calibration(
         SELECT CAST(score AS DOUBLE) AS p, CAST(label AS DOUBLE) AS y FROM {src} AS t
         WHERE label IS NOT NULL
     )
-    SELECT len(list_filter(?::DOUBLE[], lambda x: x < p)) AS bin, count(*), sum(p), sum(y)
+    SELECT len(list_filter(?::DOUBLE[], lambda x: x < p)) AS bin, count(*),
+           sum(CAST(p AS DECIMAL(38, 18))), sum(y)
     FROM s WHERE isfinite(p) AND p >= 0 AND p <= 1 GROUP BY bin ORDER BY bin"""
     rows = con.execute(sql, [*params, edges[1:-1]]).fetchall()
     (excluded,) = con.execute(
         f"SELECT count(*) FROM (SELECT CAST(score AS DOUBLE) AS p FROM {src} AS t "
         "WHERE label IS NOT NULL) WHERE p IS NULL OR NOT isfinite(p) OR p < 0 OR p > 1",
         params,
-    ).fetchone()
+    ).fetchall()[0]
     by_bin = {int(b): (int(n), float(sp), float(sy)) for b, n, sp, sy in rows}
     bins = []
     for i in range(n_bins):
