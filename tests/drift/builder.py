@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 from mlreport.config import parse_config
 from mlreport.metrics import MetricContext, Window
 from mlreport.plugins.drift import DriftMetrics
+from mlreport.plugins.prediction_logs import quote
 from mlreport.warehouse import Warehouse
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -41,8 +42,8 @@ def write_log(
     schema = pa.schema([("ts", pa.timestamp("us", "UTC"))] + list(types.items()))
     pq.write_table(pa.table(columns, schema=schema), parquet)
     wh = Warehouse(path)
-    feats = "".join(f', CAST("{f}" AS DOUBLE) AS "{f}"' for f in numeric)
-    feats += "".join(f', CAST("{f}" AS VARCHAR) AS "{f}"' for f in categorical)
+    feats = "".join(f", CAST({quote(f)} AS DOUBLE) AS {quote(f)}" for f in numeric)
+    feats += "".join(f", CAST({quote(f)} AS VARCHAR) AS {quote(f)}" for f in categorical)
     select = (
         f"SELECT '{name}' AS log, '{entity}' AS entity, NULL::VARCHAR AS model_version, ts, "
         f"0.0 AS prediction, NULL::DOUBLE AS score, NULL::DOUBLE AS label{feats} "
