@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NamedTuple
 
 import duckdb
@@ -72,25 +73,11 @@ def _sides(ref: Relation, cur: Relation, column: str, numeric: bool) -> tuple[st
 
 def psi(con: duckdb.DuckDBPyConnection, ref: Relation, cur: Relation, column: str) -> float | None:
     """Population stability index over the reference's decile bins (DESIGN "drift.psi")."""
-    ctes, params = _sides(ref, cur, column, numeric=True)
-    sql = f"""{ctes},
-    e AS (SELECT list_sort(list_distinct(quantile_cont(v, {DECILES}))) AS edges FROM r),
-    b AS (
-        SELECT 0 AS side, len(list_filter(edges, lambda x: x < v)) AS bin FROM r, e
-        UNION ALL
-        SELECT 1 AS side, len(list_filter(edges, lambda x: x < v)) AS bin FROM c, e
-    )
-    SELECT (SELECT len(edges) FROM e), side, bin, count(*) FROM b GROUP BY side, bin"""
-    rows = con.execute(sql, params).fetchall()
-    if not rows or rows[0][0] is None:
+    prof = reference_profile(con, ref, [column])[column]
+    ((n_cur, cur_counts),) = edge_counts(con, cur, [column], [prof.deciles])
+    if prof.n == 0 or n_cur == 0:
         return None
-    counts = np.zeros((2, rows[0][0] + 1))
-    for _, side, bin_, n in rows:
-        counts[side, bin_] = n
-    totals = counts.sum(axis=1)
-    if (totals == 0).any():
-        return None
-    return psi_from_counts(counts[0], counts[1])
+    return psi_from_edge_counts(prof.deciles, prof.edge_counts, prof.n, cur_counts, n_cur)
 
 
 def psi_from_counts(ref_counts: np.ndarray, cur_counts: np.ndarray) -> float:
@@ -309,23 +296,61 @@ def _clean(rel: Relation, columns: Sequence[str]) -> tuple[str, list[Any]]:
 def reference_profile(
     con: duckdb.DuckDBPyConnection, ref: Relation, columns: Sequence[str]
 ) -> dict[str, ReferenceProfile]:
-    """Deciles, size, extremes and std of every column, from one scan of the reference,
-    then the counts at the deciles from a second."""
+    """Size, extremes and std of every column from one scan of the reference; the order
+    statistics around each decile from a second; counts at the deciles from a third."""
     if not columns:
         return {}
     src, params = _clean(ref, columns)
     aggs = ", ".join(
-        f"count(c{i}), quantile_cont(c{i}, {DECILES}), min(c{i}) = max(c{i}), stddev_pop(c{i})"
-        for i in range(len(columns))
+        f"count(c{i}), min(c{i}) = max(c{i}), stddev_pop(c{i})" for i in range(len(columns))
     )
     row = con.execute(f"SELECT {aggs} FROM {src}", params).fetchone()
-    parts = [row[4 * i : 4 * i + 4] for i in range(len(columns))]
-    deciles = [tuple(q) if n else () for n, q, _, _ in parts]
+    parts = [row[3 * i : 3 * i + 3] for i in range(len(columns))]
+    deciles = _deciles(con, src, params, [n for n, _, _ in parts])
     counts = edge_counts(con, ref, columns, deciles)
     return {
         col: ReferenceProfile(n, deciles[i], counts[i][1], bool(const), std)
-        for i, (col, (n, _, const, std)) in enumerate(zip(columns, parts, strict=True))
+        for i, (col, (n, const, std)) in enumerate(zip(columns, parts, strict=True))
     }
+
+
+def _deciles(
+    con: duckdb.DuckDBPyConnection, src: str, params: list[Any], sizes: Sequence[int]
+) -> list[tuple[float, ...]]:
+    """numpy's linear quantiles at 0.1 … 0.9, per column ``c{i}`` of ``src``.
+
+    DuckDB's ``quantile_cont`` interpolates differently from numpy and can land an ulp away
+    (two equal values 809670.125 give 809670.1250000001), which moves values across a PSI
+    edge. So we fetch the two order statistics around each position exactly with
+    ``quantile_disc`` (index ``ceil(n·q) − 1``; ``q = (k + 0.5) / n`` picks index k) and
+    interpolate as numpy's ``_lerp`` does.
+    """
+    levels = np.arange(1, 10) / 10
+    plans, aggs = [], []
+    for i, n in enumerate(sizes):
+        if not n:
+            plans.append(None)
+            continue
+        h = (n - 1) * levels
+        lo = np.floor(h).astype(int)
+        hi = np.minimum(lo + 1, n - 1)
+        plans.append((lo, hi, h - lo))
+        fractions = ", ".join(repr((int(k) + 0.5) / n) for k in [*lo, *hi])
+        aggs.append(f"quantile_disc(c{i}, [{fractions}])")
+    if not aggs:
+        return [() for _ in sizes]
+    row = iter(con.execute(f"SELECT {', '.join(aggs)} FROM {src}", params).fetchone())
+    out: list[tuple[float, ...]] = []
+    for plan in plans:
+        if plan is None:
+            out.append(())
+            continue
+        values = np.array(next(row), dtype=float)
+        a, b, t = values[:9], values[9:], plan[2]
+        diff = b - a
+        lerp = np.where(t >= 0.5, b - diff * (1 - t), a + diff * t)
+        out.append(tuple(float(x) for x in lerp))
+    return out
 
 
 def edge_counts(
@@ -372,24 +397,44 @@ def numeric_drift(
     cur: Relation,
     columns: Sequence[str],
     profile: dict[str, ReferenceProfile] | None = None,
+    workers: int = 2,
 ) -> dict[str, NumericDrift | None]:
     """PSI, KS and Wasserstein of every column (each equal to the per-column function);
     None for a column whose reference or current side has no usable value. Pass ``profile``
-    (from :func:`reference_profile`) to reuse it across windows."""
+    (from :func:`reference_profile`) to reuse it across windows.
+
+    The sorted passes run on ``workers`` cursors at once: a sort uses every core, but the
+    streaming part after it runs on one, so two columns in flight keep both cores busy.
+    """
     profile = profile if profile is not None else reference_profile(con, ref, columns)
     counts = edge_counts(con, cur, columns, [profile[c].deciles for c in columns])
-    out: dict[str, NumericDrift | None] = {}
-    for col, (n_cur, cur_counts) in zip(columns, counts, strict=True):
-        prof = profile[col]
-        if prof.n == 0 or n_cur == 0:
-            out[col] = None
-            continue
-        stats = _ecdf_stats(con, ref, cur, col, (prof.n, n_cur))
+    todo = [
+        (col, profile[col], n_cur, cur_counts)
+        for col, (n_cur, cur_counts) in zip(columns, counts, strict=True)
+        if profile[col].n and n_cur
+    ]
+
+    def one(item: tuple[str, ReferenceProfile, int, tuple[int, ...]]) -> NumericDrift:
+        col, prof, n_cur, cur_counts = item
+        cursor = con.cursor() if workers > 1 else con
+        try:
+            stats = _ecdf_stats(cursor, ref, cur, col, (prof.n, n_cur))
+        finally:
+            if cursor is not con:
+                cursor.close()
         assert stats is not None  # both sides have usable values
         n1, n2, d, area = stats
         value_psi = psi_from_edge_counts(prof.deciles, prof.edge_counts, n1, cur_counts, n2)
         w = area if prof.constant or not prof.std else area / prof.std
-        out[col] = NumericDrift(value_psi, KsResult(d, ks_asymp_pvalue(d, n1, n2)), w, n1, n2)
+        return NumericDrift(value_psi, KsResult(d, ks_asymp_pvalue(d, n1, n2)), w, n1, n2)
+
+    if workers > 1 and len(todo) > 1:
+        with ThreadPoolExecutor(workers) as pool:
+            results = list(pool.map(one, todo))
+    else:
+        results = [one(item) for item in todo]
+    out: dict[str, NumericDrift | None] = dict.fromkeys(columns)
+    out.update({item[0]: r for item, r in zip(todo, results, strict=True)})
     return out
 
 
