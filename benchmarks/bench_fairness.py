@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 import tempfile
 import time
 from datetime import timedelta
@@ -37,6 +38,8 @@ from fairlearn.metrics import (
     selection_rate,
     true_positive_rate,
 )
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.prediction_log import T0, cached_parquet, log_warehouse
 from mlreport.config import parse_config
