@@ -26,6 +26,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "mlreport.connectors.predictions",
     "mlreport.plugins.dora",
     "mlreport.plugins.performance",
+    "mlreport.plugins.drift",
     "mlreport.plugins.fairness",
     "mlreport.plugins.explain",
     "mlreport.reports.renderers",
