@@ -1,0 +1,459 @@
+"""The built-in ``lifecycle`` metric family: the model lifecycle from the registry and runs.
+
+Entity = registered model name (one name in several MLflow sources is one entity). Every rule
+is documented in ``docs/metrics-lifecycle.md``. The registry history comes from
+``model_events`` (the snapshots the ``mlflow`` source diffs at each sync); which aliases mean
+"production", and which version tag means "approved", come from the ``[[sources]]`` entries of
+type ``mlflow`` (``aliases.production``, ``approval_tag``). Window-free facts are loaded once
+per metric context (``ctx.cache["lifecycle"]``) and shared with the ``models`` report.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import polars as pl
+
+from mlreport import hookimpl
+from mlreport.config import Config
+from mlreport.metrics import MetricContext, MetricFamily, MetricInfo, Window
+from mlreport.warehouse import Warehouse
+
+DEFAULT_PRODUCTION = ("champion", "production")
+DEFAULT_APPROVAL_TAG = "approved"
+NOT_APPROVED = frozenset({"", "false", "0", "no", "n", "off", "none", "null"})
+TERMINAL = ("FINISHED", "FAILED", "KILLED")
+STATS = (("p50", 0.5), ("p75", 0.75), ("p90", 0.9))
+US_PER_HOUR = 3_600_000_000
+SECONDS_PER_DAY = 86_400.0
+
+
+# -- settings from the mlflow sources -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Production aliases and the approval tag per mlflow source name (defaults otherwise)."""
+
+    production: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    approval: dict[str, str] = field(default_factory=dict)
+
+    def production_aliases(self, source: str) -> tuple[str, ...]:
+        return self.production.get(source, DEFAULT_PRODUCTION)
+
+    def approval_tag(self, source: str) -> str:
+        return self.approval.get(source, DEFAULT_APPROVAL_TAG)
+
+    def is_production(self, source: str, alias: str | None) -> bool:
+        return alias is not None and alias in self.production_aliases(source)
+
+
+def settings(config: Config) -> Settings:
+    """Read ``aliases.production`` and ``approval_tag`` of every ``type = "mlflow"`` source."""
+    production: dict[str, tuple[str, ...]] = {}
+    approval: dict[str, str] = {}
+    for src in config.sources:
+        if src.type != "mlflow":
+            continue
+        opts = src.options
+        aliases = opts.get("aliases") or {}
+        prod = aliases.get("production") if isinstance(aliases, dict) else None
+        if isinstance(prod, str):
+            prod = [prod]
+        production[src.name] = tuple(prod) if prod else DEFAULT_PRODUCTION
+        tag = opts.get("approval_tag")
+        approval[src.name] = tag if isinstance(tag, str) and tag else DEFAULT_APPROVAL_TAG
+    return Settings(production, approval)
+
+
+# -- small parsers -----------------------------------------------------------------------------
+
+
+def as_dict(value: Any) -> dict[str, Any]:
+    """A JSON object column as a dict; a list of ``{key, value}`` pairs is accepted too."""
+    if value is None:
+        return {}
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return {}
+    if isinstance(value, dict):
+        return value
+    if isinstance(value, list):
+        out = {}
+        for item in value:
+            if isinstance(item, dict) and "key" in item:
+                out[str(item["key"])] = item.get("value")
+        return out
+    return {}
+
+
+def version_number(version: str | None) -> int | None:
+    """MLflow versions are integers written as text; anything else is not comparable."""
+    try:
+        return int(str(version).strip())
+    except (TypeError, ValueError):
+        return None
+
+
+def is_rollback(version: str | None, previous: str | None) -> bool:
+    """An alias moved back: the new version is numerically older than the one it left."""
+    new, old = version_number(version), version_number(previous)
+    return new is not None and old is not None and new < old
+
+
+def blank(text: Any) -> bool:
+    return text is None or not str(text).strip()
+
+
+def approved(tags: dict[str, Any], tag: str) -> bool:
+    """The approval tag is set to something other than an explicit no (see the docs)."""
+    return tag in tags and str(tags[tag] or "").strip().lower() not in NOT_APPROVED
+
+
+# -- window-free facts -------------------------------------------------------------------------
+
+
+@dataclass
+class AliasMove:
+    """One production alias_set event with the version the alias left."""
+
+    source: str
+    name: str
+    version: str
+    alias: str
+    at: datetime
+    at_kind: str | None
+    previous: str | None
+    rollback: bool
+
+
+@dataclass
+class Facts:
+    """Everything the lifecycle metrics (and the models report) derive from, loaded once."""
+
+    settings: Settings
+    names: list[str]
+    events: list[dict[str, Any]]  # alias events, time-ordered (removed before set on ties)
+    moves: list[AliasMove]  # production alias_set events, one per (source, name, version, at)
+    versions: pl.DataFrame  # source, name, version, run_id, description, tags, created_at, ...
+    models: dict[tuple[str, str], dict[str, Any]]  # (source, name) -> registered model row
+    owners: dict[str, str | None]  # declared entity owner per model name
+    run_start: dict[tuple[str, str], datetime | None]  # (source, run_id) -> start_time
+    terminal_runs: pl.DataFrame  # name, start_time, finished (bool): runs of linked experiments
+    _index: dict[tuple[str, str, str], dict[str, Any]] | None = field(default=None, repr=False)
+
+    def governed(self, source: str, name: str, version: str) -> dict[str, bool]:
+        """Owner, description and approval of one version, from the current snapshot."""
+        model = self.models.get((source, name), {})
+        row = self.version_row(source, name, version) or {}
+        owner = not blank(model.get("owner")) or not blank(self.owners.get(name))
+        description = not blank(row.get("description")) or not blank(model.get("description"))
+        tags = as_dict(row.get("tags"))
+        ok = approved(tags, self.settings.approval_tag(source))
+        return {"owner": owner, "description": description, "approval": ok}
+
+    def version_row(self, source: str, name: str, version: str) -> dict[str, Any] | None:
+        return self._version_index().get((source, name, version))
+
+    def _version_index(self) -> dict[tuple[str, str, str], dict[str, Any]]:
+        if self._index is None:
+            self._index = {
+                (r["source"], r["name"], r["version"]): r
+                for r in self.versions.iter_rows(named=True)
+            }
+        return self._index
+
+    def first_promotions(self) -> dict[tuple[str, str, str], datetime]:
+        """The first production alias_set time of every promoted version."""
+        first: dict[tuple[str, str, str], datetime] = {}
+        for m in self.moves:
+            key = (m.source, m.name, m.version)
+            if key not in first or m.at < first[key]:
+                first[key] = m.at
+        return first
+
+    def production_at(self, end: datetime) -> list[tuple[str, str, str, str]]:
+        """(source, name, alias, version) held by production aliases just before ``end``."""
+        holder: dict[tuple[str, str, str], str | None] = {}
+        for e in self.events:
+            if e["at"] >= end:
+                break
+            if not self.settings.is_production(e["source"], e["alias"]):
+                continue
+            key = (e["source"], e["name"], e["alias"])
+            if e["event"] == "alias_set":
+                holder[key] = e["version"]
+            elif holder.get(key) == e["version"]:
+                holder[key] = None
+        return sorted((s, n, a, v) for (s, n, a), v in holder.items() if v is not None)
+
+
+def facts(ctx: MetricContext) -> Facts:
+    """The facts for ``ctx``, cached on it."""
+    if "lifecycle" not in ctx.cache:
+        ctx.cache["lifecycle"] = load_facts(ctx.warehouse, ctx.config, ctx.entities)
+    return ctx.cache["lifecycle"]
+
+
+def load_facts(wh: Warehouse, config: Config, entities: list[str] | None = None) -> Facts:
+    cfg = settings(config)
+    keep = {"all": entities is None, "ents": list(entities or [])}
+    where = "($all OR list_contains($ents, name))"
+    con = wh.con
+    events = [
+        _event(r)
+        for r in con.sql(
+            'SELECT source, name, version, event, "at", at_kind, CAST(detail AS VARCHAR) AS d '
+            "FROM model_events WHERE event IN ('alias_set', 'alias_removed') AND " + where + " "
+            'ORDER BY "at", source, name, event, version',
+            params=keep,
+        ).fetchall()
+    ]
+    versions = con.sql(
+        "SELECT source, name, version, run_id, model_source, status, description, "
+        "CAST(tags AS VARCHAR) AS tags, aliases, created_at, updated_at FROM model_versions "
+        f"WHERE {where} ORDER BY name, source, TRY_CAST(version AS BIGINT), version",
+        params=keep,
+    ).pl()
+    models = {
+        (r[0], r[1]): {"owner": r[2], "description": r[3], "tags": r[4], "aliases": r[5]}
+        for r in con.sql(
+            "SELECT source, name, owner, description, CAST(tags AS VARCHAR), "
+            f"CAST(aliases AS VARCHAR) FROM registered_models WHERE {where}",
+            params=keep,
+        ).fetchall()
+    }
+    owners = dict(
+        con.sql(
+            "SELECT name, owner FROM entities WHERE kind = 'model' AND " + where, params=keep
+        ).fetchall()
+    )
+    run_start = {
+        (s, r): t
+        for s, r, t in con.sql(
+            "SELECT r.source, r.run_id, r.start_time FROM runs r JOIN "
+            f"(SELECT DISTINCT source, run_id FROM model_versions WHERE {where}) v "
+            "ON r.source = v.source AND r.run_id = v.run_id",
+            params=keep,
+        ).fetchall()
+    }
+    names = sorted(
+        {n for _, n in models} | set(versions["name"].to_list()) | {e["name"] for e in events}
+    )
+    return Facts(
+        settings=cfg,
+        names=names,
+        events=events,
+        moves=_moves(events, cfg),
+        versions=versions,
+        models=models,
+        owners=owners,
+        run_start=run_start,
+        terminal_runs=_terminal_runs(wh, where, keep),
+    )
+
+
+def _event(row: tuple) -> dict[str, Any]:
+    source, name, version, event, at, at_kind, detail = row
+    d = as_dict(detail)
+    prev = d.get("previous_version")
+    return {
+        "source": source,
+        "name": name,
+        "version": version,
+        "event": event,
+        "at": at,
+        "at_kind": at_kind,
+        "alias": None if d.get("alias") is None else str(d["alias"]),
+        "previous": None if prev is None else str(prev),
+    }
+
+
+def _moves(events: Iterable[dict[str, Any]], cfg: Settings) -> list[AliasMove]:
+    """Production alias_set events with the version each alias left (the event's
+    ``previous_version``, else the alias's holder from the history before it)."""
+    holder: dict[tuple[str, str, str], str | None] = {}
+    seen: set[tuple[str, str, str, datetime]] = set()
+    out = []
+    for e in events:
+        if not cfg.is_production(e["source"], e["alias"]):
+            continue
+        key = (e["source"], e["name"], e["alias"])
+        if e["event"] == "alias_removed":
+            if holder.get(key) == e["version"]:
+                holder[key] = None
+            continue
+        previous = e["previous"] if e["previous"] is not None else holder.get(key)
+        holder[key] = e["version"]
+        once = (e["source"], e["name"], e["version"], e["at"])
+        if once in seen:  # several production aliases moved together: one move
+            continue
+        seen.add(once)
+        out.append(
+            AliasMove(
+                e["source"],
+                e["name"],
+                e["version"],
+                e["alias"],
+                e["at"],
+                e["at_kind"],
+                previous,
+                is_rollback(e["version"], previous),
+            )
+        )
+    return out
+
+
+def _terminal_runs(wh: Warehouse, where: str, keep: dict[str, Any]) -> pl.DataFrame:
+    """Terminal, not deleted runs of every experiment that trained a version of the model."""
+    return wh.con.sql(
+        "WITH linked AS (SELECT DISTINCT v.name, r.source, r.experiment_id "
+        f"FROM (SELECT * FROM model_versions WHERE {where}) v "
+        "JOIN runs r ON r.source = v.source AND r.run_id = v.run_id "
+        "WHERE r.experiment_id IS NOT NULL) "
+        "SELECT l.name, r.start_time, r.status = 'FINISHED' AS finished "
+        "FROM linked l JOIN runs r ON r.source = l.source AND r.experiment_id = l.experiment_id "
+        "WHERE list_contains($terminal, r.status) "
+        "AND coalesce(r.lifecycle_stage, 'active') <> 'deleted' AND r.start_time IS NOT NULL "
+        "ORDER BY l.name, r.start_time",
+        params={**keep, "terminal": list(TERMINAL)},
+    ).pl()
+
+
+# -- per window --------------------------------------------------------------------------------
+
+
+def quantiles(wh: Warehouse, values: list[float]) -> dict[str, float | None]:
+    """p50/p75/p90 by DuckDB ``quantile_cont`` (linear interpolation, as numpy)."""
+    if not values:
+        return {s: None for s, _ in STATS}
+    ((qs,),) = wh.con.execute(
+        "SELECT quantile_cont(x, ?::DOUBLE[]) FROM unnest(?::DOUBLE[]) AS t(x)",
+        [[q for _, q in STATS], values],
+    ).fetchall()
+    return {s: float(v) for (s, _), v in zip(STATS, qs, strict=True)}
+
+
+def lead_times(f: Facts, name: str, window: Window) -> list[float]:
+    """Hours from training-run start to first production promotion, for the model's versions
+    first promoted in ``window`` (versions without a known run start are left out)."""
+    out = []
+    for (source, n, version), at in sorted(f.first_promotions().items()):
+        if n != name or not (window.start <= at < window.end):
+            continue
+        row = f.version_row(source, n, version)
+        start = f.run_start.get((source, row["run_id"])) if row and row["run_id"] else None
+        if start is not None:
+            out.append((at - start).total_seconds() / 3600)
+    return out
+
+
+def window_rows(ctx: MetricContext, f: Facts, name: str, w: Window) -> Iterator[dict[str, Any]]:
+    def row(metric: str, value: float | None, unit: str, n: int, dims=None) -> dict[str, Any]:
+        return {
+            "metric": metric,
+            "entity": name,
+            "window_start": w.start,
+            "window_end": w.end,
+            "dimensions": dims or {},
+            "value": value,
+            "unit": unit,
+            "n": n,
+        }
+
+    created = f.versions.filter(
+        (pl.col("name") == name)
+        & (pl.col("created_at") >= w.start)
+        & (pl.col("created_at") < w.end)
+    ).height
+    yield row("lifecycle.versions_created", float(created), "count", created)
+    moves = [m for m in f.moves if m.name == name and w.start <= m.at < w.end]
+    promoted = sum(not m.rollback for m in moves)
+    rolled = sum(m.rollback for m in moves)
+    yield row("lifecycle.promotions", float(promoted), "count", promoted)
+    yield row("lifecycle.rollbacks", float(rolled), "count", rolled)
+    before = [m.at for m in f.moves if m.name == name and m.at < w.end]
+    days = (w.end - max(before)).total_seconds() / SECONDS_PER_DAY if before else None
+    yield row("lifecycle.days_since_promotion", days, "days", 1 if before else 0)
+    leads = lead_times(f, name, w)
+    for stat, value in quantiles(ctx.warehouse, leads).items():
+        yield row("lifecycle.model_lead_time", value, "hours", len(leads), {"stat": stat})
+    started = pl.col("start_time")
+    runs = f.terminal_runs.filter(
+        (pl.col("name") == name) & (started >= w.start) & (started < w.end)
+    )
+    ok = int(runs["finished"].sum()) if runs.height else 0
+    yield row(
+        "lifecycle.run_success_rate",
+        ok / runs.height if runs.height else None,
+        "ratio",
+        runs.height,
+    )
+    prod = sorted({(s, n, v) for s, n, _, v in f.production_at(w.end) if n == name})
+    governed = sum(all(f.governed(s, n, v).values()) for s, n, v in prod)
+    yield row(
+        "lifecycle.governed_share", governed / len(prod) if prod else None, "ratio", len(prod)
+    )
+
+
+class LifecycleMetrics(MetricFamily):
+    """Model lifecycle per registered model: cadence, lead time, rollbacks, governance."""
+
+    name = "lifecycle"
+    metrics = (
+        MetricInfo(
+            "lifecycle.versions_created", "count", "Model versions registered in the window"
+        ),
+        MetricInfo(
+            "lifecycle.days_since_promotion",
+            "days",
+            "Days from the last production alias move to the window end",
+            higher_is_better=False,
+        ),
+        MetricInfo(
+            "lifecycle.model_lead_time",
+            "hours",
+            "Training run start to the version's first production promotion",
+            tuple(s for s, _ in STATS),
+            higher_is_better=False,
+        ),
+        MetricInfo(
+            "lifecycle.run_success_rate",
+            "ratio",
+            "FINISHED share of terminal runs in the model's experiments",
+            higher_is_better=True,
+        ),
+        MetricInfo(
+            "lifecycle.governed_share",
+            "ratio",
+            "Share of production versions with owner, description and approval tag",
+            higher_is_better=True,
+        ),
+        MetricInfo(
+            "lifecycle.promotions",
+            "count",
+            "Production alias moves to a newer (or first) version",
+        ),
+        MetricInfo(
+            "lifecycle.rollbacks",
+            "count",
+            "Production alias moves back to an older version",
+            higher_is_better=False,
+        ),
+    )
+
+    def compute(self, ctx: MetricContext) -> list[dict[str, Any]]:
+        f = facts(ctx)
+        names = [n for n in f.names if ctx.entities is None or n in ctx.entities]
+        return [r for name in names for w in ctx.windows for r in window_rows(ctx, f, name, w)]
+
+
+@hookimpl
+def register_metrics(register):
+    register("lifecycle", LifecycleMetrics)
