@@ -106,6 +106,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "committed_at": TS,
         "subject": pl.String,
     },
+    "repo_entities": {"repo": pl.String, "entity": pl.String, "source": pl.String},
 }
 KEYS = {
     "registered_models": ("source", "name"),
@@ -117,6 +118,7 @@ KEYS = {
     "deployments": ("source", "deployment_id"),
     "entities": ("kind", "name"),
     "commits": ("repo", "sha"),
+    "repo_entities": ("repo", "entity"),
 }
 
 
@@ -316,6 +318,9 @@ class Registry:
             committed_at=authored,
             subject=sha,
         )
+
+    def repo(self, repo: str, entity: str):
+        return self.add("repo_entities", repo=repo, entity=entity, source="git")
 
     def write(self, wh: Warehouse) -> Warehouse:
         for table, rows in self.rows.items():
