@@ -1,0 +1,403 @@
+"""The ``models`` report: the model registry as a governance record.
+
+Sections: the registry inventory (owner, description, risk tier, the version in production and
+since when), one article per model (lineage of each production version — version → run →
+params, metrics, git commit, dataset digests → deployments — the promotion and rollback
+history, and lifecycle metrics with monthly trends), and hygiene findings. Numbers come from
+the ``lifecycle`` family (``compute_metrics(..., store=False)``: a report never writes metric
+history) and from the registry tables (:mod:`mlreport.reports.models_data`). Everything is
+computed once per report into ``ctx.cache`` and ordered on fixed keys, so the same warehouse,
+config and ``as_of`` give byte-identical HTML, JSON and Markdown.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from markupsafe import Markup
+
+from mlreport import hookimpl
+from mlreport.metrics import Window, canonical_dimensions, compute_metrics, iso, split_window
+from mlreport.plugins.lifecycle import Facts as LifecycleFacts
+from mlreport.plugins.lifecycle import load_facts
+from mlreport.policies import PolicyResult, evaluate
+from mlreport.reporting import ReportContext, ReportType, Section
+from mlreport.reports import models_data as md
+from mlreport.reports.charts import Point, Series, TrendSpec, _no_data, trend_chart
+
+MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+
+# key, metric, stat, label, unit
+KPIS = (
+    ("promotions", "lifecycle.promotions", None, "Promotions", "count"),
+    ("rollbacks", "lifecycle.rollbacks", None, "Rollbacks", "count"),
+    ("days_since_promotion", "lifecycle.days_since_promotion", None, "Since last move", "days"),
+    ("model_lead_time", "lifecycle.model_lead_time", "p50", "Lead time (median)", "hours"),
+    ("run_success_rate", "lifecycle.run_success_rate", None, "Run success", "ratio"),
+    ("governed_share", "lifecycle.governed_share", None, "Governed", "ratio"),
+    ("versions_created", "lifecycle.versions_created", None, "Versions created", "count"),
+)
+# chart key -> (label, unit, [(series name, metric, stat)])
+TRENDS = (
+    (
+        "moves",
+        "Production moves",
+        "count",
+        (("promotions", "lifecycle.promotions", None), ("rollbacks", "lifecycle.rollbacks", None)),
+    ),
+    ("versions", "Versions created", "count", (("versions", "lifecycle.versions_created", None),)),
+    (
+        "lead_time",
+        "Model lead time (median)",
+        "hours",
+        (("median", "lifecycle.model_lead_time", "p50"),),
+    ),
+    ("runs", "Run success rate", "ratio", (("success", "lifecycle.run_success_rate", None),)),
+)
+FINDING_KINDS = {
+    "no_metrics": "Lifecycle metrics unavailable",
+    "ungoverned": "Production versions missing owner, description or approval",
+    "no_commit": "Training runs without a git commit",
+    "missing_run": "Training runs not in the warehouse",
+    "no_production": "Models with nothing in production",
+    "unknown_since": "Production versions with no recorded promotion",
+    "dataset_tag": "Unreadable dataset tags",
+}
+
+Key = tuple[str, str, str]  # metric, entity, canonical dimensions
+
+
+class SectionData(dict):
+    """A section's JSON data that templates can also draw charts from (``data.chart``): the
+    SVG is drawn at render time from the numbers in the data and never stored in it."""
+
+    def chart(self, trend: dict[str, Any], subject: str) -> Markup:
+        return trend_svg(trend, subject)
+
+
+# -- shared facts -----------------------------------------------------------------------------
+
+
+@dataclass
+class Facts:
+    ctx: ReportContext
+    months: list[Window]
+    registry: LifecycleFacts
+    names: list[str]
+    info: dict[str, dict[str, Any]]
+    has_lifecycle: bool
+    rows: dict[Key, dict[str, Any]] = field(default_factory=dict)
+    monthly: dict[Key, dict[Any, dict[str, Any]]] = field(default_factory=dict)
+    policies: dict[Key, PolicyResult] = field(default_factory=dict)
+    models: list[dict[str, Any]] = field(default_factory=list)
+    findings: list[dict[str, Any]] = field(default_factory=list)
+
+
+def facts(ctx: ReportContext) -> Facts:
+    """The facts for ``ctx``, cached on it so the sections share one computation."""
+    if "models_facts" not in ctx.cache:
+        ctx.cache["models_facts"] = _collect(ctx)
+    return ctx.cache["models_facts"]
+
+
+def _installed() -> bool:
+    from mlreport.plugin_manager import get_plugins
+
+    registry = get_plugins().metrics()
+    return any(
+        m.name.startswith("lifecycle.")
+        for n in registry.names()
+        for m in getattr(registry.get(n), "metrics", ())
+    )
+
+
+def _collect(ctx: ReportContext) -> Facts:
+    registry = load_facts(ctx.warehouse, ctx.config, ctx.entities)
+    names = [n for n in registry.names if ctx.entities is None or n in ctx.entities]
+    f = Facts(
+        ctx=ctx,
+        months=split_window(ctx.window, "month"),
+        registry=registry,
+        names=names,
+        info=md.entity_info(ctx.warehouse),
+        has_lifecycle=_installed(),
+    )
+    if f.has_lifecycle and names:
+        w, cfg = ctx.warehouse, ctx.config
+        current = compute_metrics(w, cfg, [ctx.window], "lifecycle.*", names, store=False)
+        monthly = compute_metrics(w, cfg, f.months, "lifecycle.*", names, store=False)
+        f.rows = {_key(r): r for r in current.iter_rows(named=True)}
+        for r in monthly.iter_rows(named=True):
+            f.monthly.setdefault(_key(r), {})[r["window_start"]] = r
+        f.policies = {
+            (p.metric, p.entity, canonical_dimensions(p.dimensions)): p
+            for p in evaluate(cfg, current)
+        }
+    elif not f.has_lifecycle:
+        f.findings.append(
+            _finding(
+                "no_metrics",
+                None,
+                "No plugin provides lifecycle.* metrics; the metric parts of this report are "
+                "empty.",
+            )
+        )
+    for name in names:
+        f.models.append(model(f, name))
+    order = list(FINDING_KINDS)
+    f.findings.sort(key=lambda x: (order.index(x["kind"]), x["model"] or ""))  # stable
+    return f
+
+
+def _key(row: dict[str, Any]) -> Key:
+    return (row["metric"], row["entity"], canonical_dimensions(row["dimensions"]))
+
+
+def _finding(kind: str, model: str | None, message: str, **extra: Any) -> dict[str, Any]:
+    return {"kind": kind, "model": model, "message": message, **extra}
+
+
+# -- one model --------------------------------------------------------------------------------
+
+
+def kpis(f: Facts, name: str) -> list[dict[str, Any]]:
+    out = []
+    for key, metric, stat, label, unit in KPIS:
+        k = (metric, name, canonical_dimensions({"stat": stat} if stat else {}))
+        row = f.rows.get(k)
+        p = f.policies.get(k)
+        out.append(
+            {
+                "key": key,
+                "metric": metric,
+                "stat": stat,
+                "label": label,
+                "unit": unit,
+                "value": md.num(row["value"]) if row else None,
+                "n": row["n"] if row else None,
+                "policy": (
+                    {"min": p.min, "max": p.max, "severity": p.severity, "passed": p.passed}
+                    if p
+                    else None
+                ),
+            }
+        )
+    return out
+
+
+def trends(f: Facts, name: str) -> list[dict[str, Any]]:
+    out = []
+    for key, label, unit, series in TRENDS:
+        lines = []
+        for sname, metric, stat in series:
+            by = f.monthly.get((metric, name, canonical_dimensions({"stat": stat} if stat else {})))
+            points = []
+            for w in f.months:
+                r = (by or {}).get(w.start)
+                points.append(
+                    {
+                        "start": iso(w.start),
+                        "end": iso(w.end),
+                        "value": md.num(r["value"]) if r else None,
+                        "n": r["n"] if r else None,
+                    }
+                )
+            lines.append({"name": sname, "metric": metric, "stat": stat, "points": points})
+        out.append({"key": key, "label": label, "unit": unit, "series": lines})
+    return out
+
+
+def model(f: Facts, name: str) -> dict[str, Any]:
+    ctx = f.ctx
+    end = ctx.window.end
+    row = md.inventory_row(f.registry, f.info, name, end)
+    row["kpis"] = kpis(f, name)
+    row["trends"] = trends(f, name)
+    row["lineage"] = [
+        md.lineage(ctx.warehouse, f.registry, held, name, end) for held in row["production"]
+    ]
+    row["history"] = md.history(f.registry, name, ctx.window.start, end)
+    _model_findings(f, row)
+    return row
+
+
+def _model_findings(f: Facts, m: dict[str, Any]) -> None:
+    name = m["name"]
+    if not m["production"]:
+        f.findings.append(_finding("no_production", name, f"{name} has no production version."))
+    for lin in m["lineage"]:
+        v = f"{name} version {lin['version']} ({lin['alias']})"
+        missing = [k for k, ok in lin["governance"].items() if not ok]
+        if missing:
+            words = {"owner": "an owner", "description": "a description", "approval": "approval"}
+            tag = f.registry.settings.approval_tag(lin["source"])
+            f.findings.append(
+                _finding(
+                    "ungoverned",
+                    name,
+                    f"{v} is in production without "
+                    + _join([words[k] for k in missing])
+                    + (f" (tag {tag!r})" if "approval" in missing else "")
+                    + ".",
+                    version=lin["version"],
+                    missing=missing,
+                )
+            )
+        if lin["since"] is None:
+            f.findings.append(
+                _finding(
+                    "unknown_since",
+                    name,
+                    f"{v}: no promotion is recorded in the alias history; the registry snapshot "
+                    "says it is in production.",
+                    version=lin["version"],
+                )
+            )
+        run = lin["run"]
+        for problem in run["dataset_problems"] if run else []:
+            f.findings.append(
+                _finding("dataset_tag", name, f"{v}, run {run['run_id']}: {problem}.")
+            )
+    for r in md.runs_without_commit(f.ctx.warehouse, [name]):
+        kind = "missing_run" if r["missing"] else "no_commit"
+        text = (
+            f"{name} version {r['version']}: training run {r['run_id']} is not in the warehouse "
+            "(deleted, or its experiment is not synced)."
+            if r["missing"]
+            else f"{name} version {r['version']}: training run {r['run_name'] or r['run_id']} "
+            "has no mlflow.source.git.commit tag, so its code cannot be traced."
+        )
+        f.findings.append(_finding(kind, name, text, version=r["version"], run_id=r["run_id"]))
+
+
+def _join(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
+
+
+# -- charts -----------------------------------------------------------------------------------
+
+
+def month_label(iso_start: str) -> str:
+    """``2026-04-01T00:00:00Z`` -> ``Apr 2026``; a partial first month shows its day."""
+    day = int(iso_start[8:10])
+    text = f"{MONTHS[int(iso_start[5:7]) - 1]} {iso_start[:4]}"
+    return text if day == 1 else f"{day} {text}"
+
+
+def trend_svg(trend: dict[str, Any], subject: str) -> Markup:
+    """One monthly lifecycle trend (several series share an axis)."""
+    label = f"{trend['label']} per month, {subject}"
+    spec = TrendSpec(
+        label=label,
+        unit=trend["unit"],
+        series=[
+            Series(s["name"], [Point(month_label(p["start"]), p["value"]) for p in s["points"]])
+            for s in trend["series"]
+        ],
+    )
+    if not spec.series or not spec.series[0].points:
+        return _no_data(400, 70, label, "No data in this window")
+    return trend_chart(spec)
+
+
+# -- sections ---------------------------------------------------------------------------------
+
+
+def _window(ctx: ReportContext) -> dict[str, Any]:
+    return {"since": iso(ctx.window.start), "until": iso(ctx.window.end)}
+
+
+def _counts(findings: list[dict[str, Any]]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for x in findings:
+        counts[x["kind"]] = counts.get(x["kind"], 0) + 1
+    return counts
+
+
+class Inventory(Section):
+    name = "inventory"
+    title = "Registry inventory"
+    template = "models/inventory.html.j2"
+    markdown = "models/inventory.md.j2"
+
+    def data(self, ctx: ReportContext) -> dict[str, Any]:
+        f = facts(ctx)
+        keep = ("name", "owner", "team", "risk_tier", "description", "sources", "versions")
+        rows = []
+        for m in f.models:
+            kp = {k["key"]: k for k in m["kpis"]}
+            rows.append(
+                {
+                    **{k: m[k] for k in keep},
+                    "latest_version": m["latest_version"],
+                    "production": m["production"],
+                    "promotions": kp["promotions"]["value"],
+                    "rollbacks": kp["rollbacks"]["value"],
+                    "governed_share": kp["governed_share"]["value"],
+                    "findings": sum(1 for x in f.findings if x["model"] == m["name"]),
+                }
+            )
+        prod = [p for m in f.models for p in m["production"]]
+        return SectionData(
+            window=_window(ctx),
+            models=rows,
+            totals={
+                "models": len(rows),
+                "in_production": sum(1 for m in f.models if m["production"]),
+                "production_versions": len(prod),
+                "promotions": sum(m["history"]["promotions"] for m in f.models),
+                "rollbacks": sum(m["history"]["rollbacks"] for m in f.models),
+                "findings": len(f.findings),
+            },
+            has_lifecycle=f.has_lifecycle,
+        )
+
+
+class Models(Section):
+    name = "models"
+    title = "Per model"
+    template = "models/models.html.j2"
+
+    def data(self, ctx: ReportContext) -> dict[str, Any]:
+        f = facts(ctx)
+        return SectionData(
+            months=[{"start": iso(w.start), "end": iso(w.end)} for w in f.months],
+            limits={
+                "params": md.MAX_PARAMS,
+                "metrics": md.MAX_METRICS,
+                "deployments": md.MAX_DEPLOYMENTS,
+                "history": md.MAX_HISTORY,
+            },
+            models=f.models,
+        )
+
+
+class Hygiene(Section):
+    name = "hygiene"
+    title = "Hygiene findings"
+    template = "models/hygiene.html.j2"
+    markdown = "models/hygiene.md.j2"
+
+    def data(self, ctx: ReportContext) -> dict[str, Any]:
+        f = facts(ctx)
+        return SectionData(findings=f.findings, counts=_counts(f.findings), kinds=FINDING_KINDS)
+
+
+class ModelsReport(ReportType):
+    name = "models"
+    title = "Model registry and lifecycle"
+    sections = (Inventory, Models, Hygiene)
+    inputs = (
+        "registered_models",
+        "model_versions",
+        "model_events",
+        "runs",
+        "deployments",
+        "entities",
+    )
+
+
+@hookimpl
+def register_reports(register):
+    register("models", ModelsReport)
