@@ -1,0 +1,232 @@
+"""The one HTTP client every HTTP source uses: timeouts, retries with backoff, clear errors.
+
+Why one client: retries, ``Retry-After``, TLS and credential handling are easy to get subtly
+wrong, and a secret must never reach a log line or an error message. Sources call
+``get_json`` / ``post_json`` and get parsed JSON or a :class:`HttpError` whose message names the
+endpoint and, for 401/403, the *config key* that holds the credential — never its value.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import logging
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from mlreport.sources import SourceError
+
+log = logging.getLogger("mlreport.http")
+
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+MAX_RETRY_AFTER = 60.0  # seconds; a server asking for longer is not waited for blindly
+MAX_BACKOFF = 30.0
+
+
+class HttpError(SourceError):
+    """An HTTP request failed for good; ``status`` is None for transport failures."""
+
+    def __init__(self, message: str, status: int | None = None, code: str | None = None):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+
+
+class HttpClient:
+    """JSON over HTTP with retries; counts every request it sends in ``requests``."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        token: str | None = None,
+        username: str | None = None,
+        password: str | None = None,
+        verify: bool | str | Path = True,
+        timeout: float = 30.0,
+        retries: int = 5,
+        transport: httpx.BaseTransport | None = None,
+        credential_key: str = "token",
+        backoff: float = 0.5,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if "@" in httpx.URL(base_url).netloc.decode():
+            raise SourceError(
+                f"{_strip_userinfo(base_url)}: credentials in the URL are not supported; "
+                "use the token or username/password keys"
+            )
+        headers = {"Accept": "application/json", "User-Agent": "mlreport"}
+        auth: httpx.Auth | None = None
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        elif username is not None or password is not None:
+            auth = httpx.BasicAuth(username or "", password or "")
+        self._secrets = tuple(s for s in (token, password) if s)
+        self._has_auth = bool(token) or auth is not None
+        self.base_url = base_url.rstrip("/")
+        self.credential_key = credential_key
+        self.retries = max(0, retries)
+        self.backoff = backoff
+        self._sleep = sleep
+        self.requests = 0
+        self.retried = 0
+        self._client = httpx.Client(
+            base_url=self.base_url,
+            headers=headers,
+            auth=auth,
+            verify=_verify(verify),
+            timeout=timeout,
+            transport=transport,
+            follow_redirects=False,
+        )
+
+    # -- public ------------------------------------------------------------------------------
+
+    def get_json(self, path: str, params: Any = None) -> Any:
+        return self._request("GET", path, params=params)
+
+    def post_json(self, path: str, body: dict[str, Any]) -> Any:
+        """POST a JSON body. Only for read-only queries (search endpoints): it is retried."""
+        return self._request("POST", path, json=body)
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> HttpClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> Any:
+        where = f"{method} {path}"
+        attempt = 0
+        while True:
+            self.requests += 1
+            try:
+                response = self._client.request(method, path, **kwargs)
+            except (httpx.TimeoutException, httpx.TransportError) as exc:
+                reason = _transport_reason(exc)
+                if attempt >= self.retries:
+                    raise HttpError(
+                        self._redact(
+                            f"{self.base_url}: {where}: {reason} "
+                            f"(gave up after {attempt + 1} attempts)"
+                        )
+                    ) from None
+                delay = self._backoff(attempt)
+                log.debug("%s: %s; retrying in %.1fs", where, reason, delay)
+            else:
+                if response.status_code < 400:
+                    return self._parse(response, where)
+                if response.status_code not in RETRY_STATUSES or attempt >= self.retries:
+                    raise self._status_error(response, where, attempt)
+                delay = _retry_after(response) or self._backoff(attempt)
+                log.debug("%s: HTTP %s; retrying in %.1fs", where, response.status_code, delay)
+            attempt += 1
+            self.retried += 1
+            self._sleep(delay)
+
+    def _backoff(self, attempt: int) -> float:
+        return min(MAX_BACKOFF, self.backoff * (2**attempt))
+
+    def _parse(self, response: httpx.Response, where: str) -> Any:
+        try:
+            return json.loads(response.content)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise HttpError(
+                f"{self.base_url}: {where}: the response is not valid JSON "
+                f"(truncated or malformed: {exc})",
+                status=response.status_code,
+            ) from None
+
+    def _status_error(self, response: httpx.Response, where: str, attempt: int) -> HttpError:
+        status = response.status_code
+        code, message = _error_body(response)
+        if status in (401, 403):
+            label = "forbidden" if status == 403 else "unauthorized"
+            if self._has_auth:
+                what = f"the credential in {self.credential_key} was rejected"
+            else:
+                what = f"the server wants a credential; set {self.credential_key}"
+            text = f"{self.base_url}: {where}: HTTP {status} ({label}): {what}"
+        else:
+            text = f"{self.base_url}: {where}: HTTP {status}"
+            if attempt:
+                text += f" after {attempt + 1} attempts"
+        if code or message:
+            text += f": {code or ''}{' ' if code and message else ''}{message or ''}"
+        return HttpError(self._redact(text), status=status, code=code)
+
+    def _redact(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
+
+
+def http_client(base_url: str, **kwargs: Any) -> HttpClient:
+    """Build the shared client (see :class:`HttpClient` for the keyword arguments)."""
+    return HttpClient(base_url, **kwargs)
+
+
+def _verify(verify: bool | str | Path) -> bool | str:
+    if isinstance(verify, Path | str) and not isinstance(verify, bool):
+        path = Path(verify)
+        if not path.is_file():
+            raise SourceError(f"{path}: CA bundle not found")
+        return str(path)
+    return bool(verify)
+
+
+def _strip_userinfo(url: str) -> str:
+    parsed = httpx.URL(url)
+    return str(parsed.copy_with(username=None, password=None))
+
+
+def _transport_reason(exc: Exception) -> str:
+    if isinstance(exc, httpx.TimeoutException):
+        return "timed out"
+    return f"connection failed ({type(exc).__name__})"
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    """Seconds the server asks us to wait (delta-seconds or an HTTP date), capped."""
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - datetime.now(UTC)).total_seconds()
+    return min(MAX_RETRY_AFTER, max(0.0, seconds))
+
+
+def _error_body(response: httpx.Response) -> tuple[str | None, str | None]:
+    """MLflow-style ``{"error_code", "message"}`` (or a short text body), length-capped."""
+    try:
+        body = response.json()
+    except ValueError:
+        text = response.text.strip()
+        return None, (text[:200] or None)
+    if isinstance(body, dict):
+        code = body.get("error_code")
+        message = body.get("message") or body.get("error")
+        return (
+            str(code) if code else None,
+            str(message)[:300] if message else None,
+        )
+    return None, None

@@ -1,0 +1,115 @@
+"""A real ``mlflow server`` for tests: sqlite backend, a free loopback port, killed at teardown.
+
+Other test folders can use it too::
+
+    from tests.mlflow.server import mlflow_server  # noqa: F401  (a session fixture)
+
+or ``with running_server(tmp_dir) as server: ...``. Starting takes a while (the server imports
+a lot and migrates its database), so the fixture is session-scoped and shared.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+START_TIMEOUT = 180.0  # seconds; a loaded CI machine can take a minute to import the server
+QUIET_ENV = {"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"}
+
+
+@dataclass
+class MlflowServer:
+    url: str
+    db: Path
+    artifacts: Path
+    log: Path
+
+    def client(self):
+        """A real mlflow client talking to this server (mlflow is a test dependency)."""
+        from mlflow import MlflowClient
+
+        return MlflowClient(tracking_uri=self.url, registry_uri=self.url)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def running_server(workdir: Path) -> Iterator[MlflowServer]:
+    """Start ``mlflow server`` in ``workdir``; wait for /health; stop it (and its workers)."""
+    pytest.importorskip("mlflow", reason="mlflow (a test dependency) is not installed")
+    workdir.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    server = MlflowServer(
+        url=f"http://127.0.0.1:{port}",
+        db=workdir / "mlflow.db",
+        artifacts=workdir / "artifacts",
+        log=workdir / "server.log",
+    )
+    cmd = [
+        sys.executable, "-m", "mlflow", "server",
+        "--backend-store-uri", f"sqlite:///{server.db}",
+        "--default-artifact-root", str(server.artifacts),
+        "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+    ]  # fmt: skip
+    env = dict(os.environ, **QUIET_ENV)
+    with open(server.log, "wb") as log:
+        proc = subprocess.Popen(
+            cmd, cwd=workdir, stdout=log, stderr=subprocess.STDOUT, env=env,
+            start_new_session=True,
+        )  # fmt: skip
+    try:
+        _wait_healthy(server, proc)
+        yield server
+    finally:
+        _stop(proc)
+
+
+def _wait_healthy(server: MlflowServer, proc: subprocess.Popen) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"mlflow server exited: {server.log.read_text()[-2000:]}")
+        try:
+            if httpx.get(f"{server.url}/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise RuntimeError(f"mlflow server did not start: {server.log.read_text()[-2000:]}")
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """Stop the server's own process group (it was started in a new session)."""
+    if proc.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowServer]:
+    for key, value in QUIET_ENV.items():
+        os.environ.setdefault(key, value)
+    with running_server(tmp_path_factory.mktemp("mlflow-server")) as server:
+        yield server
