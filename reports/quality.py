@@ -22,6 +22,7 @@ import polars as pl
 
 from mlreport import hookimpl
 from mlreport.metrics import Window, canonical_dimensions, compute_metrics, iso, split_window
+from mlreport.plugins.drift import DEFAULT_POLICIES, feature_policies, violates
 from mlreport.plugins.prediction_logs import PredictionLog, prediction_logs
 from mlreport.policies import PolicyResult, evaluate
 from mlreport.reporting import ReportContext, ReportType, Section
@@ -579,15 +580,17 @@ def drift(f: Facts, log: PredictionLog) -> dict[str, Any]:
         _no_values(f, log, "drift", "" if log.reference_view else " (no reference configured)")
     named = [dims.get("feature") for _, dims, _ in rows if dims.get("feature") is not None]
     features = list(log.features) + sorted(set(map(str, named)) - set(log.features))
-    policies = sorted(m for m in f.ctx.config.policies if m.startswith("drift."))
-    table = [_drift_feature(f, log, feat) for feat in features]
+    judged = feature_policies(f.ctx.config, entity)
+    policies = sorted(judged)
+    table = [_drift_feature(f, log, feat, judged) for feat in features]
     table = [t for t in table if t["metrics"] or t["feature"] in log.features]
-    if rows and not policies:
+    if rows and judged == DEFAULT_POLICIES:
         f.notes.append(
             _note(
                 "no_drift_policy",
                 log,
-                f"{log.log}: no drift.* policy is configured, so no feature is flagged as drifted.",
+                f"{log.log}: no per-feature drift.* policy is configured, so features are "
+                "judged by the drift family's defaults (PSI above 0.2, Jensen–Shannon above 0.1).",
             )
         )
     drifted = [t["feature"] for t in table if t["drifted"]]
@@ -621,7 +624,11 @@ def drift(f: Facts, log: PredictionLog) -> dict[str, Any]:
     }
 
 
-def _drift_feature(f: Facts, log: PredictionLog, feature: str) -> dict[str, Any]:
+def _drift_feature(
+    f: Facts, log: PredictionLog, feature: str, judged: dict[str, Any]
+) -> dict[str, Any]:
+    """One feature's drift values; it is drifted exactly when the drift family flags it
+    (the same policies, or the family's defaults), so the table agrees with drift.share."""
     metrics, n, failed = {}, None, []
     for m in DRIFT_METRICS:
         c = cell(f, f"drift.{m}", log.entity, {"feature": feature})
@@ -629,7 +636,8 @@ def _drift_feature(f: Facts, log: PredictionLog, feature: str) -> dict[str, Any]
             continue
         metrics[m] = {"value": c["value"], "policy": c["policy"]}
         n = c["n"] if n is None else max(n, c["n"] or 0)
-        if c["policy"] and not c["policy"]["passed"]:
+        policy = judged.get(f"drift.{m}")
+        if policy is not None and violates(policy, c["value"]):
             failed.append(m)
     kind = "numeric" if feature in log.numeric else "categorical"
     if feature not in log.numeric and feature not in log.categorical:
