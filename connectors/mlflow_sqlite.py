@@ -368,7 +368,7 @@ class SqliteBackend:
                 "JOIN datasets d ON i.source_id = d.dataset_uuid "
                 "LEFT JOIN input_tags t ON t.input_uuid = i.input_uuid "
                 f"WHERE i.destination_type = 'RUN' AND i.destination_id IN ({_marks(chunk)}) "
-                "ORDER BY i.destination_id, i.rowid, t.rowid",
+                "ORDER BY i.destination_id, i.rowid, t.name",
                 chunk,
             )
             for run_id, uuid, name, digest, kind, source, schema, profile, tag, value in rows:
