@@ -11,11 +11,12 @@ per metric context (``ctx.cache["lifecycle"]``) and shared with the ``models`` r
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from mlreport import hookimpl
@@ -147,6 +148,26 @@ class Facts:
     run_start: dict[tuple[str, str], datetime | None]  # (source, run_id) -> start_time
     terminal_runs: pl.DataFrame  # name, start_time, finished (bool): runs of linked experiments
     _index: dict[tuple[str, str, str], dict[str, Any]] | None = field(default=None, repr=False)
+    _parts: dict[str, Part] | None = field(default=None, repr=False)
+    _held: dict[datetime, dict[str, list[tuple[str, str]]]] = field(
+        default_factory=dict, repr=False
+    )
+
+    def part(self, name: str) -> Part:
+        """The model's own slice of the facts (split once, so per-window work is small)."""
+        if self._parts is None:
+            self._parts = _partition(self)
+        return self._parts[name]
+
+    def held_at(self, end: datetime, name: str) -> list[tuple[str, str]]:
+        """The (source, version) pairs production aliases of ``name`` hold at ``end``;
+        ``production_at`` is replayed once per window end."""
+        if end not in self._held:
+            by: dict[str, set[tuple[str, str]]] = {}
+            for source, n, _, version in self.production_at(end):
+                by.setdefault(n, set()).add((source, version))
+            self._held[end] = {n: sorted(v) for n, v in by.items()}
+        return self._held[end].get(name, [])
 
     def governed(self, source: str, name: str, version: str) -> dict[str, bool]:
         """Owner, description and approval of one version, from the current snapshot."""
@@ -192,6 +213,62 @@ class Facts:
             elif holder.get(key) == e["version"]:
                 holder[key] = None
         return sorted((s, n, a, v) for (s, n, a), v in holder.items() if v is not None)
+
+
+@dataclass
+class Part:
+    """One model's facts as sorted epoch-microsecond arrays, so that a window is two binary
+    searches: versions created, production moves (with a running rollback count), first
+    promotions with their lead times, and terminal runs (with a running FINISHED count)."""
+
+    created: np.ndarray
+    move_at: np.ndarray
+    rollbacks: np.ndarray  # cumulative, len(move_at) + 1
+    first_at: np.ndarray
+    first_lead: np.ndarray  # hours; NaN when the run start is unknown
+    run_start: np.ndarray
+    finished: np.ndarray  # cumulative, len(run_start) + 1
+
+
+def _us(values: Iterable[datetime | None]) -> np.ndarray:
+    out = [round(v.timestamp() * 1_000_000) for v in values if v is not None]
+    return np.sort(np.asarray(out, dtype=np.int64))
+
+
+def _cum(flags: list[bool] | np.ndarray) -> np.ndarray:
+    return np.concatenate([[0], np.cumsum(np.asarray(flags, dtype=np.int64))])
+
+
+def _partition(f: Facts) -> dict[str, Part]:
+    created: dict[str, list[datetime]] = {}
+    for n, t in zip(f.versions["name"], f.versions["created_at"], strict=True):
+        created.setdefault(n, []).append(t)
+    moves: dict[str, list[AliasMove]] = {}
+    for m in f.moves:
+        moves.setdefault(m.name, []).append(m)
+    firsts: dict[str, list[tuple[datetime, float]]] = {}
+    for (source, name, version), at in sorted(f.first_promotions().items()):
+        row = f.version_row(source, name, version)
+        start = f.run_start.get((source, row["run_id"])) if row and row["run_id"] else None
+        lead = (at - start).total_seconds() / 3600 if start is not None else float("nan")
+        firsts.setdefault(name, []).append((at, lead))
+    runs = f.terminal_runs.sort("name", "start_time", "finished")
+    by_name = {k[0]: v for k, v in runs.partition_by("name", as_dict=True).items()}
+    parts = {}
+    for n in f.names:
+        ms = sorted(moves.get(n, []), key=lambda m: m.at)
+        fs = sorted(firsts.get(n, []), key=lambda x: x[0])
+        rs = by_name.get(n, runs.clear())
+        parts[n] = Part(
+            created=_us(created.get(n, [])),
+            move_at=_us(m.at for m in ms),
+            rollbacks=_cum([m.rollback for m in ms]),
+            first_at=_us(x[0] for x in fs),
+            first_lead=np.asarray([x[1] for x in fs], dtype=np.float64),
+            run_start=rs["start_time"].dt.epoch("us").to_numpy().astype(np.int64),
+            finished=_cum(rs["finished"].to_numpy()),
+        )
+    return parts
 
 
 def facts(ctx: MetricContext) -> Facts:
@@ -329,77 +406,101 @@ def _terminal_runs(wh: Warehouse, where: str, keep: dict[str, Any]) -> pl.DataFr
 # -- per window --------------------------------------------------------------------------------
 
 
-def quantiles(wh: Warehouse, values: list[float]) -> dict[str, float | None]:
-    """p50/p75/p90 by DuckDB ``quantile_cont`` (linear interpolation, as numpy)."""
-    if not values:
-        return {s: None for s, _ in STATS}
-    ((qs,),) = wh.con.execute(
-        "SELECT quantile_cont(x, ?::DOUBLE[]) FROM unnest(?::DOUBLE[]) AS t(x)",
-        [[q for _, q in STATS], values],
+def quantiles(wh: Warehouse, keys: list[int], values: list[float]) -> dict[int, list[float]]:
+    """p50/p75/p90 per key by DuckDB ``quantile_cont`` (linear interpolation, as numpy), in
+    one query for every (model, window) cell."""
+    if not keys:
+        return {}
+    rows = wh.con.execute(
+        "SELECT k, quantile_cont(x, ?::DOUBLE[]) FROM "
+        "(SELECT unnest(?::BIGINT[]) AS k, unnest(?::DOUBLE[]) AS x) GROUP BY k",
+        [[q for _, q in STATS], keys, values],
     ).fetchall()
-    return {s: float(v) for (s, _), v in zip(STATS, qs, strict=True)}
+    return {int(k): [float(v) for v in qs] for k, qs in rows}
 
 
-def lead_times(f: Facts, name: str, window: Window) -> list[float]:
-    """Hours from training-run start to first production promotion, for the model's versions
-    first promoted in ``window`` (versions without a known run start are left out)."""
-    out = []
-    for (source, n, version), at in sorted(f.first_promotions().items()):
-        if n != name or not (window.start <= at < window.end):
-            continue
-        row = f.version_row(source, n, version)
-        start = f.run_start.get((source, row["run_id"])) if row and row["run_id"] else None
-        if start is not None:
-            out.append((at - start).total_seconds() / 3600)
-    return out
+def _span(times: np.ndarray, lo: int, hi: int) -> tuple[int, int]:
+    """Indices ``[i, j)`` of the sorted ``times`` inside ``[lo, hi)``."""
+    return int(np.searchsorted(times, lo, "left")), int(np.searchsorted(times, hi, "left"))
 
 
-def window_rows(ctx: MetricContext, f: Facts, name: str, w: Window) -> Iterator[dict[str, Any]]:
-    def row(metric: str, value: float | None, unit: str, n: int, dims=None) -> dict[str, Any]:
+def _bounds(w: Window) -> tuple[int, int]:
+    return round(w.start.timestamp() * 1_000_000), round(w.end.timestamp() * 1_000_000)
+
+
+def cell_rows(f: Facts, name: str, w: Window, leads: list[float]) -> list[dict[str, Any]]:
+    """Every row of one (model, window) except lead time, whose samples go to ``leads``."""
+    part = f.part(name)
+    lo, hi = _bounds(w)
+
+    def row(metric: str, value: float | None, unit: str, n: int) -> dict[str, Any]:
         return {
             "metric": metric,
             "entity": name,
             "window_start": w.start,
             "window_end": w.end,
-            "dimensions": dims or {},
+            "dimensions": {},
             "value": value,
             "unit": unit,
             "n": n,
         }
 
-    created = f.versions.filter(
-        (pl.col("name") == name)
-        & (pl.col("created_at") >= w.start)
-        & (pl.col("created_at") < w.end)
-    ).height
-    yield row("lifecycle.versions_created", float(created), "count", created)
-    moves = [m for m in f.moves if m.name == name and w.start <= m.at < w.end]
-    promoted = sum(not m.rollback for m in moves)
-    rolled = sum(m.rollback for m in moves)
-    yield row("lifecycle.promotions", float(promoted), "count", promoted)
-    yield row("lifecycle.rollbacks", float(rolled), "count", rolled)
-    before = [m.at for m in f.moves if m.name == name and m.at < w.end]
-    days = (w.end - max(before)).total_seconds() / SECONDS_PER_DAY if before else None
-    yield row("lifecycle.days_since_promotion", days, "days", 1 if before else 0)
-    leads = lead_times(f, name, w)
-    for stat, value in quantiles(ctx.warehouse, leads).items():
-        yield row("lifecycle.model_lead_time", value, "hours", len(leads), {"stat": stat})
-    started = pl.col("start_time")
-    runs = f.terminal_runs.filter(
-        (pl.col("name") == name) & (started >= w.start) & (started < w.end)
-    )
-    ok = int(runs["finished"].sum()) if runs.height else 0
-    yield row(
-        "lifecycle.run_success_rate",
-        ok / runs.height if runs.height else None,
-        "ratio",
-        runs.height,
-    )
-    prod = sorted({(s, n, v) for s, n, _, v in f.production_at(w.end) if n == name})
-    governed = sum(all(f.governed(s, n, v).values()) for s, n, v in prod)
-    yield row(
-        "lifecycle.governed_share", governed / len(prod) if prod else None, "ratio", len(prod)
-    )
+    i, j = _span(part.created, lo, hi)
+    out = [row("lifecycle.versions_created", float(j - i), "count", j - i)]
+    i, j = _span(part.move_at, lo, hi)
+    rolled = int(part.rollbacks[j] - part.rollbacks[i])
+    out.append(row("lifecycle.promotions", float(j - i - rolled), "count", j - i - rolled))
+    out.append(row("lifecycle.rollbacks", float(rolled), "count", rolled))
+    days = (hi - int(part.move_at[j - 1])) / 86_400_000_000 if j else None
+    out.append(row("lifecycle.days_since_promotion", days, "days", 1 if j else 0))
+    i, j = _span(part.first_at, lo, hi)
+    leads.extend(float(x) for x in part.first_lead[i:j] if not np.isnan(x))
+    i, j = _span(part.run_start, lo, hi)
+    ok = int(part.finished[j] - part.finished[i])
+    rate = ok / (j - i) if j > i else None
+    out.append(row("lifecycle.run_success_rate", rate, "ratio", j - i))
+    prod = f.held_at(w.end, name)
+    governed = sum(all(f.governed(s, name, v).values()) for s, v in prod)
+    share = governed / len(prod) if prod else None
+    out.append(row("lifecycle.governed_share", share, "ratio", len(prod)))
+    return out
+
+
+def lead_rows(name: str, w: Window, qs: list[float] | None, n: int) -> list[dict[str, Any]]:
+    return [
+        {
+            "metric": "lifecycle.model_lead_time",
+            "entity": name,
+            "window_start": w.start,
+            "window_end": w.end,
+            "dimensions": {"stat": stat},
+            "value": qs[k] if qs else None,
+            "unit": "hours",
+            "n": n,
+        }
+        for k, (stat, _) in enumerate(STATS)
+    ]
+
+
+def compute_rows(ctx: MetricContext) -> list[dict[str, Any]]:
+    """All rows for every (model, window); lead-time quantiles in one DuckDB query."""
+    f = facts(ctx)
+    names = [n for n in f.names if ctx.entities is None or n in ctx.entities]
+    rows: list[dict[str, Any]] = []
+    cells: list[tuple[str, Window, int]] = []
+    keys: list[int] = []
+    values: list[float] = []
+    for name in names:
+        for w in ctx.windows:
+            leads: list[float] = []
+            rows.extend(cell_rows(f, name, w, leads))
+            keys.extend([len(cells)] * len(leads))
+            values.extend(leads)
+            cells.append((name, w, len(leads)))
+    qs = quantiles(ctx.warehouse, keys, values)
+    for k, (name, w, n) in enumerate(cells):
+        rows.extend(lead_rows(name, w, qs.get(k), n))
+    return rows
 
 
 class LifecycleMetrics(MetricFamily):
@@ -449,9 +550,7 @@ class LifecycleMetrics(MetricFamily):
     )
 
     def compute(self, ctx: MetricContext) -> list[dict[str, Any]]:
-        f = facts(ctx)
-        names = [n for n in f.names if ctx.entities is None or n in ctx.entities]
-        return [r for name in names for w in ctx.windows for r in window_rows(ctx, f, name, w)]
+        return compute_rows(ctx)
 
 
 @hookimpl
