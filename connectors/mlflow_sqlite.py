@@ -20,7 +20,7 @@ import math
 import sqlite3
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -239,9 +239,11 @@ class SqliteBackend:
         self._all("BEGIN")
         try:
             yield
-        finally:
-            if self._con.in_transaction:
-                self._con.execute("COMMIT")
+        except BaseException:
+            with suppress(sqlite3.Error):  # ending a read can lose nothing; keep the cause
+                self._con.execute("ROLLBACK")
+            raise
+        self._all("COMMIT")
 
     def _workspace(self, table: str, alias: str = "") -> str:
         """The single-tenant server serves the default workspace of the registry only."""
