@@ -238,6 +238,8 @@ def run_row(run: dict) -> dict:
     where = "runs/search"
     info = run.get("info") or {}
     data = run.get("data") or {}
+    if not isinstance(info, dict) or not isinstance(data, dict):
+        raise SourceError(f"{where}: a run whose info or data is not an object")
     run_id = info.get("run_id") or info.get("run_uuid")
     if not run_id:
         raise SourceError(f"{where}: a run without info.run_id")
@@ -261,6 +263,8 @@ def latest_metrics(run: dict) -> list[list[Any]]:
     """The run's latest point per key, as sorted [key, step, timestamp, value]."""
     out = []
     for m in (run.get("data") or {}).get("metrics") or []:
+        if not isinstance(m, dict):
+            raise SourceError("runs/search: data.metrics holds a non-object")
         out.append([m.get("key"), m.get("step"), m.get("timestamp"), str(m.get("value"))])
     return sorted(out, key=lambda r: str(r[0]))
 

@@ -133,7 +133,11 @@ class RestBackend:
 
     def logged_models(self, experiment_ids: list[str] | None = None) -> Iterator[dict]:
         """MLflow 3 logged models; nothing (and no error) from a server without them."""
-        if self.has_logged_models is False or not experiment_ids:
+        if self.has_logged_models is False:
+            return
+        if experiment_ids is None:  # the protocol's call: every experiment
+            experiment_ids = [str(e["experiment_id"]) for e in self.experiments()]
+        if not experiment_ids:
             return
         body = {"experiment_ids": list(experiment_ids), "max_results": LOGGED_MODELS_PAGE}
         try:

@@ -128,7 +128,9 @@ class HttpClient:
                     return self._parse(response, where)
                 if response.status_code not in RETRY_STATUSES or attempt >= self.retries:
                     raise self._status_error(response, where, attempt)
-                delay = _retry_after(response) or self._backoff(attempt)
+                delay = _retry_after(response)
+                if delay is None:
+                    delay = self._backoff(attempt)
                 log.debug("%s: HTTP %s; retrying in %.1fs", where, response.status_code, delay)
             attempt += 1
             self.retried += 1
