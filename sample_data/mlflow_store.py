@@ -696,7 +696,10 @@ class Rest:
         self.http = httpx.Client(base_url=f"{url}/api/2.0/mlflow/", timeout=60)
 
     def __call__(self, method: str, path: str, body: dict) -> dict:
-        response = self.http.request(method, path, json=body)
+        if method == "GET":
+            response = self.http.get(path, params=body)
+        else:
+            response = self.http.request(method, path, json=body)
         if response.status_code != 200:
             raise RuntimeError(f"{method} {path}: {response.status_code} {response.text[:300]}")
         return response.json()
