@@ -55,7 +55,7 @@ class HttpClient:
         backoff: float = 0.5,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        if "@" in httpx.URL(base_url).netloc.decode():
+        if httpx.URL(base_url).userinfo:
             raise SourceError(
                 f"{_strip_userinfo(base_url)}: credentials in the URL are not supported; "
                 "use the token or username/password keys"

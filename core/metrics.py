@@ -185,6 +185,7 @@ def compute_metrics(
         if not wanted and not fnmatch(fam.name, pattern):
             continue
         frame = _as_frame(fam().compute(ctx))
+        warehouse.settle()
         names = [m for m in frame.get_column("metric").unique().to_list() if fnmatch(m, pattern)]
         frame = frame.filter(pl.col("metric").is_in(names))
         if entities:

@@ -29,9 +29,11 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "mlreport.plugins.drift",
     "mlreport.plugins.fairness",
     "mlreport.plugins.explain",
+    "mlreport.plugins.lifecycle",
     "mlreport.reports.renderers",
     "mlreport.reports.delivery",
     "mlreport.reports.quality",
+    "mlreport.reports.models",
 )
 
 REGISTRATION_HOOKS = (

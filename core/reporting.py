@@ -186,6 +186,7 @@ def build_report(report_type: type[ReportType], ctx: ReportContext) -> BuiltRepo
         sections.append(
             BuiltSection(sec.name, sec.title, sec.template, sec.markdown, sec.data(ctx))
         )
+        ctx.warehouse.settle()
     return BuiltReport(
         type=report_type.name,
         title=ctx.title or report_type.title,

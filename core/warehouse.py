@@ -233,6 +233,13 @@ class Warehouse:
 
     # -- reads -----------------------------------------------------------------------------------
 
+    def settle(self) -> None:
+        """Close any result a plugin left half-read. DuckDB 2.0 refuses relation queries
+        (``con.sql``) on a connection whose last ``execute()`` result was not fetched to the
+        end (``fetchone()`` on a one-row result is not enough); a new ``execute`` replaces it.
+        The kernel calls this between plugins so one plugin's habit cannot break the next."""
+        self.con.execute("SELECT 1").fetchall()
+
     def query(self, sql: str, params: list[Any] | None = None) -> pl.DataFrame:
         return self.con.sql(sql, params=params or None).pl()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import duckdb
 import polars as pl
 import pytest
 
@@ -118,3 +119,12 @@ def test_a_second_writer_gets_a_clear_message(tmp_path):
             Warehouse(path)
     finally:
         holder.communicate("")
+
+
+def test_settle_closes_a_half_read_result_so_relation_queries_work(tmp_path):
+    wh = Warehouse(tmp_path / "w.duckdb")
+    wh.con.execute("SELECT count(*) FROM deployments").fetchone()  # left half-read
+    with pytest.raises(duckdb.Error, match="unfinished result"):
+        wh.con.sql("SELECT 1").fetchall()
+    wh.settle()
+    assert wh.con.sql("SELECT 1").fetchall() == [(1,)]
