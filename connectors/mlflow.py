@@ -464,6 +464,7 @@ class MlflowSource(Source):
 
     def _reset(self) -> None:
         self._experiments: list[dict] | None = None
+        self._all_experiments: set[str] = set()
         self._run_metrics: dict[str, tuple[str, list[str]]] | None = None
         self._registry: tuple[list[dict], dict[str, list[dict]], int] | None = None
         self._logged_runs: dict[str, str] | None = None
@@ -557,9 +558,11 @@ class MlflowSource(Source):
     def _selected_experiments(self) -> list[dict]:
         if self._experiments is None:
             globs = self.options.experiments
+            listed = list(self.backend.experiments())
+            self._all_experiments = {str(_need(e, "experiment_id", "experiments")) for e in listed}
             self._experiments = [
                 e
-                for e in self.backend.experiments()
+                for e in listed
                 if not globs or any(fnmatch.fnmatchcase(e.get("name") or "", g) for g in globs)
             ]
             self._tally()
@@ -573,8 +576,10 @@ class MlflowSource(Source):
             digests[row["experiment_id"]] = d = _digest(row)
             if old.get(row["experiment_id"]) != d:
                 rows.append(row)
-        gone = sorted(set(old) - set(digests))
-        if gone:  # purged since the last sync: keep the row, marked deleted
+        # purged since the last sync (not merely left out by the `experiments` globs): keep
+        # the row, marked deleted
+        gone = sorted(set(old) - set(digests) - self._all_experiments)
+        if gone:
             stored = self._stored("experiments", "experiment_id", gone)
             rows += [dict(r, lifecycle_stage="deleted") for r in stored]
         if rows:
@@ -612,8 +617,10 @@ class MlflowSource(Source):
         gone = sorted(r for r in set(old) - seen)
         if gone:
             stored = self._stored("runs", "run_id", gone)
+            # gone from a listed experiment, or with its whole experiment: purged
+            purged = listed | {r["experiment_id"] for r in stored} - self._all_experiments
             marked = [
-                dict(r, lifecycle_stage="deleted") for r in stored if r["experiment_id"] in listed
+                dict(r, lifecycle_stage="deleted") for r in stored if r["experiment_id"] in purged
             ]
             batch += marked
             for r in marked:

@@ -61,11 +61,15 @@ def seed(client) -> Seeded:
     )
     for label in ("r1", "r3"):
         info = client.get_run(out.runs[label]).info
-        client.create_model_version(out.model, f"{info.artifact_uri}/model", run_id=info.run_id)
+        client.create_model_version(
+            out.model, f"{info.artifact_uri}/model", run_id=info.run_id, await_creation_for=0
+        )
     client.set_model_version_tag(out.model, "1", "approved", "true")
     client.set_registered_model_alias(out.model, "champion", "1")
     client.set_registered_model_alias(out.model, "challenger", "2")
     client.create_registered_model(out.other_model)
     info = client.get_run(out.runs["r4"]).info
-    client.create_model_version(out.other_model, f"{info.artifact_uri}/model", run_id=info.run_id)
+    client.create_model_version(
+        out.other_model, f"{info.artifact_uri}/model", run_id=info.run_id, await_creation_for=0
+    )
     return out

@@ -274,3 +274,30 @@ def _paged(fake: FakeMlflow, size: int):
         return ok(body)
 
     return page
+
+
+def test_experiment_globs_select_and_purges_are_marked(tmp_path, wh) -> None:
+    fake = world()
+    fake.experiments.append(dict(fake.experiments[0], experiment_id="2", name="scratch"))
+    fake.runs.append(run("other", exp="2"))
+    config = write_config(tmp_path, tracking_uri=URL, experiments=["cred*"])
+    sync(wh, config, fake.transport())
+    assert table(wh, "SELECT experiment_id FROM experiments") == [("1",)]
+    assert table(wh, "SELECT run_id FROM runs ORDER BY 1") == [("run0",), ("run1",)]
+    # narrowing the globs does not mark anything deleted; a purge (gone from MLflow) does
+    config = write_config(tmp_path, tracking_uri=URL, experiments=["nothing*"])
+    sync(wh, config, fake.transport())
+    assert table(wh, "SELECT lifecycle_stage FROM experiments") == [("active",)]
+    config = write_config(tmp_path, tracking_uri=URL, experiments=["cred*"])
+    sync(wh, config, fake.transport())
+    fake.runs = [r for r in fake.runs if r["info"]["run_id"] != "run1"]
+    sync(wh, config, fake.transport())
+    assert table(wh, "SELECT run_id, lifecycle_stage FROM runs ORDER BY 1") == [
+        ("run0", "active"),
+        ("run1", "deleted"),
+    ]
+    fake.experiments = fake.experiments[1:]
+    fake.runs = []
+    sync(wh, config, fake.transport())
+    assert table(wh, "SELECT lifecycle_stage FROM experiments") == [("deleted",)]
+    assert table(wh, "SELECT DISTINCT lifecycle_stage FROM runs") == [("deleted",)]

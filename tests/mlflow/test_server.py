@@ -152,7 +152,9 @@ def test_sync_changes_and_a_cheap_second_sync(
         )
         client.set_terminated(r2, "FINISHED")
         info = client.get_run(r2).info
-        client.create_model_version(name, f"{info.artifact_uri}/model", run_id=r2)
+        client.create_model_version(
+            name, f"{info.artifact_uri}/model", run_id=r2, await_creation_for=0
+        )
         client.set_registered_model_alias(name, "champion", "3")
         client.set_model_version_tag(name, "2", "approved", "true")
         client.delete_run(seeded.runs["r3"])
