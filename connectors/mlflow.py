@@ -491,6 +491,10 @@ class MlflowSource(Source):
         from mlreport.http import http_client
 
         kwargs: dict[str, Any] = {}
+        if opts.ca_bundle is not None and not opts.ca_bundle.is_file():
+            raise SourceError(
+                f"source {self.name!r}: ca_bundle: {opts.ca_bundle}: CA bundle not found"
+            )
         if self._sleep is not None:
             kwargs["sleep"] = self._sleep
         client = http_client(

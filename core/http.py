@@ -11,6 +11,7 @@ from __future__ import annotations
 import email.utils
 import json
 import logging
+import ssl
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -178,12 +179,16 @@ def http_client(base_url: str, **kwargs: Any) -> HttpClient:
     return HttpClient(base_url, **kwargs)
 
 
-def _verify(verify: bool | str | Path) -> bool | str:
+def _verify(verify: bool | str | Path) -> bool | ssl.SSLContext:
+    """``True`` (system CAs), ``False``, or a CA bundle file turned into an SSL context."""
     if isinstance(verify, Path | str) and not isinstance(verify, bool):
         path = Path(verify)
         if not path.is_file():
             raise SourceError(f"{path}: CA bundle not found")
-        return str(path)
+        try:
+            return ssl.create_default_context(cafile=str(path))
+        except (ssl.SSLError, OSError) as exc:
+            raise SourceError(f"{path}: not a usable CA bundle (PEM): {exc}") from None
     return bool(verify)
 
 

@@ -75,3 +75,24 @@ def test_empty_body_is_malformed_json() -> None:
     c, _ = client(lambda r: httpx.Response(200, content=b""))
     with pytest.raises(HttpError, match=r"GET /x: the response is not valid JSON"):
         c.get_json("/x")
+
+
+def test_a_ca_bundle_keeps_verification_on(tmp_path) -> None:
+    import shutil
+    import ssl
+    import subprocess
+
+    from mlreport.http import _verify
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl CLI not installed")
+    key, cert = tmp_path / "key.pem", tmp_path / "ca.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=test-ca",
+         "-keyout", str(key), "-out", str(cert), "-days", "1"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    context = _verify(cert)
+    assert isinstance(context, ssl.SSLContext)
+    assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+    assert _verify(True) is True

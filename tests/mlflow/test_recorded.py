@@ -223,7 +223,11 @@ def test_options_are_checked(tmp_path) -> None:
     with pytest.raises(ConfigError, match=r"sources\[0\]\.colour: unknown key"):
         make_source(write_config(tmp_path, tracking_uri=URL, colour="red"))
     source = make_source(write_config(tmp_path, tracking_uri=URL, ca_bundle="missing.pem"))
-    with pytest.raises(SourceError, match="missing.pem: CA bundle not found"):
+    with pytest.raises(SourceError, match="ca_bundle: .*missing.pem: CA bundle not found"):
+        source.check()
+    (tmp_path / "bad.pem").write_text("not a certificate")
+    source = make_source(write_config(tmp_path, tracking_uri=URL, ca_bundle="bad.pem"))
+    with pytest.raises(SourceError, match="bad.pem: not a usable CA bundle"):
         source.check()
 
 

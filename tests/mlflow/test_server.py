@@ -222,3 +222,35 @@ def _since(rows) -> int:
         if "since" in json.loads(d):
             return json.loads(d)["since"]
     raise AssertionError("no event carries `since`")
+
+
+def test_offline_store_gives_the_same_tables_as_the_server(
+    mlflow_server: MlflowServer,  # noqa: F811
+    seeded: Seeded,
+    tmp_path: Path,
+) -> None:
+    """`store = mlflow.db` (the sqlite file the server writes) and `tracking_uri` agree."""
+    pytest.importorskip("mlreport.connectors.mlflow_sqlite", reason="offline backend not built")
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    online = write_config(tmp_path / "a", tracking_uri=mlflow_server.url, aliases=ALIASES)
+    offline = write_config(tmp_path / "b", store=str(mlflow_server.db), aliases=ALIASES)
+    tables = {
+        "experiments": "experiment_id",
+        "runs": "run_id",
+        "run_metrics": "run_id, key, step, ts",
+        "registered_models": "name",
+        "model_versions": "name, version",
+    }
+    with Warehouse(tmp_path / "a.duckdb") as a, Warehouse(tmp_path / "b.duckdb") as b:
+        sync(a, online)
+        stats = sync(b, offline)
+        assert stats.reads.get("requests", 0) == 0
+        for name, order in tables.items():
+            sql = f"SELECT * EXCLUDE (synced_at) FROM {name} ORDER BY {order}"
+            assert repr(table(a, sql)) == repr(table(b, sql)), name  # repr: NaN equals NaN
+        sql = (
+            "SELECT * EXCLUDE (synced_at, deployment_id, started_at, finished_at) FROM deployments"
+        )
+        assert sorted(table(a, sql)) == sorted(table(b, sql))
+        check_tables(b, mlflow_server.client(), seeded)
