@@ -176,6 +176,7 @@ class SqliteBackend:
         self._inputs = all(t in self._columns for t in INPUT_COLUMNS)
         self._logged_models = all(t in self._columns for t in LOGGED_MODEL_COLUMNS)
         self._output_step = "step" in self._columns.get("inputs", set())
+        self._history_index = self._pick_history_index()
 
     def close(self) -> None:
         self._con.close()
@@ -191,6 +192,16 @@ class SqliteBackend:
     def _read_columns(self) -> dict[str, set[str]]:
         tables = [r[0] for r in self._all("SELECT name FROM sqlite_master WHERE type = 'table'")]
         return {t: {r[1] for r in self._all(f"PRAGMA table_info('{t}')")} for t in tables}
+
+    def _pick_history_index(self) -> str:
+        """Without statistics sqlite reads a history through the primary key, which starts with
+        the metric key: every run's points of that key, per call. MLflow's per-run indexes
+        find one run's points directly."""
+        indexes = {r[0] for r in self._all("SELECT name FROM sqlite_master WHERE type = 'index'")}
+        for name in ("index_metrics_run_uuid_key_step", "index_metrics_run_uuid"):
+            if name in indexes:
+                return f"INDEXED BY {name}"
+        return ""
 
     def alembic_version(self) -> str | None:
         """The schema revision MLflow's migrations recorded (None if there is none)."""
@@ -406,7 +417,7 @@ class SqliteBackend:
         """Every point of one metric, ordered as the server orders them (timestamp, step,
         value — NaN points are stored as value 0 with ``is_nan`` set)."""
         rows = self._all(
-            "SELECT key, value, timestamp, step, is_nan FROM metrics "
+            f"SELECT key, value, timestamp, step, is_nan FROM metrics {self._history_index} "
             "WHERE run_uuid = ? AND key = ? ORDER BY timestamp, step, value, is_nan",
             (run_id, key),
         )
@@ -418,7 +429,8 @@ class SqliteBackend:
         wanted = sorted(set(run_ids))
         for chunk in _chunks(wanted):
             rows = self._all(
-                "SELECT run_uuid, key, value, timestamp, step, is_nan FROM metrics "
+                "SELECT run_uuid, key, value, timestamp, step, is_nan "
+                f"FROM metrics {self._history_index} "
                 f"WHERE key = ? AND run_uuid IN ({_marks(chunk)}) "
                 "ORDER BY run_uuid, timestamp, step, value, is_nan",
                 [key, *chunk],
