@@ -11,11 +11,14 @@ a lot and migrates its database), so the fixture is session-scoped and shared.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -48,10 +51,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@contextlib.contextmanager
-def running_server(workdir: Path) -> Iterator[MlflowServer]:
-    """Start ``mlflow server`` in ``workdir``; wait for /health; stop it (and its workers)."""
-    pytest.importorskip("mlflow", reason="mlflow (a test dependency) is not installed")
+def spawn(workdir: Path) -> tuple[MlflowServer, subprocess.Popen]:
+    """Start ``mlflow server`` in ``workdir`` without waiting for it."""
     workdir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     server = MlflowServer(
@@ -72,11 +73,34 @@ def running_server(workdir: Path) -> Iterator[MlflowServer]:
             cmd, cwd=workdir, stdout=log, stderr=subprocess.STDOUT, env=env,
             start_new_session=True,
         )  # fmt: skip
+    return server, proc
+
+
+@contextlib.contextmanager
+def running_server(workdir: Path) -> Iterator[MlflowServer]:
+    """Start ``mlflow server`` in ``workdir``; wait for /health; stop it (and its workers)."""
+    pytest.importorskip("mlflow", reason="mlflow (a test dependency) is not installed")
+    server, proc = spawn(workdir)
     try:
         _wait_healthy(server, proc)
         yield server
     finally:
         _stop(proc)
+
+
+_early: dict[str, object] = {}
+
+
+def start_early() -> None:
+    """Start the session's server during collection, so its slow start-up overlaps the tests
+    that run before the first one needing it (see tests/mlflow/conftest.py)."""
+    if _early or importlib.util.find_spec("mlflow") is None:
+        return
+    for key, value in QUIET_ENV.items():
+        os.environ.setdefault(key, value)
+    workdir = Path(tempfile.mkdtemp(prefix="mlreport-mlflow-"))
+    _early["workdir"] = workdir
+    _early["server"], _early["proc"] = spawn(workdir)
 
 
 def _wait_healthy(server: MlflowServer, proc: subprocess.Popen) -> None:
@@ -111,5 +135,23 @@ def _stop(proc: subprocess.Popen) -> None:
 def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowServer]:
     for key, value in QUIET_ENV.items():
         os.environ.setdefault(key, value)
-    with running_server(tmp_path_factory.mktemp("mlflow-server")) as server:
-        yield server
+    if not _early:
+        with running_server(tmp_path_factory.mktemp("mlflow-server")) as server:
+            yield server
+        return
+    early = dict(_early)  # claimed: a second user of this fixture starts its own server
+    _early.clear()
+    try:
+        _wait_healthy(early["server"], early["proc"])
+        yield early["server"]
+    finally:
+        _stop(early["proc"])
+        shutil.rmtree(early["workdir"], ignore_errors=True)
+
+
+def stop_early() -> None:
+    """Stop an early-started server no test used."""
+    if _early:
+        _stop(_early["proc"])
+        shutil.rmtree(_early["workdir"], ignore_errors=True)
+        _early.clear()

@@ -12,7 +12,7 @@ import pytest
 from mlreport.warehouse import Warehouse
 from tests.mlflow.helpers import sync, table, write_config
 from tests.mlflow.seed import SHA, Seeded, seed
-from tests.mlflow.server import MlflowServer, mlflow_server  # noqa: F401
+from tests.mlflow.server import MlflowServer
 
 pytestmark = pytest.mark.slow
 
@@ -20,7 +20,7 @@ ALIASES = {"production": ["champion"], "staging": ["challenger"]}
 
 
 @pytest.fixture(scope="module")
-def seeded(mlflow_server: MlflowServer) -> Seeded:  # noqa: F811
+def seeded(mlflow_server: MlflowServer) -> Seeded:
     return seed(mlflow_server.client())
 
 
@@ -105,7 +105,7 @@ def check_tables(wh: Warehouse, client, seeded: Seeded) -> None:
 
 
 def test_sync_changes_and_a_cheap_second_sync(
-    mlflow_server: MlflowServer,  # noqa: F811
+    mlflow_server: MlflowServer,
     seeded: Seeded,
     tmp_path: Path,
 ) -> None:
@@ -225,7 +225,7 @@ def _since(rows) -> int:
 
 
 def test_offline_store_gives_the_same_tables_as_the_server(
-    mlflow_server: MlflowServer,  # noqa: F811
+    mlflow_server: MlflowServer,
     seeded: Seeded,
     tmp_path: Path,
 ) -> None:
