@@ -27,6 +27,7 @@ import re
 import time
 import tomllib
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
 import polars as pl
@@ -80,6 +81,9 @@ class MlflowOptions(SourceOptions):
     timeout: float = Field(default=30.0, gt=0)
     retries: int = Field(default=5, ge=0, le=20)
     page_size: int = Field(default=50_000, ge=1, le=50_000)
+    concurrency: int = Field(
+        default=4, ge=1, le=32, description="Metric-history requests in flight at once."
+    )
 
     @model_validator(mode="after")
     def _one_store(self) -> MlflowOptions:
@@ -656,19 +660,30 @@ class MlflowSource(Source):
             yield Checkpoint({"v": CURSOR_VERSION, "digests": digests})
 
     def _histories(self, run_ids: list[str], current: dict) -> Iterator[dict]:
+        """Every point of every key of ``run_ids``: one bulk read per key where the backend
+        has it (several at once over HTTP: ``concurrency``), else per run and key."""
         by_key: dict[str, list[str]] = {}
         for run_id in run_ids:
             for key in current[run_id][1]:
                 by_key.setdefault(key, []).append(run_id)
         bulk = getattr(self.backend, "metric_history_bulk", None)
-        for key in sorted(by_key):
-            if bulk is not None:
-                for run_id, point in bulk(by_key[key], key):
-                    yield metric_row(run_id, point)
-            else:
+        if bulk is None:
+            for key in sorted(by_key):
                 for run_id in by_key[key]:
                     for point in self.backend.metric_history(run_id, key):
                         yield metric_row(run_id, point)
+            return
+        keys = sorted(by_key)
+        workers = self.options.concurrency if getattr(self.backend, "threadsafe", False) else 1
+        if workers <= 1 or len(keys) <= 1:
+            for key in keys:
+                for run_id, point in bulk(by_key[key], key):
+                    yield metric_row(run_id, point)
+            return
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mlflow") as pool:
+            for points in pool.map(lambda key: list(bulk(by_key[key], key)), keys):
+                for run_id, point in points:
+                    yield metric_row(run_id, point)
 
     # registry ---------------------------------------------------------------------------------
 

@@ -40,7 +40,10 @@ def _not_found(exc: HttpError) -> bool:
 
 
 class RestBackend:
-    """Reads one MLflow tracking server; ``requests`` counts HTTP requests sent."""
+    """Reads one MLflow tracking server; ``requests`` counts HTTP requests sent. Safe to call
+    from several threads (httpx's client is), which the source uses for metric history."""
+
+    threadsafe = True
 
     def __init__(self, client: HttpClient, page_size: int = RUNS_PAGE) -> None:
         self.client = client

@@ -12,6 +12,7 @@ import email.utils
 import json
 import logging
 import ssl
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -76,6 +77,7 @@ class HttpClient:
         self._sleep = sleep
         self.requests = 0
         self.retried = 0
+        self._lock = threading.Lock()  # counters are shared by threads using this client
         self._client = httpx.Client(
             base_url=self.base_url,
             headers=headers,
@@ -110,7 +112,8 @@ class HttpClient:
         where = f"{method} {path}"
         attempt = 0
         while True:
-            self.requests += 1
+            with self._lock:
+                self.requests += 1
             try:
                 response = self._client.request(method, path, **kwargs)
             except (httpx.TimeoutException, httpx.TransportError) as exc:
@@ -134,7 +137,8 @@ class HttpClient:
                     delay = self._backoff(attempt)
                 log.debug("%s: HTTP %s; retrying in %.1fs", where, response.status_code, delay)
             attempt += 1
-            self.retried += 1
+            with self._lock:
+                self.retried += 1
             self._sleep(delay)
 
     def _backoff(self, attempt: int) -> float:

@@ -305,3 +305,34 @@ def test_experiment_globs_select_and_purges_are_marked(tmp_path, wh) -> None:
     sync(wh, config, fake.transport())
     assert table(wh, "SELECT lifecycle_stage FROM experiments") == [("deleted",)]
     assert table(wh, "SELECT DISTINCT lifecycle_stage FROM runs") == [("deleted",)]
+
+
+@pytest.mark.parametrize("bulk", [True, False], ids=["bulk", "per-run"])
+def test_history_of_many_keys_read_concurrently_equals_one_at_a_time(
+    bulk, tmp_path, monkeypatch
+) -> None:
+    fake = FakeMlflow(bulk=bulk)
+    for i in range(7):
+        run_id = f"r{i}"
+        metrics = []
+        for k in range(6):
+            fake.history[(run_id, f"m{k}")] = pts = points(f"m{k}", 2 + (i + k) % 4)
+            metrics.append(latest(f"m{k}", pts))
+        fake.runs.append(run(run_id, metrics=metrics))
+    results = []
+    for concurrency in (1, 4):
+        root = tmp_path / str(concurrency)
+        root.mkdir()
+        config = write_config(root, tracking_uri=URL, concurrency=concurrency)
+        with Warehouse(root / "wh.duckdb") as wh:
+            sync(wh, config, fake.transport())
+            results.append(
+                table(wh, "SELECT run_id, key, step, ts, value FROM run_metrics ORDER BY ALL")
+            )
+    expected = sorted(
+        (r, k, p["step"], p["timestamp"], p["value"])
+        for (r, k), pts in fake.history.items()
+        for p in pts
+    )
+    assert [(r, k, s, round(ts.timestamp() * 1000), v) for r, k, s, ts, v in results[0]] == expected
+    assert results[0] == results[1]
