@@ -6,6 +6,7 @@ Imported only by the tests (mlflow is a test dependency); ``seed`` returns what 
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field
 
 T0 = 1_700_000_000_000  # epoch ms; explicit timestamps keep the metric order deterministic
@@ -135,7 +136,9 @@ def _seed_registry(client, seeded: Seeded, runs: dict[str, str], exp_credit: str
     client.set_registered_model_alias(name, "champion", "2")
     client.set_registered_model_alias(name, "challenger", "3")
     client.set_registered_model_alias(name, "shadow", "3")
-    client.transition_model_version_stage(name, "1", "Archived")
+    with warnings.catch_warnings():  # stages are deprecated, yet still in latest_versions
+        warnings.simplefilter("ignore", FutureWarning)
+        client.transition_model_version_stage(name, "1", "Archived")
     client.delete_model_version(name, "4")
 
     client.create_registered_model("fraud-model")  # no tags, description or versions
