@@ -29,6 +29,20 @@ import pytest
 
 START_TIMEOUT = 180.0  # seconds; a loaded CI machine can take a minute to import the server
 QUIET_ENV = {"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"}
+# Leads the server's process group: if the test process dies without tearing down (SIGKILL,
+# a crashed worker), the watchdog stops the whole group, so no server outlives its tests.
+WATCHDOG = """
+import os, signal, subprocess, sys, time
+parent = int(sys.argv[1])
+child = subprocess.Popen(sys.argv[2:])
+while child.poll() is None:
+    try:
+        os.kill(parent, 0)
+    except ProcessLookupError:
+        os.killpg(0, signal.SIGTERM)
+    time.sleep(0.5)
+sys.exit(child.returncode)
+"""
 
 
 @dataclass
@@ -70,8 +84,8 @@ def spawn(workdir: Path) -> tuple[MlflowServer, subprocess.Popen]:
     env = dict(os.environ, **QUIET_ENV)
     with open(server.log, "wb") as log:
         proc = subprocess.Popen(
-            cmd, cwd=workdir, stdout=log, stderr=subprocess.STDOUT, env=env,
-            start_new_session=True,
+            [sys.executable, "-c", WATCHDOG, str(os.getpid()), *cmd],
+            cwd=workdir, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
         )  # fmt: skip
     return server, proc
 
@@ -95,6 +109,8 @@ def start_early() -> None:
     """Start the session's server during collection, so its slow start-up overlaps the tests
     that run before the first one needing it (see tests/mlflow/conftest.py)."""
     if _early or importlib.util.find_spec("mlflow") is None:
+        return
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # every worker collects everything: start lazily
         return
     for key, value in QUIET_ENV.items():
         os.environ.setdefault(key, value)
