@@ -530,8 +530,10 @@ class MlflowSource(Source):
             self._counted = seen
 
     def check(self) -> str:
-        exps = sum(1 for _ in self.backend.experiments())
-        self._tally()
+        try:
+            exps = sum(1 for _ in self.backend.experiments())
+        finally:
+            self.close()
         where = self.options.tracking_uri or str(self.options.store)
         return f"ok: {where} ({exps} experiments)"
 
@@ -558,8 +560,23 @@ class MlflowSource(Source):
         reader = getattr(self, f"_read_{stream.name}")
         try:
             yield from reader(_cursor(cursor, stream.name))
-        finally:
+        except BaseException:
             self._tally()
+            self.close()
+            raise
+        self._tally()
+        if stream.name == self.streams()[-1].name:
+            self.close()
+
+    def close(self) -> None:
+        """Release the HTTP connections (or the sqlite file); a later read opens them again."""
+        if self._backend is not None:
+            self._tally()
+            closer = getattr(self._backend, "close", None)
+            if closer is not None:
+                closer()
+            self._backend = None
+            self._counted = 0
 
     # experiments ------------------------------------------------------------------------------
 

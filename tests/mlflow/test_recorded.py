@@ -336,3 +336,12 @@ def test_history_of_many_keys_read_concurrently_equals_one_at_a_time(
     )
     assert [(r, k, s, round(ts.timestamp() * 1000), v) for r, k, s, ts, v in results[0]] == expected
     assert results[0] == results[1]
+
+
+def test_doctor_check_says_what_it_reached(config) -> None:
+    fake = world()
+    source = make_source(config, fake.transport())
+    assert source.check() == f"ok: {URL} (1 experiments)"
+    fake.faults["experiments/search"] = lambda r: httpx.Response(403)
+    with pytest.raises(SourceError, match=r"HTTP 403 \(forbidden\).*sources\[0\]\.token"):
+        source.check()
