@@ -77,6 +77,11 @@ class MlflowOptions(SourceOptions):
         description="Environment -> registry aliases whose moves are deployments.",
     )
     approval_tag: str = "approved"
+    deployments: bool = Field(
+        default=True,
+        description="Write alias moves as deployments; turn off when another source (events, "
+        "CI) already records the same releases, so DORA does not count them twice.",
+    )
     owner_tag: str = Field(default="owner", description="Registered-model tag naming an owner.")
     timeout: float = Field(default=30.0, gt=0)
     retries: int = Field(default=5, ge=0, le=20)
@@ -542,7 +547,7 @@ class MlflowSource(Source):
     def streams(self) -> list[Stream]:
         # model_events and deployments come before registered_models/model_versions: with no
         # cursor (--full) they take the previous snapshot from those tables as stored.
-        return [
+        streams = [
             Stream("experiments", "experiments", ("source", "experiment_id")),
             Stream("runs", "runs", ("source", "run_id")),
             Stream("run_metrics", "run_metrics", ("source", "run_id", "key", "step", "ts")),
@@ -553,6 +558,9 @@ class MlflowSource(Source):
             Stream("registered_models", "registered_models", ("source", "name"), "name"),
             Stream("model_versions", "model_versions", ("source", "name", "version"), "name"),
         ]
+        if not self.options.deployments:
+            streams = [s for s in streams if s.name != "deployments"]
+        return streams
 
     def read(self, stream: Stream, cursor: Any) -> Iterator[Rows | Checkpoint]:
         if stream.name == "experiments":

@@ -24,6 +24,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "mlreport.connectors.git",
     "mlreport.connectors.events",
     "mlreport.connectors.predictions",
+    "mlreport.connectors.mlflow",
     "mlreport.plugins.dora",
     "mlreport.plugins.performance",
     "mlreport.plugins.drift",

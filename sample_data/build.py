@@ -13,7 +13,7 @@ from importlib import resources
 from pathlib import Path
 
 from mlreport.config import Config, load_config
-from mlreport.sample_data import predictions
+from mlreport.sample_data import mlflow_store, predictions
 from mlreport.sample_data.gitrepo import SampleRepoError, build_repo, head_of
 from mlreport.sample_data.org import AS_OF, TEAMS, Team
 from mlreport.sample_data.teams import Simulation, simulate_all
@@ -143,6 +143,11 @@ formats = ["html", "pdf", "json", "md"]
 type = "quality"
 title = "Model quality: sample organisation"
 formats = ["html", "pdf", "json", "md"]
+
+[[reports]]
+type = "models"
+title = "Model registry and lifecycle: sample organisation"
+formats = ["html", "pdf", "json", "md"]
 """
 
 
@@ -151,6 +156,8 @@ def config_text(events: Path) -> str:
     parts += [_entity(t) + "\n" for t in TEAMS]
     parts += [_sources(t, events) + "\n" for t in TEAMS]
     parts.append(predictions.sources_toml())
+    # The event files already record these models' releases: alias moves are not counted twice.
+    parts.append(mlflow_store.mlflow_source_config(Path(".")) + "deployments = false\n\n")
     parts.append(CONFIG_TAIL)
     return "".join(parts)
 
@@ -169,6 +176,7 @@ def materialize(out_dir: Path) -> tuple[Config, str]:
         expected = manifest["repos"][team.repo]["head"]
         ensure_repo(team, out_dir / "repos" / team.repo, expected, sims)
     predictions.write_outputs(out_dir)
+    mlflow_store.write_store(out_dir)
     path = out_dir / "mlreport.toml"
     text = config_text(events)
     if not path.exists() or path.read_text(encoding="utf-8") != text:
