@@ -76,10 +76,14 @@ class DriftMetrics(MetricFamily):
             ref = log.reference()
             if ref is None or not log.features:
                 continue
-            profile = drift_sql.reference_profile(con, ref, log.numeric)
             policies = feature_policies(ctx.config, log.entity)
-            for window in ctx.windows:
-                rows += log_rows(con, log, ref, window, profile, policies)
+            with drift_sql.scratch(con) as scratch:
+                ref_values = scratch.usable(ref, log.numeric)
+                profile = drift_sql.reference_profile(con, ref_values, log.numeric)
+                for window in ctx.windows:
+                    rows += log_rows(
+                        con, log, (ref, ref_values), window, profile, policies, scratch
+                    )
         return rows
 
 
@@ -105,16 +109,23 @@ def violates(policy: PolicyConfig, value: float | None) -> bool:
 def log_rows(
     con: duckdb.DuckDBPyConnection,
     log: PredictionLog,
-    ref: drift_sql.Relation,
+    refs: tuple[drift_sql.Relation, drift_sql.Relation],
     window: Window,
     profile: dict[str, drift_sql.ReferenceProfile],
     policies: dict[str, PolicyConfig],
+    scratch: drift_sql.Scratch,
 ) -> list[dict[str, Any]]:
-    """Every feature's rows for one window, then ``drift.share``."""
+    """Every feature's rows for one window, then ``drift.share``. ``refs`` is the reference
+    relation and its numeric values (a copy in ``scratch`` when small enough)."""
+    ref, ref_values = refs
     cur = log.window(window)
     total, usable = drift_sql.column_counts(con, cur, log.numeric, log.categorical)
     values: dict[str, dict[str, float | None]] = {}
-    numeric = drift_sql.numeric_drift(con, ref, cur, log.numeric, profile) if total else {}
+    numeric = {}
+    if total and log.numeric:
+        cur_values = scratch.usable(cur, log.numeric, rows=total)
+        numeric = drift_sql.numeric_drift(con, ref_values, cur_values, log.numeric, profile)
+        scratch.drop(cur_values)
     for f in log.numeric:
         values[f] = numeric_values(numeric.get(f))
     for f in log.categorical:

@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+import uuid
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any, NamedTuple
 
 import duckdb
@@ -202,9 +204,27 @@ def smirnov_sf(n: int, d: float) -> float:
     + ½ log(n / (2π v (n−v))) + δ(n) − δ(v) − δ(n−v), δ the Stirling remainder.
     """
     nd = n * d
-    v = np.arange(1, math.floor(n * (1 - d)) + 1, dtype=float)
+    last = math.floor(n * (1 - d))
+    # Terms more than e^-60 below the largest add nothing at double precision; find where
+    # they are on a coarse stride (the terms vary smoothly over ~√n), then sum there.
+    stride = max(1, math.isqrt(n) // 16)
+    coarse = _smirnov_log_terms(n, d, nd, np.arange(1, last + 1, stride, dtype=float))
+    keep = np.flatnonzero(coarse > coarse.max() - 60) if len(coarse) else np.zeros(0, int)
+    total = math.exp(n * math.log1p(-d))  # the v = 0 term
+    if len(keep):
+        lo = max(1, 1 + (int(keep[0]) - 1) * stride)
+        hi = min(last, 1 + (int(keep[-1]) + 1) * stride)
+        total += float(np.exp(_smirnov_log_terms(n, d, nd, np.arange(lo, hi + 1.0))).sum())
+    return total
+
+
+def _smirnov_log_terms(n: int, d: float, nd: float, v: np.ndarray) -> np.ndarray:
+    """log of the terms v ≥ 1 of :func:`smirnov_sf` (−inf where 1 − d − v/n ≤ 0)."""
     w = n - v
-    log_terms = (
+    out = np.full(len(v), -np.inf)
+    ok = w > nd  # else the term is 0 (rounding can put the last v just past n(1 − d))
+    v, w = v[ok], w[ok]
+    out[ok] = (
         math.log(d)
         - np.log((nd + v) / n)
         + v * np.log1p(nd / v)
@@ -214,7 +234,7 @@ def smirnov_sf(n: int, d: float) -> float:
         - _stirling_remainder(v)
         - _stirling_remainder(w)
     )
-    return float(np.exp(log_terms).sum() + math.exp(n * math.log1p(-d)))  # + the v = 0 term
+    return out
 
 
 def _stirling_remainder(m: np.ndarray) -> np.ndarray:
@@ -317,7 +337,8 @@ def unseen_categories(
 # many distinct values falls back to the exact sorted pass (:func:`_ecdf_stats`) and exact
 # deciles (:func:`_deciles`, :func:`edge_counts`).
 
-BINS = 65536
+BINS_PER_STD = 4096
+MIN_BINS, MAX_BINS = 4096, 2**20
 REFINE_BITS = 6  # a refinement splits each needed cell into 2**6
 MAX_REFINEMENTS = 3
 FETCH_ROWS = 200_000  # needed cells holding more values than this are refined first
@@ -365,7 +386,16 @@ class NumericDrift(NamedTuple):
     n_cur: int
 
 
-def make_grid(lo: float, hi: float, bins: int = BINS) -> Grid | None:
+def bin_count(lo: float, hi: float, std: float | None) -> int:
+    """About BINS_PER_STD bins per reference standard deviation, within [MIN_BINS, MAX_BINS]:
+    a long tail (lognormal: the range is ~70 std) must not crowd the bulk into few bins."""
+    span = hi - lo
+    if not std or not math.isfinite(span) or not math.isfinite(span / std):
+        return MIN_BINS
+    return int(min(MAX_BINS, max(MIN_BINS, BINS_PER_STD * span / std)))
+
+
+def make_grid(lo: float, hi: float, bins: int = 65536) -> Grid | None:
     """The bins over a reference range; one zero-width bin for a constant; None if the span
     or its scale is not a finite positive number (e.g. −1e308 … 1e308)."""
     if lo == hi:
@@ -427,7 +457,7 @@ def reference_profile(
     ref: Relation,
     columns: Sequence[str],
     workers: int = 2,
-    bins: int = BINS,
+    bins: int | None = None,
 ) -> dict[str, ReferenceProfile]:
     """Size, extremes and std of every column from one scan of the reference, then each
     column's histogram over its own range (on ``workers`` cursors)."""
@@ -439,7 +469,9 @@ def reference_profile(
     )
     row = con.execute(f"SELECT {aggs} FROM {src}", params).fetchone()
     parts = [row[4 * i : 4 * i + 4] for i in range(len(columns))]
-    grids = [make_grid(lo, hi, bins) if n else None for n, lo, hi, _ in parts]
+    grids = [
+        make_grid(lo, hi, bins or bin_count(lo, hi, std)) if n else None for n, lo, hi, std in parts
+    ]
 
     def one(i: int) -> Histogram | None:
         grid = grids[i]
@@ -779,19 +811,22 @@ class _Points:
         return total + (e.off_c[0] + e.off_c[-1]) / e.n2
 
     def _known_area(self, grid: Grid) -> float:
+        """Exact pieces between the known values of each cell, and from the cell's edges to
+        its first and last value. The edges are positions in bin units, as everywhere else:
+        lo + k·width in x would round to the ulp of lo (large next to a narrow bin when the
+        values sit far from 0), while the values' own positions t = (x − lo)·scale are
+        computed exactly as in SQL."""
         if not len(self.v):
             return 0.0
         e = self.e
-        start = grid.lo + e.pos[self.idx] * grid.width
-        end = grid.lo + (e.pos[self.idx] + e.size[self.idx]) * grid.width
-        nxt = np.empty(len(self.v))
-        nxt[:-1] = self.v[1:]
+        t = (self.v - grid.lo) * grid.scale
         last = np.append(self.first[1:], True)  # the last value of its cell
-        nxt[last] = end[last]
-        after = np.abs(self.Ra / e.n1 - self.Cc / e.n2) * (nxt - self.v)
+        gaps = np.append(self.v[1:] - self.v[:-1], 0.0) * grid.scale  # to the next value
+        gaps[last] = (e.pos[self.idx] + e.size[self.idx] - t)[last]  # to the cell's end
+        after = np.abs(self.Ra / e.n1 - self.Cc / e.n2) * gaps
         f = self.first
         before = np.abs(e.Rb[self.idx[f]] / e.n1 - e.Cb[self.idx[f]] / e.n2)
-        return float(after.sum() + (before * (self.v[f] - start[f])).sum())
+        return float(after.sum() + (before * (t[f] - e.pos[self.idx[f]])).sum()) * grid.width
 
     def decile_counts(
         self, ranks: tuple[np.ndarray, np.ndarray, np.ndarray]
@@ -917,6 +952,49 @@ def psi_from_edge_counts(
     below = np.array([[0, 0]] + [list(at[e]) for e in edges] + [[n_ref, n_cur]], dtype=float)
     bins = np.diff(below, axis=0)
     return psi_from_counts(bins[:, 0], bins[:, 1])
+
+
+MATERIALIZE_MAX = 60_000_000  # values (rows × columns) a side may copy into memory
+
+
+class Scratch:
+    """An in-memory database attached for one log's drift passes. Every pass over a side
+    reads its columns again; reading them from memory instead of through the log's view (a
+    Parquet scan with a time filter) halves the cost of each pass."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, name: str) -> None:
+        self.con, self.name, self.tables = con, name, 0
+
+    def usable(self, rel: Relation, columns: Sequence[str], rows: int | None = None) -> Relation:
+        """A table of the usable values of ``columns`` (same names; NaN and ±inf as NULL),
+        or ``rel`` itself when there are no columns or it is larger than MATERIALIZE_MAX."""
+        if not columns:
+            return rel
+        src, params = relation_sql(rel)
+        if rows is None:
+            rows = self.con.execute(f"SELECT count(*) FROM {src}", params).fetchone()[0]
+        if rows * len(columns) > MATERIALIZE_MAX:
+            return rel
+        self.tables += 1
+        table = f"{self.name}.t{self.tables}"
+        cols = ", ".join(f"{_usable(c)} AS {quote_identifier(c)}" for c in columns)
+        self.con.execute(f"CREATE TABLE {table} AS SELECT {cols} FROM {src}", params)
+        return table
+
+    def drop(self, rel: Relation) -> None:
+        if isinstance(rel, str) and rel.startswith(f"{self.name}."):
+            self.con.execute(f"DROP TABLE {rel}")
+
+
+@contextmanager
+def scratch(con: duckdb.DuckDBPyConnection) -> Iterator[Scratch]:
+    """A :class:`Scratch` database, detached (and freed) on exit."""
+    name = f"mlreport_drift_{uuid.uuid4().hex[:12]}"
+    con.execute(f"ATTACH ':memory:' AS {name}")
+    try:
+        yield Scratch(con, name)
+    finally:
+        con.execute(f"DETACH {name}")
 
 
 def column_counts(
