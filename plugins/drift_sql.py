@@ -1,9 +1,9 @@
 """The computational core of the ``drift`` metrics, written as aggregate SQL.
 
 Each function compares a *reference* relation with a *current* one on one column. DuckDB does
-the scan and returns only sufficient statistics (bin counts, sorted distinct values with
-counts, category counts); Python finishes with a handful of numbers. That keeps the heavy work
-in SQL so it can later move to a distributed engine unchanged.
+the scans and returns only sufficient statistics (bin counts and sums, the distinct values of
+the few bins that need them, category counts); Python finishes the numbers. That keeps the
+heavy work in SQL so it can later move to a distributed engine unchanged.
 
 Relations are code-supplied SQL, never user values: a table or view name (``name`` or
 ``schema.name``, quoted here), a subquery (text starting with ``(``, ``SELECT``, ``WITH`` or
@@ -321,21 +321,23 @@ def unseen_categories(
 # reference. Sorting the pooled values of every feature is the costly part, so it is avoided:
 #
 # 1. One scan of the reference gives every column's size, min, max and std (the profile).
-# 2. Each side is binned into BINS equal bins over the reference's [min, max] (plus one bin
-#    below and one above) by a hash aggregate: count and Σ of the position inside the bin.
-#    The two ECDFs are then exact at every bin edge.
+# 2. Each side is binned into equal bins over the reference's [min, max] (about BINS_PER_STD
+#    per reference std, plus one bin below and one above) by a hash aggregate: count, Σ of the
+#    position inside the bin, min and max. The two ECDFs are then exact at every bin edge.
 # 3. From the counts alone we know which bins can matter: a bin where the KS sup could lie
 #    (its edge values plus its own mass could beat the best edge), a bin where F_ref − F_cur
 #    can change sign (the ranges of the two ECDFs over the bin overlap) and the bins holding
-#    the reference order statistics around each decile. Only the values of those bins are
-#    fetched, as distinct values with per-side counts, and used exactly.
-# 4. Everywhere else the sign of F_ref − F_cur is constant over a bin, so its integral there
-#    is exact from counts and position sums: ∫ F over a bin = F(start)·w + Σ (end − x) / n.
+#    the reference order statistics around each decile. A needed bin with one distinct value
+#    (min = max) is known already; the others are split into 2**REFINE_BITS cells (again
+#    counts, sums, min, max) while they hold more than FETCH_ROWS values, then their values
+#    are fetched as distinct values with per-side counts and used exactly.
+# 4. Everywhere else the sign of F_ref − F_cur is constant over a cell, so its integral there
+#    is exact from counts and position sums: ∫ F over a cell = F(start)·w + Σ (end − x) / n.
 #
 # Below and above the reference range F_ref is 0 or 1, so those bins need no values at all.
-# A column whose range cannot be binned (a non-finite span) or whose needed bins hold too
-# many distinct values falls back to the exact sorted pass (:func:`_ecdf_stats`) and exact
-# deciles (:func:`_deciles`, :func:`edge_counts`).
+# A column whose range cannot be binned (a non-finite span) or whose needed cells hold more
+# than FETCH_LIMIT distinct values falls back to the exact sorted pass (:func:`_ecdf_stats`)
+# and exact deciles (:func:`_deciles`, :func:`edge_counts`).
 
 BINS_PER_STD = 4096
 MIN_BINS, MAX_BINS = 4096, 2**20
