@@ -88,16 +88,17 @@ def test_config_validates_and_describes_the_organisation(org):
     for e in config.entities:
         assert e.owner and e.team and e.risk_tier and e.intended_use
     types = sorted(s.type for s in config.sources)
-    assert types == ["events"] * 3 + ["git"] * 3 + ["predictions"] * 2
+    assert types == ["events"] * 3 + ["git"] * 3 + ["mlflow"] + ["predictions"] * 2
     for src in config.sources:
-        for key in ("path", "deployments", "incidents", "cdevents"):
-            if key in src.options:
+        for key in ("path", "deployments", "incidents", "cdevents", "store"):
+            if isinstance(src.options.get(key), str):
                 path = Path(src.options[key])
                 path = path if path.is_absolute() else org / path
                 assert list(path.parent.glob(path.name)), (src.name, key)
     assert [(r.type, r.formats) for r in config.reports] == [
         ("delivery", ["html", "pdf", "json", "md"]),
         ("quality", ["html", "pdf", "json", "md"]),
+        ("models", ["html", "pdf", "json", "md"]),
     ]
     assert "dora.change_failure_rate" in config.policies
 
