@@ -833,28 +833,30 @@ class _Points:
     def decile_counts(
         self, ranks: tuple[np.ndarray, np.ndarray, np.ndarray]
     ) -> tuple[tuple[float, ...], tuple[int, ...], tuple[int, ...]]:
-        """numpy's deciles of the reference, and each side's count of values ≤ each."""
+        """numpy's deciles of the reference, and each side's count of values ≤ each.
+
+        The points are sorted by value and ``Ra`` only grows, at reference values: the value
+        of rank j is the first point with Ra > j (its cell is always known)."""
         e = self.e
         lo, hi, t = ranks
-        a = np.array([self._order_stat(int(j)) for j in lo])
-        b = np.array([self._order_stat(int(j)) for j in hi])
+        a = self.v[np.searchsorted(self.Ra, lo, side="right")]
+        b = self.v[np.searchsorted(self.Ra, hi, side="right")]
         diff = b - a
         deciles = np.where(t >= 0.5, b - diff * (1 - t), a + diff * t)
-        ref_below, cur_below = [], []
-        for j_lo, edge in zip(lo, deciles, strict=True):
-            first = int(np.searchsorted(e.R, j_lo, side="right"))
-            # cells before the lower order statistic's hold values < a ≤ edge; the cells
-            # from it to the upper order statistic's are known
-            sel = (self.idx >= first) & (self.v <= edge)
-            ref_below.append(int(e.Rb[first] + self.a[sel].sum()))
-            cur_below.append(int(e.Cb[first] + self.b[sel].sum()))
-        return tuple(float(x) for x in deciles), tuple(ref_below), tuple(cur_below)
-
-    def _order_stat(self, rank: int) -> float:
-        """The reference value of 0-based rank ``rank`` (its cell is known)."""
-        idx = int(np.searchsorted(self.e.R, rank, side="right"))
-        pts = np.flatnonzero((self.idx == idx) & (self.a > 0))
-        return float(self.v[pts[np.searchsorted(self.Ra[pts], rank, side="right")]])
+        # Cells before the lower order statistic's hold values < a ≤ decile; the cells from
+        # it to the upper order statistic's are known, later ones hold values > b ≥ decile.
+        first = np.searchsorted(e.R, lo, side="right")
+        start = np.searchsorted(self.idx, first, side="left")
+        stop = np.maximum(np.searchsorted(self.v, deciles, side="right"), start)
+        ca = np.concatenate([[0], np.cumsum(self.a)])
+        cb = np.concatenate([[0], np.cumsum(self.b)])
+        ref_below = e.Rb[first] + ca[stop] - ca[start]
+        cur_below = e.Cb[first] + cb[stop] - cb[start]
+        return (
+            tuple(float(x) for x in deciles),
+            tuple(int(x) for x in ref_below),
+            tuple(int(x) for x in cur_below),
+        )
 
 
 def _exact_drift(
@@ -969,18 +971,22 @@ class Scratch:
 
     def usable(self, rel: Relation, columns: Sequence[str], rows: int | None = None) -> Relation:
         """A table of the usable values of ``columns`` (same names; NaN and ±inf as NULL),
-        or ``rel`` itself when there are no columns or it is larger than MATERIALIZE_MAX."""
+        or ``rel`` itself when there are no columns or more than MATERIALIZE_MAX values
+        (``rows`` when known; else the copy stops one row past the limit and is dropped)."""
         if not columns:
             return rel
-        src, params = relation_sql(rel)
-        if rows is None:
-            rows = self.con.execute(f"SELECT count(*) FROM {src}", params).fetchone()[0]
-        if rows * len(columns) > MATERIALIZE_MAX:
+        limit = MATERIALIZE_MAX // len(columns)
+        if rows is not None and rows > limit:
             return rel
+        src, params = relation_sql(rel)
         self.tables += 1
         table = f"{self.name}.t{self.tables}"
         cols = ", ".join(f"{_usable(c)} AS {quote_identifier(c)}" for c in columns)
-        self.con.execute(f"CREATE TABLE {table} AS SELECT {cols} FROM {src}", params)
+        cap = "" if rows is not None else f" LIMIT {limit + 1}"
+        self.con.execute(f"CREATE TABLE {table} AS SELECT {cols} FROM {src}{cap}", params)
+        if rows is None and self.con.execute(f"SELECT count(*) FROM {table}").fetchone()[0] > limit:
+            self.drop(table)
+            return rel
         return table
 
     def drop(self, rel: Relation) -> None:

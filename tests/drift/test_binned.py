@@ -66,7 +66,7 @@ wide = st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False).filter(
 )
 missing = st.sampled_from([None, float("nan"), float("inf")])
 column = st.lists(st.one_of(tied, tied, wide, missing), min_size=1, max_size=60)
-SETTINGS = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @SETTINGS
@@ -147,7 +147,7 @@ def test_scratch_copies_usable_values_and_detaches() -> None:
     assert not any(n.startswith("mlreport_drift_") for n in names)
 
 
-@pytest.mark.parametrize("n", [141, 500, 5_000, 60_000, 200_000])
+@pytest.mark.parametrize("n", [141, 500, 5_000, 60_000])
 def test_smirnov_sum_equals_scipy(n: int) -> None:
     for z in (2.2, 5.0, 40.0, 369.0):
         d = float(np.sqrt(z / n))
