@@ -45,6 +45,7 @@ SEED_VERSION = 1
 PARAMS = 20
 METRICS = 10
 T0 = 1_700_000_000_000  # epoch ms of the first run
+TIMEOUT = 300  # seconds per request: a 10,000-run page takes 35-60 s on a loaded 2-core box
 QUIET = {"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"}
 
 
@@ -182,7 +183,12 @@ def server_cpu_seconds() -> float:
 
 
 def config_text(url: str, experiments: list[str] | None, page_size: int | None) -> str:
-    lines = ["[[sources]]", 'name = "mlflow"', 'type = "mlflow"', f'tracking_uri = "{url}"']
+    """The source's config: ``url`` is the server, or (offline) the sqlite file itself."""
+    lines = ["[[sources]]", 'name = "mlflow"', 'type = "mlflow"']
+    if url.startswith("http"):
+        lines += [f'tracking_uri = "{url}"', f"timeout = {TIMEOUT}"]
+    else:
+        lines.append(f"store = {json.dumps(url)}")
     if experiments:
         lines.append(f"experiments = {json.dumps(experiments)}")
     if page_size:
@@ -204,6 +210,8 @@ def full_sync(url: str, experiments: list[str] | None, page_size: int | None) ->
         with Warehouse(work / "warehouse.duckdb") as wh:
             source = build_source(config.sources[0], config, 0)
             cpu0, baseline = time.process_time(), _maxrss_kb()
+            reset = _reset_peak()
+            before = _status_kb("VmRSS")
             started = time.perf_counter()
             stats = sync_source(wh, source)
             seconds = time.perf_counter() - started
@@ -227,6 +235,8 @@ def full_sync(url: str, experiments: list[str] | None, page_size: int | None) ->
             "metric_keys": keys,
             "baseline_kb": baseline,
             "maxrss_kb": _maxrss_kb(),
+            "rss_before_kb": before,
+            "sync_peak_kb": _status_kb("VmHWM") if reset else None,
         }
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -234,6 +244,27 @@ def full_sync(url: str, experiments: list[str] | None, page_size: int | None) ->
 
 def _maxrss_kb() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def _status_kb(field: str) -> int | None:
+    """VmRSS / VmHWM of this process from /proc (Linux), in KiB."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(f"{field}:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def _reset_peak() -> bool:
+    """Reset VmHWM (Linux: clear_refs 5) so the sync's own peak is seen apart from imports:
+    ru_maxrss keeps the import-time peak (plugins load pandas, scipy, sklearn)."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
 
 
 def sync_in_child(url: str, experiments: list[str] | None, page_size: int | None) -> dict:
@@ -341,12 +372,12 @@ def benchmark(args: argparse.Namespace) -> None:
     try:
         with mlflow_server(db) as url:
             print(f"server: {url} (sqlite {db})")
-            run_benchmark(url, args)
+            run_benchmark(url, args, db)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def run_benchmark(url: str, args: argparse.Namespace) -> None:
+def run_benchmark(url: str, args: argparse.Namespace, db: Path) -> None:
     from mlflow import MlflowClient
 
     counter = RequestCounter()
@@ -369,15 +400,23 @@ def run_benchmark(url: str, args: argparse.Namespace) -> None:
             else:
                 plain.append(timed("MlflowClient.search_runs", mlflow_client, url, ids, counter))
     report(args, syncs, pandas_, plain)
+    if args.offline:
+        print("the same store read offline (store = the sqlite file; no server, no requests):")
+        offline = timed("mlreport full sync, store=", full_sync, str(db), None, args.page_size)
+        best_pd = min(p["seconds"] for p in pandas_)
+        print(f"ratio search_runs / offline sync: {best_pd / offline['seconds']:.2f}x")
 
     print("\npeak RSS of a full sync in a fresh process (ru_maxrss):")
-    page = args.page_size or 50_000
+    page = args.page_size or 50_000  # 0 / None: the source's default
     for label, exps in ((f"{args.small:,} runs", ["bench-small"]), (f"{args.runs:,} runs", None)):
         child = sync_in_child(url, exps, args.page_size)
+        hwm = child["sync_peak_kb"]
+        during = f"peak during the sync {hwm / 1024:.1f} MiB, " if hwm else ""
         print(
-            f"  {label:>12}: peak {child['maxrss_kb'] / 1024:7.1f} MiB "
-            f"(after imports {child['baseline_kb'] / 1024:.1f} MiB; sync {child['seconds']:.2f} s, "
-            f"{child['rows']['runs']:,} runs, page_size {page:,})"
+            f"  {label:>12}: ru_maxrss {child['maxrss_kb'] / 1024:7.1f} MiB "
+            f"(ru_maxrss before the sync {child['baseline_kb'] / 1024:.1f} MiB; RSS before "
+            f"{child['rss_before_kb'] / 1024:.1f} MiB, {during}"
+            f"sync {child['seconds']:.1f} s, {child['rows']['runs']:,} runs, page_size {page:,})"
         )
     if args.profile:
         profile_sync(url, args.page_size)
@@ -420,7 +459,11 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=10_000)
     parser.add_argument("--small", type=int, default=1_000, help="runs in the small experiment")
     parser.add_argument("--steps", type=int, default=1, help="points per metric")
-    parser.add_argument("--page-size", type=int, default=None, help="the source's page_size")
+    parser.add_argument(
+        "--page-size", type=int, default=1_000, help="the source's page_size (0: its default)"
+    )
+    parser.add_argument("--no-offline", dest="offline", action="store_false",
+                        help="skip the offline (store=) sync")  # fmt: skip
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--profile", action="store_true", help="cProfile one more full sync")
     parser.add_argument("--child-sync", default=None, help=argparse.SUPPRESS)
