@@ -86,5 +86,24 @@ def evaluate(config: Config, values: pl.DataFrame) -> list[PolicyResult]:
     return results
 
 
+def outcome(p: PolicyResult | None) -> dict[str, Any] | None:
+    """What a report shows of a policy check: its bounds, severity and whether it passed."""
+    if p is None:
+        return None
+    return {"min": p.min, "max": p.max, "severity": p.severity, "passed": p.passed}
+
+
+def chart_bound(config: Config, metric: str, entity: str) -> dict[str, Any] | None:
+    """The line a trend chart draws for ``metric`` of ``entity``: the bound of the policy that
+    applies to its headline (no stat, or p50); ``max`` first when a policy has both."""
+    for name, p in sorted(config.policies.items()):
+        if name == metric and p.entity in (None, entity) and p.stat in (None, "p50"):
+            if p.max is not None:
+                return {"kind": "max", "value": p.max}
+            if p.min is not None:
+                return {"kind": "min", "value": p.min}
+    return None
+
+
 def failed(results: list[PolicyResult]) -> bool:
     return any(not r.passed and r.severity == "error" for r in results)

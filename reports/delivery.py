@@ -19,7 +19,7 @@ import polars as pl
 from mlreport import hookimpl
 from mlreport.config import BandLevel
 from mlreport.metrics import BandTables, Window, band_tables, compute_metrics, iso, split_window
-from mlreport.policies import PolicyResult, evaluate
+from mlreport.policies import PolicyResult, chart_bound, evaluate, outcome
 from mlreport.reporting import ReportContext, ReportType, Section
 from mlreport.reports.charts import LEAD_TIME_BINS, bin_counts, format_value, table_label
 
@@ -276,20 +276,7 @@ def band_segments(levels: list[BandLevel]) -> list[dict[str, Any]]:
 
 
 def _policy(f: Facts, metric: str, entity: str, dims: dict[str, Any]) -> dict[str, Any] | None:
-    p = f.policies.get((metric, entity, json.dumps(dims, sort_keys=True)))
-    if p is None:
-        return None
-    return {"min": p.min, "max": p.max, "severity": p.severity, "passed": p.passed}
-
-
-def _chart_policy(f: Facts, metric: str, entity: str) -> dict[str, float] | None:
-    for name, p in sorted(f.ctx.config.policies.items()):
-        if name == metric and p.entity in (None, entity) and p.stat in (None, "p50"):
-            if p.max is not None:
-                return {"kind": "max", "value": p.max}
-            if p.min is not None:
-                return {"kind": "min", "value": p.min}
-    return None
+    return outcome(f.policies.get((metric, entity, json.dumps(dims, sort_keys=True))))
 
 
 def _num(value: Any) -> float | None:
@@ -476,7 +463,7 @@ def trend(f: Facts, spec: MetricSpec, entity: str) -> dict[str, Any]:
         "stat": spec.stat,
         "label": spec.label,
         "unit": spec.unit,
-        "policy": _chart_policy(f, spec.metric, entity),
+        "policy": chart_bound(f.ctx.config, spec.metric, entity),
         "bands": band_segments(levels_for(f.tables, f.table, spec.metric, spec.stat)),
         "series": series,
     }

@@ -24,7 +24,7 @@ from mlreport import hookimpl
 from mlreport.metrics import Window, canonical_dimensions, compute_metrics, iso, split_window
 from mlreport.plugins.drift import DEFAULT_POLICIES, feature_policies, violates
 from mlreport.plugins.prediction_logs import PredictionLog, prediction_logs
-from mlreport.policies import PolicyResult, evaluate
+from mlreport.policies import PolicyResult, chart_bound, evaluate, outcome
 from mlreport.reporting import ReportContext, ReportType, Section
 from mlreport.reports import quality_data as qd
 from mlreport.reports.quality_charts import CHARTS
@@ -313,23 +313,6 @@ def unit_of(metric: str) -> str | None:
     return LABELS.get(metric, ("", None))[1]
 
 
-def policy_dict(p: PolicyResult | None) -> dict[str, Any] | None:
-    if p is None:
-        return None
-    return {"min": p.min, "max": p.max, "severity": p.severity, "passed": p.passed}
-
-
-def chart_policy(f: Facts, metric: str, entity: str) -> dict[str, Any] | None:
-    """The bound a trend chart draws: the policy on ``metric`` for ``entity`` (min or max)."""
-    for name, p in sorted(f.ctx.config.policies.items()):
-        if name == metric and p.entity in (None, entity) and p.stat in (None, "p50"):
-            if p.min is not None:
-                return {"kind": "min", "value": p.min}
-            if p.max is not None:
-                return {"kind": "max", "value": p.max}
-    return None
-
-
 def cell(f: Facts, metric: str, entity: str, dims: dict[str, Any]) -> dict[str, Any] | None:
     """One metric value with its sample size and policy outcome, or None when not emitted."""
     key = (metric, entity, canonical_dimensions(dims))
@@ -342,7 +325,7 @@ def cell(f: Facts, metric: str, entity: str, dims: dict[str, Any]) -> dict[str, 
         "unit": unit_of(metric),
         "value": num(row["value"]),
         "n": row["n"],
-        "policy": policy_dict(f.policies.get(key)),
+        "policy": outcome(f.policies.get(key)),
     }
 
 
@@ -468,7 +451,7 @@ def _degradation(f: Facts, rows) -> list[dict[str, Any]]:
                     "label": label_of("performance." + str(dims["metric"])),
                     "value": num(row["value"]),
                     "n": row["n"],
-                    "policy": policy_dict(f.policies.get(key)),
+                    "policy": outcome(f.policies.get(key)),
                 }
             )
     return out
@@ -524,7 +507,7 @@ def _trend(f: Facts, entity: str, metric: str) -> dict[str, Any]:
         "metric": metric,
         "label": label_of(metric),
         "unit": unit_of(metric),
-        "policy": chart_policy(f, metric, entity),
+        "policy": chart_bound(f.ctx.config, metric, entity),
         "points": points,
     }
 
