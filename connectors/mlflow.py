@@ -85,7 +85,9 @@ class MlflowOptions(SourceOptions):
     owner_tag: str = Field(default="owner", description="Registered-model tag naming an owner.")
     timeout: float = Field(default=30.0, gt=0)
     retries: int = Field(default=5, ge=0, le=20)
-    page_size: int = Field(default=50_000, ge=1, le=50_000)
+    # 1,000, not the server's 50,000: one 10,000-run page took a local server 36-56 s, past
+    # the request timeout, and every retry restarted the whole query (benchmarks/bench_mlflow.py).
+    page_size: int = Field(default=1_000, ge=1, le=50_000)
     concurrency: int = Field(
         default=4, ge=1, le=32, description="Metric-history requests in flight at once."
     )
