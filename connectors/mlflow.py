@@ -41,7 +41,10 @@ log = logging.getLogger("mlreport.mlflow")
 
 CURSOR_VERSION = 1
 RUN_BATCH = 5_000  # run rows per checkpoint
-METRIC_RUNS = 100  # runs whose history is read between checkpoints
+METRIC_RUNS = 100  # runs whose history is read per batch of rows
+CHECKPOINT_SECONDS = 5.0  # a cursor holds a digest per run: writing it after every batch
+# made a sync quadratic in the number of runs (~4 s of JSON at 10,000 runs), so it is written
+# at most this often, and at the end.
 UTC_US = pl.Datetime("us", "UTC")
 GIT_TAG = "mlflow.source.git.commit"
 DEFAULT_ALIASES = {"production": ["champion", "production"], "staging": ["challenger", "staging"]}
@@ -104,6 +107,21 @@ class MlflowOptions(SourceOptions):
 
 
 # -- small helpers ------------------------------------------------------------------------------
+
+
+class _Pacer:
+    """True at most once per ``seconds``: when the next checkpoint is due."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.last = time.monotonic()
+
+    def due(self) -> bool:
+        now = time.monotonic()
+        if now - self.last < self.seconds:
+            return False
+        self.last = now
+        return True
 
 
 def _digest(value: Any) -> str:
@@ -633,6 +651,7 @@ class MlflowSource(Source):
         seen: set[str] = set()
         self._run_metrics = {}
         batch: list[dict] = []
+        pace = _Pacer(CHECKPOINT_SECONDS)
         for run in self.backend.runs(ids):
             row = run_row(run)
             run_id = row["run_id"]
@@ -645,7 +664,8 @@ class MlflowSource(Source):
                 digests[run_id] = d
             if len(batch) >= RUN_BATCH:
                 yield Rows(_frame(batch, RUN_SCHEMA, ("start_time", "end_time")))
-                yield Checkpoint({"v": CURSOR_VERSION, "digests": digests})
+                if pace.due():
+                    yield Checkpoint({"v": CURSOR_VERSION, "digests": digests})
                 batch = []
         self._tally()
         listed = set(ids)
@@ -674,6 +694,7 @@ class MlflowSource(Source):
         current = self._run_metrics or {}
         digests = {r: d for r, d in old.items() if r in current}
         changed = [r for r, (d, keys) in sorted(current.items()) if old.get(r) != d]
+        pace = _Pacer(CHECKPOINT_SECONDS)
         for start in range(0, len(changed), METRIC_RUNS):
             chunk = changed[start : start + METRIC_RUNS]
             rows = list(self._histories(chunk, current))
@@ -682,7 +703,8 @@ class MlflowSource(Source):
             for run_id in chunk:
                 digests[run_id] = current[run_id][0]
             self._tally()
-            yield Checkpoint({"v": CURSOR_VERSION, "digests": digests})
+            if pace.due() or start + METRIC_RUNS >= len(changed):
+                yield Checkpoint({"v": CURSOR_VERSION, "digests": digests})
         if not changed:
             yield Checkpoint({"v": CURSOR_VERSION, "digests": digests})
 
