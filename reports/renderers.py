@@ -91,10 +91,16 @@ def install_helpers(env: jinja2.Environment) -> jinja2.Environment:
     return env
 
 
+JSON_DIGITS = 13  # significant digits of floats in JSON reports
+
+
 def _finite(obj: Any) -> Any:
-    """JSON has no NaN or infinity: they become null."""
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
+    """JSON has no NaN or infinity: they become null. Other floats keep 13 significant
+    digits: DuckDB's parallel float sums (drift bins, log loss, standard deviations) can
+    differ in the last bit between runs, and the same inputs must give the same bytes. The
+    full values stay in ``metric_values``."""
+    if isinstance(obj, float):
+        return float(f"{obj:.{JSON_DIGITS}g}") if math.isfinite(obj) else None
     if isinstance(obj, dict):
         return {k: _finite(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
