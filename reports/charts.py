@@ -12,8 +12,11 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from markupsafe import Markup, escape
+
+from mlreport.metrics import iso
 
 FONT = "Inter, 'Helvetica Neue', 'Liberation Sans', Arial, 'DejaVu Sans', sans-serif"
 INK = "#1f2933"
@@ -41,6 +44,33 @@ LEAD_TIME_BINS: tuple[tuple[float, float | None, str], ...] = (
     (336, 720, "2–4 wk"),
     (720, None, "> 30 d"),
 )
+
+
+def finite(value: Any) -> float | None:
+    """A number a report can show: None for missing, NaN and infinity."""
+    if value is None:
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def week_points(weeks: Sequence[Any], by_week: dict[Any, dict], small: int) -> list[dict]:
+    """The points of one weekly trend: each week's value and ``n`` (None where the metric
+    has no row), flagged as a small sample when ``0 < n < small``."""
+    points = []
+    for w in weeks:
+        r = by_week.get(w.start)
+        n = r["n"] if r else None
+        points.append(
+            {
+                "start": iso(w.start),
+                "end": iso(w.end),
+                "value": finite(r["value"]) if r else None,
+                "n": n,
+                "small_sample": n is not None and 0 < n < small,
+            }
+        )
+    return points
 
 
 # -- numbers and units ------------------------------------------------------------------------

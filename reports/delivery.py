@@ -21,7 +21,14 @@ from mlreport.config import BandLevel
 from mlreport.metrics import BandTables, Window, band_tables, compute_metrics, iso, split_window
 from mlreport.policies import PolicyResult, chart_bound, evaluate, outcome
 from mlreport.reporting import ReportContext, ReportType, Section
-from mlreport.reports.charts import LEAD_TIME_BINS, bin_counts, format_value, table_label
+from mlreport.reports.charts import (
+    LEAD_TIME_BINS,
+    bin_counts,
+    finite,
+    format_value,
+    table_label,
+    week_points,
+)
 
 MAX_ROWS = 20  # rows of a deployment or incident table; the rest are counted, not shown
 
@@ -279,13 +286,6 @@ def _policy(f: Facts, metric: str, entity: str, dims: dict[str, Any]) -> dict[st
     return outcome(f.policies.get((metric, entity, json.dumps(dims, sort_keys=True))))
 
 
-def _num(value: Any) -> float | None:
-    if value is None:
-        return None
-    value = float(value)
-    return value if math.isfinite(value) else None
-
-
 # -- summary ----------------------------------------------------------------------------------
 
 
@@ -299,7 +299,7 @@ def metric_cell(f: Facts, spec: MetricSpec, entity: str, env: str | None) -> dic
     return {
         "metric": spec.metric,
         "stat": spec.stat,
-        "value": _num(row["value"]) if row else None,
+        "value": finite(row["value"]) if row else None,
         "unit": (row["unit"] if row else None) or spec.unit,
         "n": n,
         "band": band,
@@ -443,19 +443,7 @@ def trend(f: Facts, spec: MetricSpec, entity: str) -> dict[str, Any]:
     series = []
     for env in f.environments.get(entity, []):
         by_week = f.weekly.get((spec.metric, entity, env, spec.stat), {})
-        points = []
-        for w in f.weeks:
-            r = by_week.get(w.start)
-            n = r["n"] if r else None
-            points.append(
-                {
-                    "start": iso(w.start),
-                    "end": iso(w.end),
-                    "value": _num(r["value"]) if r else None,
-                    "n": n,
-                    "small_sample": n is not None and 0 < n < f.small,
-                }
-            )
+        points = week_points(f.weeks, by_week, f.small)
         series.append({"environment": env, "points": points})
     return {
         "key": spec.key,
@@ -594,9 +582,9 @@ def operations(f: Facts, entity: str) -> list[dict[str, Any]]:
             },
         )
         if stat:
-            item["stats"][stat] = _num(r["value"])
+            item["stats"][stat] = finite(r["value"])
         else:
-            item["value"] = _num(r["value"])
+            item["value"] = finite(r["value"])
             item["band"] = r["band"]
         item["n"] = r["n"] if item["n"] is None else max(item["n"], r["n"] or 0)
     return [out[k] for k in sorted(out, key=lambda k: (order[k[0]], k[1] or ""))]

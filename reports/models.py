@@ -24,7 +24,7 @@ from mlreport.plugins.lifecycle import load_facts
 from mlreport.policies import PolicyResult, evaluate
 from mlreport.reporting import ReportContext, ReportType, Section
 from mlreport.reports import models_data as md
-from mlreport.reports.charts import Point, Series, TrendSpec, _no_data, trend_chart
+from mlreport.reports.charts import Point, Series, TrendSpec, _no_data, finite, trend_chart
 
 MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 
@@ -174,7 +174,7 @@ def kpis(f: Facts, name: str) -> list[dict[str, Any]]:
                 "stat": stat,
                 "label": label,
                 "unit": unit,
-                "value": md.num(row["value"]) if row else None,
+                "value": finite(row["value"]) if row else None,
                 "n": row["n"] if row else None,
                 "policy": (
                     {"min": p.min, "max": p.max, "severity": p.severity, "passed": p.passed}
@@ -199,7 +199,7 @@ def trends(f: Facts, name: str) -> list[dict[str, Any]]:
                     {
                         "start": iso(w.start),
                         "end": iso(w.end),
-                        "value": md.num(r["value"]) if r else None,
+                        "value": finite(r["value"]) if r else None,
                         "n": r["n"] if r else None,
                     }
                 )

@@ -11,25 +11,18 @@ what "governed" means.
 from __future__ import annotations
 
 import json
-import math
 from datetime import datetime
 from typing import Any
 
 from mlreport.metrics import iso
 from mlreport.plugins.lifecycle import Facts, as_dict, blank
+from mlreport.reports.charts import finite
 from mlreport.warehouse import Warehouse
 
 MAX_PARAMS = 25
 MAX_METRICS = 25
 MAX_DEPLOYMENTS = 10
 MAX_HISTORY = 30
-
-
-def num(value: Any) -> float | None:
-    if value is None:
-        return None
-    value = float(value)
-    return value if math.isfinite(value) else None
 
 
 # -- production versions -----------------------------------------------------------------------
@@ -209,7 +202,7 @@ def latest_metrics(wh: Warehouse, source: str, run_id: str) -> tuple[list[dict[s
         params={"s": source, "r": run_id},
     ).fetchall()
     shown = [
-        {"key": k, "value": num(v), "step": int(s), "ts": iso(t), "points": int(n)}
+        {"key": k, "value": finite(v), "step": int(s), "ts": iso(t), "points": int(n)}
         for k, v, s, t, n in rows[:MAX_METRICS]
     ]
     return shown, len(rows)

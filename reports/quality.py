@@ -13,7 +13,6 @@ model leaves a note, never a crash.
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +26,7 @@ from mlreport.plugins.prediction_logs import PredictionLog, prediction_logs
 from mlreport.policies import PolicyResult, chart_bound, evaluate, outcome
 from mlreport.reporting import ReportContext, ReportType, Section
 from mlreport.reports import quality_data as qd
+from mlreport.reports.charts import finite, week_points
 from mlreport.reports.quality_charts import CHARTS
 
 FAMILIES = ("performance", "drift", "fairness", "explain")
@@ -298,13 +298,6 @@ def _family_notes(f: Facts) -> None:
 # -- helpers ----------------------------------------------------------------------------------
 
 
-def num(value: Any) -> float | None:
-    if value is None:
-        return None
-    value = float(value)
-    return value if math.isfinite(value) else None
-
-
 def label_of(metric: str) -> str:
     return LABELS.get(metric, (metric.split(".", 1)[-1].replace("_", " ").capitalize(), None))[0]
 
@@ -323,7 +316,7 @@ def cell(f: Facts, metric: str, entity: str, dims: dict[str, Any]) -> dict[str, 
         "metric": metric,
         "label": label_of(metric),
         "unit": unit_of(metric),
-        "value": num(row["value"]),
+        "value": finite(row["value"]),
         "n": row["n"],
         "policy": outcome(f.policies.get(key)),
     }
@@ -449,7 +442,7 @@ def _degradation(f: Facts, rows) -> list[dict[str, Any]]:
                 {
                     "of": dims["metric"],
                     "label": label_of("performance." + str(dims["metric"])),
-                    "value": num(row["value"]),
+                    "value": finite(row["value"]),
                     "n": row["n"],
                     "policy": outcome(f.policies.get(key)),
                 }
@@ -466,7 +459,7 @@ def _versions(rows, names: tuple[str, ...]) -> dict[str, Any]:
         v = by.setdefault(str(dims["model_version"]), {"values": {}, "n": None})
         short = metric.removeprefix("performance.")
         if short in names:
-            v["values"][short] = num(row["value"])
+            v["values"][short] = finite(row["value"])
             v["n"] = row["n"] if v["n"] is None else max(v["n"], row["n"] or 0)
     columns = [n for n in names if any(n in v["values"] for v in by.values())]
     return {
@@ -489,20 +482,7 @@ def _trend_metrics(f: Facts, log: PredictionLog) -> list[str]:
 
 def _trend(f: Facts, entity: str, metric: str) -> dict[str, Any]:
     by_week = f.weekly.get((metric, entity, "{}"), {})
-    small = f.ctx.config.metrics.small_sample
-    points = []
-    for w in f.weeks:
-        r = by_week.get(w.start)
-        n = r["n"] if r else None
-        points.append(
-            {
-                "start": iso(w.start),
-                "end": iso(w.end),
-                "value": num(r["value"]) if r else None,
-                "n": n,
-                "small_sample": n is not None and 0 < n < small,
-            }
-        )
+    points = week_points(f.weeks, by_week, f.ctx.config.metrics.small_sample)
     return {
         "metric": metric,
         "label": label_of(metric),
@@ -670,7 +650,7 @@ def _fair_feature(f: Facts, log: PredictionLog, feature: str, rows) -> dict[str,
             continue
         g = groups.setdefault(str(dims["group"]), {"values": {}, "small": False})
         g["small"] = g["small"] or bool(dims.get("small"))
-        g["values"][metric.removeprefix("fairness.")] = num(row["value"])
+        g["values"][metric.removeprefix("fairness.")] = finite(row["value"])
     group_rows = [{"group": k, **groups[k]} for k in sorted(groups)]
     summaries = [
         c
@@ -740,7 +720,7 @@ def explain(f: Facts, log: PredictionLog) -> dict[str, Any]:
     items = [
         {
             "feature": str(json.loads(r["dimensions"])["feature"]),
-            "value": num(r["value"]),
+            "value": finite(r["value"]),
             "n": r["n"],
         }
         for r in rows
@@ -768,7 +748,7 @@ def findings(f: Facts, log: PredictionLog, m: dict[str, Any]) -> dict[str, Any]:
                 "label": label_of(metric),
                 "unit": unit_of(metric),
                 "dimensions": json.loads(dims),
-                "value": num(p.value),
+                "value": finite(p.value),
                 "min": p.min,
                 "max": p.max,
                 "severity": p.severity,
