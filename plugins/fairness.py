@@ -14,6 +14,7 @@ from typing import Any
 
 from mlreport import hookimpl
 from mlreport.metrics import MetricContext, MetricFamily, MetricInfo, Window
+from mlreport.plugins import performance_sql as ps
 from mlreport.plugins.fairness_counts import (
     GROUP_METRICS,
     MISSING,
@@ -21,7 +22,7 @@ from mlreport.plugins.fairness_counts import (
     FairnessSpec,
     rows_from_scan,
 )
-from mlreport.plugins.prediction_counts import contiguous_runs, label_counts
+from mlreport.plugins.prediction_counts import label_counts
 from mlreport.plugins.prediction_logs import PredictionLog, prediction_logs, quote
 
 UNITS = {"count": "rows", "excluded_rows": "rows"}
@@ -63,7 +64,7 @@ class FairnessMetrics(MetricFamily):
         for log in prediction_logs(ctx.warehouse, ctx.entities):
             if log.task != "classification" or not log.sensitive:
                 continue
-            for layer in contiguous_runs(ctx.windows):
+            for layer in ps.window_layers(ctx.windows):
                 run = [ctx.windows[i] for i in layer]
                 scan = label_counts(ctx, log, run)
                 for w, window in enumerate(run):

@@ -15,7 +15,7 @@ import duckdb
 from mlreport import hookimpl
 from mlreport.metrics import MetricContext, MetricFamily, MetricInfo, Window
 from mlreport.plugins import performance_sql as ps
-from mlreport.plugins.prediction_counts import contiguous_runs, label_counts
+from mlreport.plugins.prediction_counts import label_counts
 from mlreport.plugins.prediction_logs import PredictionLog, Relation, prediction_logs
 
 MISSING_VERSION = "(missing)"
@@ -77,7 +77,7 @@ def log_rows(ctx: MetricContext, log: PredictionLog) -> list[dict[str, Any]]:
     con, windows = ctx.warehouse.con, ctx.windows
     reference = _reference_values(con, log)
     rows = []
-    for layer in contiguous_runs(windows):
+    for layer in ps.window_layers(windows):
         run = [windows[i] for i in layer]
         relation = log.window(Window(run[0].start, run[-1].end))
         counts = None

@@ -26,8 +26,3 @@ def label_counts(ctx: MetricContext, log: PredictionLog, run: Sequence[Window]) 
         name = f"log {log.log!r} ({log.view})"
         ctx.cache[key] = ps.count_rows(ctx.warehouse.con, relation, run, name, extra)
     return ctx.cache[key]
-
-
-def contiguous_runs(windows: Sequence[Window]) -> list[list[int]]:
-    """Indices of ``windows`` in runs that one scan can bucket (see ``window_layers``)."""
-    return ps.window_layers(windows)
