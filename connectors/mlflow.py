@@ -40,7 +40,7 @@ from mlreport.sources import Checkpoint, Rows, Source, SourceError, SourceOption
 log = logging.getLogger("mlreport.mlflow")
 
 CURSOR_VERSION = 1
-RUN_BATCH = 5_000  # run rows per checkpoint
+RUN_BATCH = 1_000  # run rows per write: the batch is held in memory, so it stays small
 METRIC_RUNS = 100  # runs whose history is read per batch of rows
 CHECKPOINT_SECONDS = 5.0  # a cursor holds a digest per run: writing it after every batch
 # made a sync quadratic in the number of runs (~4 s of JSON at 10,000 runs), so it is written
@@ -650,6 +650,7 @@ class MlflowSource(Source):
         digests = dict(old)
         seen: set[str] = set()
         self._run_metrics = {}
+        key_sets: dict[tuple, tuple] = {}
         batch: list[dict] = []
         pace = _Pacer(CHECKPOINT_SECONDS)
         for run in self.backend.runs(ids):
@@ -657,7 +658,8 @@ class MlflowSource(Source):
             run_id = row["run_id"]
             seen.add(run_id)
             metrics = latest_metrics(run)
-            self._run_metrics[run_id] = (_digest(metrics), [m[0] for m in metrics])
+            keys = tuple(m[0] for m in metrics)  # one shared tuple per key set, not per run
+            self._run_metrics[run_id] = (_digest(metrics), key_sets.setdefault(keys, keys))
             d = _digest(row)
             if old.get(run_id) != d:
                 batch.append(row)

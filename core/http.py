@@ -115,7 +115,7 @@ class HttpClient:
             with self._lock:
                 self.requests += 1
             try:
-                response = self._client.request(method, path, **kwargs)
+                response, body = self._send(method, path, **kwargs)
             except (httpx.TimeoutException, httpx.TransportError) as exc:
                 reason = _transport_reason(exc)
                 if attempt >= self.retries:
@@ -129,9 +129,9 @@ class HttpClient:
                 log.debug("%s: %s; retrying in %.1fs", where, reason, delay)
             else:
                 if response.status_code < 400:
-                    return self._parse(response, where)
+                    return self._parse(response, body, where)
                 if response.status_code not in RETRY_STATUSES or attempt >= self.retries:
-                    raise self._status_error(response, where, attempt)
+                    raise self._status_error(response, body, where, attempt)
                 delay = _retry_after(response)
                 if delay is None:
                     delay = self._backoff(attempt)
@@ -141,12 +141,20 @@ class HttpClient:
                 self.retried += 1
             self._sleep(delay)
 
+    def _send(self, method: str, path: str, **kwargs: Any) -> tuple[httpx.Response, bytes]:
+        """The response and its body, which is not kept on the response: httpx responses sit
+        in reference cycles, so a kept body (megabytes for a page of runs) would live until the
+        cyclic garbage collector ran, and a sync's memory would grow with its pages."""
+        with self._client.stream(method, path, **kwargs) as response:
+            body = b"".join(response.iter_bytes())
+        return response, body
+
     def _backoff(self, attempt: int) -> float:
         return min(MAX_BACKOFF, self.backoff * (2**attempt))
 
-    def _parse(self, response: httpx.Response, where: str) -> Any:
+    def _parse(self, response: httpx.Response, body: bytes, where: str) -> Any:
         try:
-            return json.loads(response.content)
+            return json.loads(body)
         except (ValueError, UnicodeDecodeError) as exc:
             raise HttpError(
                 f"{self.base_url}: {where}: the response is not valid JSON "
@@ -154,9 +162,11 @@ class HttpClient:
                 status=response.status_code,
             ) from None
 
-    def _status_error(self, response: httpx.Response, where: str, attempt: int) -> HttpError:
+    def _status_error(
+        self, response: httpx.Response, body: bytes, where: str, attempt: int
+    ) -> HttpError:
         status = response.status_code
-        code, message = _error_body(response)
+        code, message = _error_body(body)
         if status in (401, 403):
             label = "forbidden" if status == 403 else "unauthorized"
             if self._has_auth:
@@ -226,12 +236,12 @@ def _retry_after(response: httpx.Response) -> float | None:
     return min(MAX_RETRY_AFTER, max(0.0, seconds))
 
 
-def _error_body(response: httpx.Response) -> tuple[str | None, str | None]:
+def _error_body(raw: bytes) -> tuple[str | None, str | None]:
     """MLflow-style ``{"error_code", "message"}`` (or a short text body), length-capped."""
     try:
-        body = response.json()
-    except ValueError:
-        text = response.text.strip()
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        text = raw.decode("utf-8", "replace").strip()
         return None, (text[:200] or None)
     if isinstance(body, dict):
         code = body.get("error_code")
