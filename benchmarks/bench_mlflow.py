@@ -5,7 +5,8 @@ One run of this script:
 1. builds (or reuses, from ``~/.cache/mlreport/``) an MLflow sqlite store of ``--runs`` runs ×
    20 params × 10 metrics (× ``--steps`` points each) in two experiments, ``bench-small``
    (``--small`` runs) and ``bench-rest``;
-2. starts ``mlflow server`` on a copy of it (free loopback port, background jobs off);
+2. starts ``mlflow server`` on a copy of it (free loopback port, background jobs off,
+   ``--server-workers``, by default mlflow's own default of 4);
 3. times, in the same server, a full sync of the ``mlflow`` source into a fresh DuckDB
    warehouse and paging through the same runs with ``mlflow.search_runs`` (pandas, every page)
    and ``MlflowClient.search_runs`` (50,000 per page), ``--repeat`` times in alternating order;
@@ -19,7 +20,7 @@ client's ``create_run`` + ``log_batch`` costs ~100 ms per run on this machine (1
 10,000 runs), the copy a few seconds.
 
     python benchmarks/bench_mlflow.py [--runs 10000] [--small 1000] [--steps 1]
-        [--page-size N] [--repeat 2] [--profile]
+        [--page-size N] [--server-workers 4] [--repeat 2] [--profile]
 """
 
 from __future__ import annotations
@@ -370,8 +371,8 @@ def benchmark(args: argparse.Namespace) -> None:
     db = work / "mlflow.db"
     shutil.copyfile(cached, db)  # the server may write (migrations): keep the cache pristine
     try:
-        with mlflow_server(db) as url:
-            print(f"server: {url} (sqlite {db})")
+        with mlflow_server(db, workers=args.server_workers) as url:
+            print(f"server: {url} (sqlite {db}, {args.server_workers} workers)")
             run_benchmark(url, args, db)
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -464,6 +465,9 @@ def main() -> None:
     )
     parser.add_argument("--no-offline", dest="offline", action="store_false",
                         help="skip the offline (store=) sync")  # fmt: skip
+    parser.add_argument(
+        "--server-workers", type=int, default=4, help="mlflow server --workers (its default: 4)"
+    )
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--profile", action="store_true", help="cProfile one more full sync")
     parser.add_argument("--child-sync", default=None, help=argparse.SUPPRESS)

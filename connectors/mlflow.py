@@ -27,7 +27,6 @@ import re
 import time
 import tomllib
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
 import polars as pl
@@ -35,13 +34,14 @@ from pydantic import Field, SecretStr, model_validator
 
 from mlreport import hookimpl
 from mlreport.config import Config, ConfigPath
+from mlreport.connectors.ordered_map import ordered_map
 from mlreport.sources import Checkpoint, Rows, Source, SourceError, SourceOptions, Stream
 
 log = logging.getLogger("mlreport.mlflow")
 
 CURSOR_VERSION = 1
 RUN_BATCH = 1_000  # run rows per write: the batch is held in memory, so it stays small
-METRIC_RUNS = 100  # runs whose history is read per batch of rows
+METRIC_RUNS = 1_000  # runs whose history is written per batch of rows
 CHECKPOINT_SECONDS = 5.0  # a cursor holds a digest per run: writing it after every batch
 # made a sync quadratic in the number of runs (~4 s of JSON at 10,000 runs), so it is written
 # at most this often, and at the end.
@@ -696,45 +696,57 @@ class MlflowSource(Source):
         current = self._run_metrics or {}
         digests = {r: d for r, d in old.items() if r in current}
         changed = [r for r, (d, keys) in sorted(current.items()) if old.get(r) != d]
+        chunks = [changed[i : i + METRIC_RUNS] for i in range(0, len(changed), METRIC_RUNS)]
         pace = _Pacer(CHECKPOINT_SECONDS)
-        for start in range(0, len(changed), METRIC_RUNS):
-            chunk = changed[start : start + METRIC_RUNS]
-            rows = list(self._histories(chunk, current))
+        for n, (chunk, rows) in enumerate(self._histories(chunks, current), 1):
             if rows:
                 yield Rows(_frame(rows, METRIC_SCHEMA, ("ts",)))
             for run_id in chunk:
                 digests[run_id] = current[run_id][0]
             self._tally()
-            if pace.due() or start + METRIC_RUNS >= len(changed):
+            if pace.due() or n == len(chunks):
                 yield Checkpoint({"v": CURSOR_VERSION, "digests": digests})
         if not changed:
             yield Checkpoint({"v": CURSOR_VERSION, "digests": digests})
 
-    def _histories(self, run_ids: list[str], current: dict) -> Iterator[dict]:
-        """Every point of every key of ``run_ids``: one bulk read per key where the backend
-        has it (several at once over HTTP: ``concurrency``), else per run and key."""
-        by_key: dict[str, list[str]] = {}
-        for run_id in run_ids:
-            for key in current[run_id][1]:
-                by_key.setdefault(key, []).append(run_id)
-        bulk = getattr(self.backend, "metric_history_bulk", None)
-        if bulk is None:
-            for key in sorted(by_key):
-                for run_id in by_key[key]:
-                    for point in self.backend.metric_history(run_id, key):
-                        yield metric_row(run_id, point)
-            return
-        keys = sorted(by_key)
+    def _histories(
+        self, chunks: list[list[str]], current: dict
+    ) -> Iterator[tuple[list[str], list[dict]]]:
+        """Each chunk of runs with every point of each of their keys, in chunk order.
+
+        Over HTTP the reads (one per key and ~100 runs) run ``concurrency`` at a time in one
+        continuous stream across chunks, so the server never waits for us to write a chunk;
+        at most ``2 × concurrency`` answers are held ahead of the one being written."""
+        size = getattr(self.backend, "bulk_runs", METRIC_RUNS)
+        units = (
+            (i, key, ids[j : j + size])
+            for i, chunk in enumerate(chunks)
+            for key, ids in _by_key(chunk, current)
+            for j in range(0, len(ids), size)
+        )
         workers = self.options.concurrency if getattr(self.backend, "threadsafe", False) else 1
-        if workers <= 1 or len(keys) <= 1:
-            for key in keys:
-                for run_id, point in bulk(by_key[key], key):
-                    yield metric_row(run_id, point)
-            return
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mlflow") as pool:
-            for points in pool.map(lambda key: list(bulk(by_key[key], key)), keys):
-                for run_id, point in points:
-                    yield metric_row(run_id, point)
+        answers = ordered_map(self._history_points, units, workers, ahead=2 * workers)
+        rows: list[dict] = []
+        done = 0
+        for (i, _, _), points in answers:
+            while done < i:  # every read of chunk `done` is in: it is complete
+                yield chunks[done], rows
+                rows, done = [], done + 1
+            rows += points
+        for i in range(done, len(chunks)):
+            yield chunks[i], rows
+            rows = []
+
+    def _history_points(self, unit: tuple[int, str, list[str]]) -> list[dict]:
+        _, key, run_ids = unit
+        bulk = getattr(self.backend, "metric_history_bulk", None)
+        if bulk is not None:
+            return [metric_row(run_id, point) for run_id, point in bulk(run_ids, key)]
+        return [
+            metric_row(run_id, point)
+            for run_id in run_ids
+            for point in self.backend.metric_history(run_id, key)
+        ]
 
     # registry ---------------------------------------------------------------------------------
 
@@ -983,6 +995,15 @@ class MlflowSource(Source):
         for entity, env, dep in rows:
             out.setdefault(entity, {})[env] = dep
         return out
+
+
+def _by_key(run_ids: list[str], current: dict) -> list[tuple[str, list[str]]]:
+    """(key, the runs of ``run_ids`` that have it), keys sorted: one bulk read each."""
+    by_key: dict[str, list[str]] = {}
+    for run_id in run_ids:
+        for key in current[run_id][1]:
+            by_key.setdefault(key, []).append(run_id)
+    return sorted(by_key.items())
 
 
 def _epoch_rows(frame: pl.DataFrame, times: Iterable[str]) -> Iterator[dict]:

@@ -93,17 +93,18 @@ def free_port() -> int:
 
 
 @contextmanager
-def mlflow_server(db: Path, timeout: float = 180.0) -> Iterator[str]:
+def mlflow_server(db: Path, timeout: float = 180.0, workers: int = 1) -> Iterator[str]:
     """Run ``mlflow server`` on ``db`` at a free loopback port; yield its base URL.
 
     Runs in its own process group (the server forks uvicorn workers) and ends that group only.
+    One worker by default, light for tests; ``mlflow server`` itself defaults to 4.
     Background job execution is switched off: it forks consumers that would outlive the server.
     """
     port = free_port()
     env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
     log = (db.parent / f"{db.name}.server.log").open("wb")
     cmd = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", f"sqlite:///{db}"]
-    cmd += ["--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
+    cmd += ["--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
     cmd += ["--default-artifact-root", "mlflow-artifacts:/"]
     proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=log, start_new_session=True)
     url = f"http://127.0.0.1:{port}"

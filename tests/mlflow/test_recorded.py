@@ -345,3 +345,31 @@ def test_doctor_check_says_what_it_reached(config) -> None:
     fake.faults["experiments/search"] = lambda r: httpx.Response(403)
     with pytest.raises(SourceError, match=r"HTTP 403 \(forbidden\).*sources\[0\]\.token"):
         source.check()
+
+
+def test_a_failed_history_read_in_a_later_chunk_keeps_every_chunk_out(
+    tmp_path, wh, monkeypatch
+) -> None:
+    """History is read ahead across chunks; a failure in chunk 3 of 4 leaves the metrics and
+    their cursor as they were (nothing half-written), and the next sync reads them all."""
+    from mlreport.connectors import mlflow as mlflow_source
+
+    monkeypatch.setattr(mlflow_source, "METRIC_RUNS", 2)
+    monkeypatch.setattr(mlflow_api.RestBackend, "bulk_runs", 1)
+    config = write_config(tmp_path, tracking_uri=URL, concurrency=3)
+    fake = world(n_runs=8)
+    broken = {"run5"}
+
+    def fail_for_run5(request):
+        if set(request.url.params.get_list("run_id")) & broken:
+            return httpx.Response(400, json={"error_code": "BAD", "message": "no"})
+        return None
+
+    fake.faults["metrics/get-history-bulk"] = fail_for_run5
+    with pytest.raises(SourceError, match="get-history-bulk"):
+        sync(wh, config, fake.transport())
+    assert table(wh, "SELECT count(*) FROM run_metrics") == [(0,)]
+    del fake.faults["metrics/get-history-bulk"]
+    stats = sync(wh, config, fake.transport())
+    assert table(wh, "SELECT count(*) FROM run_metrics") == [(24,)]  # 8 runs x 3 points
+    assert stats.streams["run_metrics"].batches == 4

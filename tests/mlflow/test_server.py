@@ -254,3 +254,32 @@ def test_offline_store_gives_the_same_tables_as_the_server(
         )
         assert sorted(table(a, sql)) == sorted(table(b, sql))
         check_tables(b, mlflow_server.client(), seeded)
+
+
+def test_pages_read_ahead_and_small_history_chunks_give_the_same_tables(
+    mlflow_server: MlflowServer,
+    seeded: Seeded,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Pages of 1 run (the next page asked for while one is written) and history written in
+    chunks of 1 run with 3 reads in flight store exactly what one page and one chunk store."""
+    from mlreport.connectors import mlflow as mlflow_source
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    whole = write_config(tmp_path / "a", tracking_uri=mlflow_server.url, aliases=ALIASES)
+    small = write_config(
+        tmp_path / "b", tracking_uri=mlflow_server.url, aliases=ALIASES, page_size=1,
+        concurrency=3,
+    )  # fmt: skip
+    with Warehouse(tmp_path / "a.duckdb") as a, Warehouse(tmp_path / "b.duckdb") as b:
+        sync(a, whole)
+        monkeypatch.setattr(mlflow_source, "METRIC_RUNS", 1)
+        stats = sync(b, small)
+        assert stats.reads["requests"] > sync(a, whole, full=True).reads["requests"] + 3
+        assert stats.streams["run_metrics"].batches >= 3  # a chunk per run with metrics
+        for name, order in (("runs", "run_id"), ("run_metrics", "run_id, key, step, ts")):
+            sql = f"SELECT * EXCLUDE (synced_at) FROM {name} ORDER BY {order}"
+            assert repr(table(a, sql)) == repr(table(b, sql)), name
+        check_tables(b, mlflow_server.client(), seeded)
