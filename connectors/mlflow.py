@@ -34,6 +34,7 @@ from pydantic import Field, SecretStr, model_validator
 
 from mlreport import hookimpl
 from mlreport.config import Config, ConfigPath
+from mlreport.connectors.mlflow_prefetch import HistoryPrefetch
 from mlreport.connectors.ordered_map import ordered_map
 from mlreport.sources import Checkpoint, Rows, Source, SourceError, SourceOptions, Stream
 
@@ -492,6 +493,8 @@ class MlflowSource(Source):
         self._reset()
 
     def _reset(self) -> None:
+        self._drop_prefetch()
+        self._prefetch: HistoryPrefetch | None = None
         self._experiments: list[dict] | None = None
         self._all_experiments: set[str] = set()
         self._run_metrics: dict[str, tuple[str, list[str]]] | None = None
@@ -598,6 +601,7 @@ class MlflowSource(Source):
 
     def close(self) -> None:
         """Release the HTTP connections (or the sqlite file); a later read opens them again."""
+        self._drop_prefetch()  # first: its threads use the connections
         if self._backend is not None:
             self._tally()
             closer = getattr(self._backend, "close", None)
@@ -605,6 +609,12 @@ class MlflowSource(Source):
                 closer()
             self._backend = None
             self._counted = 0
+
+    def _drop_prefetch(self) -> None:
+        prefetch = getattr(self, "_prefetch", None)
+        if prefetch is not None:
+            prefetch.close()
+            self._prefetch = None
 
     # experiments ------------------------------------------------------------------------------
 
@@ -644,8 +654,10 @@ class MlflowSource(Source):
 
     # runs -------------------------------------------------------------------------------------
 
-    def _read_runs(self, cursor: dict) -> Iterator[Rows | Checkpoint]:
+    def _read_runs(self, cursor: dict, prefetch: bool = True) -> Iterator[Rows | Checkpoint]:
         old = cursor.get("digests", {})
+        ahead = self._start_prefetch(cursor) if prefetch else None
+        pending: list[str] = []
         ids = [str(e["experiment_id"]) for e in self._selected_experiments()]
         digests = dict(old)
         seen: set[str] = set()
@@ -659,7 +671,13 @@ class MlflowSource(Source):
             seen.add(run_id)
             metrics = latest_metrics(run)
             keys = tuple(m[0] for m in metrics)  # one shared tuple per key set, not per run
-            self._run_metrics[run_id] = (_digest(metrics), key_sets.setdefault(keys, keys))
+            metrics_digest = _digest(metrics)
+            self._run_metrics[run_id] = (metrics_digest, key_sets.setdefault(keys, keys))
+            if ahead is not None and ahead.expected.get(run_id) != metrics_digest:
+                pending.append(run_id)
+                if len(pending) >= METRIC_RUNS:
+                    ahead.add(pending)
+                    pending = []
             d = _digest(row)
             if old.get(run_id) != d:
                 batch.append(row)
@@ -669,6 +687,8 @@ class MlflowSource(Source):
                 if pace.due():
                     yield Checkpoint({"v": CURSOR_VERSION, "digests": digests})
                 batch = []
+        if ahead is not None:
+            ahead.add(pending)
         self._tally()
         listed = set(ids)
         gone = sorted(r for r in set(old) - seen)
@@ -690,29 +710,68 @@ class MlflowSource(Source):
 
     def _read_run_metrics(self, cursor: dict) -> Iterator[Rows | Checkpoint]:
         if self._run_metrics is None:  # read alone: list runs for their latest metrics
-            for _ in self._read_runs({}):
+            for _ in self._read_runs({}, prefetch=False):
                 pass
         old = cursor.get("digests", {})
         current = self._run_metrics or {}
         digests = {r: d for r, d in old.items() if r in current}
         changed = [r for r, (d, keys) in sorted(current.items()) if old.get(r) != d]
-        chunks = [changed[i : i + METRIC_RUNS] for i in range(0, len(changed), METRIC_RUNS)]
         pace = _Pacer(CHECKPOINT_SECONDS)
-        for n, (chunk, rows) in enumerate(self._histories(chunks, current), 1):
-            if rows:
-                yield Rows(_frame(rows, METRIC_SCHEMA, ("ts",)))
+        for chunk, frame in self._history_chunks(old, changed, current):
+            if frame is not None:
+                yield Rows(frame)
             for run_id in chunk:
                 digests[run_id] = current[run_id][0]
             self._tally()
-            if pace.due() or n == len(chunks):
+            if pace.due():
                 yield Checkpoint({"v": CURSOR_VERSION, "digests": digests})
-        if not changed:
-            yield Checkpoint({"v": CURSOR_VERSION, "digests": digests})
+        yield Checkpoint({"v": CURSOR_VERSION, "digests": digests})
+
+    def _start_prefetch(self, runs_cursor: dict) -> HistoryPrefetch | None:
+        """Read history while listing runs, where the backend can take concurrent reads.
+        The run_metrics stream will start from its stored cursor, or from none when the runs
+        stream has none (a first or ``--full`` sync); anything else drops the read-ahead."""
+        self._drop_prefetch()
+        if not getattr(self.backend, "threadsafe", False) or self.warehouse is None:
+            return None
+        expected: dict = {}
+        if runs_cursor.get("digests"):
+            stored = self.warehouse.get_cursor(self.name, "run_metrics")
+            expected = _cursor(stored, "run_metrics").get("digests", {})
+        self._prefetch = HistoryPrefetch(self._history_frame, expected)
+        return self._prefetch
+
+    def _history_frame(self, chunk: list[str]) -> pl.DataFrame | None:
+        for _, frame in self._histories([chunk], self._run_metrics or {}):
+            return frame
+        return None
+
+    def _history_chunks(
+        self, old: dict, changed: list[str], current: dict
+    ) -> Iterator[tuple[list[str], pl.DataFrame | None]]:
+        """The changed runs in chunks with their points: read ahead while the runs were
+        listed if that read-ahead started from ``old``, else read now."""
+        ahead, self._prefetch = self._prefetch, None
+        if ahead is not None and not ahead.matches(old, changed):
+            log.debug("history read ahead from another cursor: reading it again")
+            ahead.close()
+            ahead = None
+        if ahead is None:
+            chunks = [changed[i : i + METRIC_RUNS] for i in range(0, len(changed), METRIC_RUNS)]
+            yield from self._histories(chunks, current)
+            return
+        try:
+            for chunk, frame in ahead.results():
+                self.count("history_chunks_read_ahead")
+                yield chunk, frame
+        finally:
+            ahead.close()
 
     def _histories(
         self, chunks: list[list[str]], current: dict
-    ) -> Iterator[tuple[list[str], list[dict]]]:
-        """Each chunk of runs with every point of each of their keys, in chunk order.
+    ) -> Iterator[tuple[list[str], pl.DataFrame | None]]:
+        """Each chunk of runs with every point of each of their keys (None: no points), in
+        chunk order.
 
         Over HTTP the reads (one per key and ~100 runs) run ``concurrency`` at a time in one
         continuous stream across chunks, so the server never waits for us to write a chunk;
@@ -730,11 +789,11 @@ class MlflowSource(Source):
         done = 0
         for (i, _, _), points in answers:
             while done < i:  # every read of chunk `done` is in: it is complete
-                yield chunks[done], rows
+                yield chunks[done], _metric_frame(rows)
                 rows, done = [], done + 1
             rows += points
         for i in range(done, len(chunks)):
-            yield chunks[i], rows
+            yield chunks[i], _metric_frame(rows)
             rows = []
 
     def _history_points(self, unit: tuple[int, str, list[str]]) -> list[dict]:
@@ -995,6 +1054,10 @@ class MlflowSource(Source):
         for entity, env, dep in rows:
             out.setdefault(entity, {})[env] = dep
         return out
+
+
+def _metric_frame(rows: list[dict]) -> pl.DataFrame | None:
+    return _frame(rows, METRIC_SCHEMA, ("ts",)) if rows else None
 
 
 def _by_key(run_ids: list[str], current: dict) -> list[tuple[str, list[str]]]:

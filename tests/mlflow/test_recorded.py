@@ -373,3 +373,22 @@ def test_a_failed_history_read_in_a_later_chunk_keeps_every_chunk_out(
     stats = sync(wh, config, fake.transport())
     assert table(wh, "SELECT count(*) FROM run_metrics") == [(24,)]  # 8 runs x 3 points
     assert stats.streams["run_metrics"].batches == 4
+    assert stats.reads["history_chunks_read_ahead"] == 4  # read while the runs were listed
+
+
+def test_history_read_ahead_from_another_cursor_is_dropped_and_read_again(tmp_path, wh) -> None:
+    """The runs stream has no cursor (so it reads ahead as for a first sync) while run_metrics
+    has one: the read-ahead does not fit and the changed history is read again, exactly."""
+    config = write_config(tmp_path, tracking_uri=URL, concurrency=2)
+    fake = world(n_runs=3)
+    sync(wh, config, fake.transport())
+    wh.con.execute("DELETE FROM _sync_state WHERE stream = 'runs'")
+    fake.history[("run1", "loss")] += points("loss", 2, start=3)
+    key, value, ts, step = latest("loss", fake.history[("run1", "loss")])
+    fake.runs[1]["data"]["metrics"] = [{"key": key, "value": value, "timestamp": ts, "step": step}]
+    stats = sync(wh, config, fake.transport())
+    assert "history_chunks_read_ahead" not in stats.reads
+    assert table(wh, "SELECT run_id, count(*) FROM run_metrics GROUP BY 1 ORDER BY 1") == [
+        ("run0", 3), ("run1", 5), ("run2", 3)
+    ]  # fmt: skip
+    assert stats.streams["run_metrics"].rows == 5  # only run1's history was read again

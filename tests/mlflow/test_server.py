@@ -161,6 +161,8 @@ def test_sync_changes_and_a_cheap_second_sync(
         client.delete_experiment(seeded.experiments["scratch"])
         stats = sync(wh, config)
         check_tables(wh, client, seeded)
+        # an incremental sync reads the changed run's history while listing runs
+        assert stats.reads["history_chunks_read_ahead"] == 1
         assert table(wh, "SELECT status FROM runs WHERE run_id = ?", [r2]) == [("FINISHED",)]
         assert table(wh, "SELECT lifecycle_stage FROM runs WHERE run_id = ?",
                      [seeded.runs["r3"]]) == [("deleted",)]  # fmt: skip
@@ -279,6 +281,7 @@ def test_pages_read_ahead_and_small_history_chunks_give_the_same_tables(
         stats = sync(b, small)
         assert stats.reads["requests"] > sync(a, whole, full=True).reads["requests"] + 3
         assert stats.streams["run_metrics"].batches >= 3  # a chunk per run with metrics
+        assert stats.reads["history_chunks_read_ahead"] >= stats.streams["run_metrics"].batches
         for name, order in (("runs", "run_id"), ("run_metrics", "run_id, key, step, ts")):
             sql = f"SELECT * EXCLUDE (synced_at) FROM {name} ORDER BY {order}"
             assert repr(table(a, sql)) == repr(table(b, sql)), name
