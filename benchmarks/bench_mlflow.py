@@ -400,8 +400,9 @@ def run_benchmark(url: str, args: argparse.Namespace, db: Path) -> None:
                 pandas_.append(timed("mlflow.search_runs", mlflow_pandas, url, ids, counter))
             else:
                 plain.append(timed("MlflowClient.search_runs", mlflow_client, url, ids, counter))
-    report(args, syncs, pandas_, plain)
-    if args.offline:
+    if args.repeat:
+        report(args, syncs, pandas_, plain)
+    if args.offline and pandas_:
         print("the same store read offline (store = the sqlite file; no server, no requests):")
         offline = timed("mlreport full sync, store=", full_sync, str(db), None, args.page_size)
         best_pd = min(p["seconds"] for p in pandas_)
@@ -468,7 +469,9 @@ def main() -> None:
     parser.add_argument(
         "--server-workers", type=int, default=4, help="mlflow server --workers (its default: 4)"
     )
-    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument(
+        "--repeat", type=int, default=2, help="timed rounds (0: peak RSS only)"
+    )
     parser.add_argument("--profile", action="store_true", help="cProfile one more full sync")
     parser.add_argument("--child-sync", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--experiments", default=None, help=argparse.SUPPRESS)
