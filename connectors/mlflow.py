@@ -497,7 +497,7 @@ class MlflowSource(Source):
         self._prefetch: HistoryPrefetch | None = None
         self._experiments: list[dict] | None = None
         self._all_experiments: set[str] = set()
-        self._run_metrics: dict[str, tuple[str, list[str]]] | None = None
+        self._run_metrics: dict[str, tuple[str, tuple[str, ...]]] | None = None
         self._registry: tuple[list[dict], dict[str, list[dict]], int] | None = None
         self._logged_runs: dict[str, str] | None = None
 
@@ -738,7 +738,10 @@ class MlflowSource(Source):
         if runs_cursor.get("digests"):
             stored = self.warehouse.get_cursor(self.name, "run_metrics")
             expected = _cursor(stored, "run_metrics").get("digests", {})
-        self._prefetch = HistoryPrefetch(self._history_frame, expected)
+        try:
+            self._prefetch = HistoryPrefetch(self._history_frame, expected)
+        except OSError as exc:  # no writable temp directory: read history afterwards
+            log.debug("no history read-ahead: %s", exc)
         return self._prefetch
 
     def _history_frame(self, chunk: list[str]) -> pl.DataFrame | None:

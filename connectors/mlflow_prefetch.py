@@ -17,6 +17,8 @@ from pathlib import Path
 
 import polars as pl
 
+from mlreport.sources import SourceError
+
 Chunk = list[str]
 
 
@@ -62,5 +64,11 @@ class HistoryPrefetch:
         if frame is None or frame.height == 0:
             return None
         path = self._dir / f"{n:06d}.parquet"
-        frame.write_parquet(path, compression="uncompressed")
+        try:
+            frame.write_parquet(path, compression="uncompressed")
+        except OSError as exc:
+            raise SourceError(
+                f"cannot keep metric history read ahead in {self._dir}: {exc}; "
+                "point TMPDIR at a writable directory with free space"
+            ) from None
         return path

@@ -392,3 +392,39 @@ def test_history_read_ahead_from_another_cursor_is_dropped_and_read_again(tmp_pa
         ("run0", 3), ("run1", 5), ("run2", 3)
     ]  # fmt: skip
     assert stats.streams["run_metrics"].rows == 5  # only run1's history was read again
+
+
+def test_without_a_writable_temp_directory_history_is_read_afterwards(
+    tmp_path, wh, monkeypatch
+) -> None:
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "no-such-dir"))
+    config = write_config(tmp_path, tracking_uri=URL)
+    stats = sync(wh, config, world(n_runs=3).transport())
+    assert "history_chunks_read_ahead" not in stats.reads
+    assert table(wh, "SELECT count(*) FROM run_metrics") == [(9,)]
+
+
+def test_a_full_disk_while_reading_ahead_fails_clearly_and_keeps_what_is_stored(
+    tmp_path, wh, monkeypatch
+) -> None:
+    import polars as pl
+
+    config = write_config(tmp_path, tracking_uri=URL)
+    fake = world(n_runs=3)
+    sync(wh, config, fake.transport())
+    fake.history[("run1", "loss")] += points("loss", 2, start=3)
+    key, value, ts, step = latest("loss", fake.history[("run1", "loss")])
+    fake.runs[1]["data"]["metrics"] = [{"key": key, "value": value, "timestamp": ts, "step": step}]
+
+    def full_disk(self, *args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(pl.DataFrame, "write_parquet", full_disk)
+    with pytest.raises(SourceError, match="No space left on device.*TMPDIR"):
+        sync(wh, config, fake.transport())
+    assert table(wh, "SELECT count(*) FROM run_metrics") == [(9,)]
+    monkeypatch.undo()
+    sync(wh, config, fake.transport())
+    assert table(wh, "SELECT count(*) FROM run_metrics") == [(11,)]
