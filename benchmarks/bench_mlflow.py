@@ -469,9 +469,7 @@ def main() -> None:
     parser.add_argument(
         "--server-workers", type=int, default=4, help="mlflow server --workers (its default: 4)"
     )
-    parser.add_argument(
-        "--repeat", type=int, default=2, help="timed rounds (0: peak RSS only)"
-    )
+    parser.add_argument("--repeat", type=int, default=2, help="timed rounds (0: peak RSS only)")
     parser.add_argument("--profile", action="store_true", help="cProfile one more full sync")
     parser.add_argument("--child-sync", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--experiments", default=None, help=argparse.SUPPRESS)
