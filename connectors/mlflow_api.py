@@ -15,7 +15,7 @@ off is asked again); a server without it (404) falls back to the documented page
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -77,7 +77,7 @@ class RestBackend:
             "run_view_type": VIEW_ALL,
             "order_by": ["attributes.start_time ASC"],
         }
-        yield from self._post_pages("runs/search", body, "runs", prefetch=True)
+        yield from self._post_pages("runs/search", body, "runs", ahead=True)
 
     def metric_history(self, run_id: str, key: str) -> Iterator[dict]:
         params = {"run_id": run_id, "metric_key": key, "max_results": HISTORY_PAGE}
@@ -158,43 +158,44 @@ class RestBackend:
     # -- paging -------------------------------------------------------------------------------
 
     def _post_pages(
-        self, endpoint: str, body: dict, field: str, prefetch: bool = False
+        self, endpoint: str, body: dict, field: str, ahead: bool = False
     ) -> Iterator[dict]:
-        if prefetch:
-            yield from self._post_pages_ahead(endpoint, body, field)
-            return
-        token = None
-        while True:
-            page = dict(body, page_token=token) if token else body
-            answer = self.client.post_json(f"{API}/{endpoint}", page)
-            yield from _list(answer, field, endpoint)
-            token = answer.get("next_page_token")
-            if not token:
-                return
-
-    def _post_pages_ahead(self, endpoint: str, body: dict, field: str) -> Iterator[dict]:
-        """Pages with the next one already asked for: the server builds page k + 1 while the
-        caller writes page k (a page of runs costs the server seconds)."""
-        url = f"{API}/{endpoint}"
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlreport-page") as pool:
-            future = pool.submit(self.client.post_json, url, body)
-            while True:
-                answer = future.result()
-                items = _list(answer, field, endpoint)
-                token = answer.get("next_page_token")
-                if token:
-                    future = pool.submit(self.client.post_json, url, dict(body, page_token=token))
-                yield from items
-                if not token:
-                    return
+        yield from self._pages(self.client.post_json, endpoint, body, field, ahead)
 
     def _get_pages(self, endpoint: str, params: dict, field: str) -> Iterator[dict]:
-        token = None
-        while True:
-            query = dict(params, page_token=token) if token else params
-            answer = self.client.get_json(f"{API}/{endpoint}", query)
+        yield from self._pages(self.client.get_json, endpoint, params, field)
+
+    def _pages(
+        self,
+        send: Callable[[str, dict], Any],
+        endpoint: str,
+        payload: dict,
+        field: str,
+        ahead: bool = False,
+    ) -> Iterator[dict]:
+        """The items ``field`` of every page, following ``next_page_token``."""
+        url = f"{API}/{endpoint}"
+
+        def fetch(token: str | None) -> Any:
+            return send(url, dict(payload, page_token=token) if token else payload)
+
+        for answer in _answers(fetch, ahead):
             yield from _list(answer, field, endpoint)
-            token = answer.get("next_page_token")
+
+
+def _answers(fetch: Callable[[str | None], Any], ahead: bool) -> Iterator[Any]:
+    """Every answer of a paged endpoint. With ``ahead`` the next page is asked for before this
+    one is handed over: the server builds page k + 1 while the caller writes page k (a page of
+    runs costs the server seconds)."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlreport-page") as pool:
+        pending = pool.submit(fetch, None) if ahead else None
+        token: str | None = None
+        while True:
+            answer = pending.result() if pending is not None else fetch(token)
+            token = answer.get("next_page_token") if isinstance(answer, dict) else None
+            if ahead and token:
+                pending = pool.submit(fetch, token)
+            yield answer
             if not token:
                 return
 
