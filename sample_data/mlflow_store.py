@@ -27,7 +27,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from importlib import resources
@@ -87,6 +87,7 @@ def mlflow_source_config(out_dir: Path) -> str:
 
 
 def free_port() -> int:
+    """A loopback port nobody listens on right now (the server binds it a moment later)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -109,36 +110,40 @@ def mlflow_server(db: Path, timeout: float = 180.0, workers: int = 1) -> Iterato
     proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=log, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_healthy(proc, url, timeout, db)
+        wait_healthy(proc, url, timeout, Path(log.name))
         yield url
     finally:
-        _stop(proc)
+        stop_server(proc)
         log.close()
 
 
-def _wait_healthy(proc: subprocess.Popen, url: str, timeout: float, db: Path) -> None:
+def wait_healthy(proc: subprocess.Popen, url: str, timeout: float, log: Path) -> None:
+    """Wait until the server at ``url`` answers /health; its output is in ``log``."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"mlflow server exited ({proc.returncode}); see {db}.server.log")
+            raise RuntimeError(f"mlflow server exited ({proc.returncode}); see {log}")
         try:
             if httpx.get(f"{url}/health", timeout=2).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
         time.sleep(0.25)
-    raise RuntimeError(f"mlflow server not healthy after {timeout:.0f} s; see {db}.server.log")
+    raise RuntimeError(f"mlflow server not healthy after {timeout:.0f} s; see {log}")
 
 
-def _stop(proc: subprocess.Popen) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=20)
-    except ProcessLookupError:
+def stop_server(proc: subprocess.Popen) -> None:
+    """End the server's process group (it was started in a new session), workers too."""
+    if proc.poll() is not None:
         return
+    with suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=20)
     except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+        with suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
 
 
 # -- the story ------------------------------------------------------------------------------

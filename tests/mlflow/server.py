@@ -14,18 +14,16 @@ import contextlib
 import importlib.util
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
+
+from mlreport.sample_data.mlflow_store import free_port, stop_server, wait_healthy
 
 START_TIMEOUT = 180.0  # seconds; a loaded CI machine can take a minute to import the server
 QUIET_ENV = {"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"}
@@ -59,12 +57,6 @@ class MlflowServer:
         return MlflowClient(tracking_uri=self.url, registry_uri=self.url)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def spawn(workdir: Path) -> tuple[MlflowServer, subprocess.Popen]:
     """Start ``mlflow server`` in ``workdir`` without waiting for it."""
     workdir.mkdir(parents=True, exist_ok=True)
@@ -96,10 +88,10 @@ def running_server(workdir: Path) -> Iterator[MlflowServer]:
     pytest.importorskip("mlflow", reason="mlflow (a test dependency) is not installed")
     server, proc = spawn(workdir)
     try:
-        _wait_healthy(server, proc)
+        wait_healthy(proc, server.url, START_TIMEOUT, server.log)
         yield server
     finally:
-        _stop(proc)
+        stop_server(proc)
 
 
 _early: dict[str, object] = {}
@@ -119,34 +111,6 @@ def start_early() -> None:
     _early["server"], _early["proc"] = spawn(workdir)
 
 
-def _wait_healthy(server: MlflowServer, proc: subprocess.Popen) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"mlflow server exited: {server.log.read_text()[-2000:]}")
-        try:
-            if httpx.get(f"{server.url}/health", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise RuntimeError(f"mlflow server did not start: {server.log.read_text()[-2000:]}")
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    """Stop the server's own process group (it was started in a new session)."""
-    if proc.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=3)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
-
-
 @pytest.fixture(scope="session")
 def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowServer]:
     for key, value in QUIET_ENV.items():
@@ -158,16 +122,17 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowSe
     early = dict(_early)  # claimed: a second user of this fixture starts its own server
     _early.clear()
     try:
-        _wait_healthy(early["server"], early["proc"])
-        yield early["server"]
+        server = early["server"]
+        wait_healthy(early["proc"], server.url, START_TIMEOUT, server.log)
+        yield server
     finally:
-        _stop(early["proc"])
+        stop_server(early["proc"])
         shutil.rmtree(early["workdir"], ignore_errors=True)
 
 
 def stop_early() -> None:
     """Stop an early-started server no test used."""
     if _early:
-        _stop(_early["proc"])
+        stop_server(_early["proc"])
         shutil.rmtree(_early["workdir"], ignore_errors=True)
         _early.clear()

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
+from mlreport.sample_data.mlflow_store import mlflow_server
 from tests.mlflow_sqlite.seed import Seeded, seed
-from tests.mlflow_sqlite.server import Server, start_server
+
+
+@dataclass
+class Server:
+    url: str
+    db: Path
 
 
 @dataclass
@@ -20,8 +27,6 @@ class SeededServer:
 @pytest.fixture(scope="session")
 def seeded_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeededServer]:
     pytest.importorskip("mlflow", reason="mlflow (a test dependency) is not installed")
-    server = start_server(tmp_path_factory.mktemp("mlflow-server"))
-    try:
-        yield SeededServer(server, seed(server.url))
-    finally:
-        server.stop()
+    db = tmp_path_factory.mktemp("mlflow-server") / "mlflow.db"
+    with mlflow_server(db) as url:
+        yield SeededServer(Server(url, db), seed(url))
