@@ -73,7 +73,8 @@ def spawn(workdir: Path) -> tuple[MlflowServer, subprocess.Popen]:
         "--default-artifact-root", str(server.artifacts),
         "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
     ]  # fmt: skip
-    env = dict(os.environ, **QUIET_ENV)
+    # no background job runner (huey consumers): the tests need only the REST API
+    env = dict(os.environ, **QUIET_ENV, MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false")
     with open(server.log, "wb") as log:
         proc = subprocess.Popen(
             [sys.executable, "-c", WATCHDOG, str(os.getpid()), *cmd],
