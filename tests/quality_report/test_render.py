@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -12,7 +11,7 @@ import pytest
 from PIL import Image
 
 from mlreport.reports.renderers import html_to_pdf
-from tests.browser import CHROMIUM, chromium
+from tests.browser import CHROMIUM, assert_not_blank, chromium, pdf_pages, pdf_text
 
 from . import fakes
 from .conftest import install, render
@@ -91,19 +90,13 @@ def test_chart_type_is_readable_in_print(hostile_outputs):
         assert words in html, words
 
 
-def _not_blank(png: Path) -> None:
-    image = Image.open(png).convert("L")
-    lo, hi = image.getextrema()
-    assert hi - lo > 150, "no contrast: blank page"
-
-
 @pytest.mark.slow
 @pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs /usr/bin/chromium")
 def test_chromium_renders_the_html(hostile_outputs, tmp_path):
     url = hostile_outputs["html"].resolve().as_uri()
     png = tmp_path / "shot.png"
     chromium(tmp_path, f"--screenshot={png}", "--window-size=1200,1800", url)
-    _not_blank(png)
+    assert_not_blank(png)
     dom = chromium(tmp_path, "--dump-dom", url).stdout
     assert 'Quality &lt;script&gt;alert("x")&lt;/script&gt;' in dom
     assert "<script>alert" not in dom and "<img" not in dom
@@ -120,15 +113,12 @@ def test_chromium_renders_the_html(hostile_outputs, tmp_path):
 
 def test_pdf_pages_and_text(hostile_outputs, tmp_path):
     pdf = hostile_outputs["pdf"]
-    subprocess.run(["pdftoppm", "-png", "-r", "40", str(pdf), str(tmp_path / "p")], check=True)
-    pages = sorted(tmp_path.glob("p-*.png"))
+    pages = pdf_pages(pdf, tmp_path)
     assert len(pages) >= 3  # scorecard, the model, notes
-    _not_blank(pages[0])
+    assert_not_blank(pages[0])
     w, h = Image.open(pages[0]).size
     assert abs(w / h - 210 / 297) < 0.01  # A4
-    text = subprocess.run(
-        ["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True
-    ).stdout
+    text = pdf_text(pdf)
     first = text.split("\f")[0].lower()  # headings are upper-cased by CSS
     assert "policy failures" in first and "worst disparity" in first
     assert 'credit <script>alert("x")</script>' in text  # shown literally, not run
