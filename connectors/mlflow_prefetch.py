@@ -38,12 +38,10 @@ class HistoryPrefetch:
             n = len(self._chunks)
             self._chunks.append((chunk, self._pool.submit(self._spill, chunk, n)))
 
-    def runs(self) -> set[str]:
-        return {r for chunk, _ in self._chunks for r in chunk}
-
     def matches(self, old: dict, changed: list[str]) -> bool:
         """True if these chunks are exactly what the run_metrics stream would read now."""
-        return self.expected == old and self.runs() == set(changed)
+        runs = {r for chunk, _ in self._chunks for r in chunk}
+        return self.expected == old and runs == set(changed)
 
     def results(self) -> Iterator[tuple[Chunk, pl.DataFrame | None]]:
         """Each chunk with its rows (None: no points), waiting for those not read yet."""
@@ -54,9 +52,7 @@ class HistoryPrefetch:
                 path.unlink(missing_ok=True)
 
     def close(self) -> None:
-        for _, future in self._chunks:
-            future.cancel()
-        self._pool.shutdown(wait=True)
+        self._pool.shutdown(wait=True, cancel_futures=True)
         shutil.rmtree(self._dir, ignore_errors=True)
 
     def _spill(self, chunk: Chunk, n: int) -> Path | None:
