@@ -56,6 +56,16 @@ def register_notifiers(register):
 
 
 @hookspec
+def register_template_helpers(register):
+    """Register Jinja helpers for report templates: ``register(name, helper)`` adds a global
+    (a chart function, say); ``register(name, helper, kind="filter")`` adds a filter.
+
+    Every report environment (HTML, PDF and Markdown) gets every registered helper, so a
+    report plugin draws its own charts without touching the renderers.
+    """
+
+
+@hookspec
 def register_commands(cli):
     """Add commands to the ``mlreport`` click group ``cli``."""
 

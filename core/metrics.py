@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
-import uuid
-from collections.abc import Iterable
+import logging
+import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from fnmatch import fnmatch
@@ -14,6 +15,8 @@ import polars as pl
 
 from mlreport.config import BandLevel, Config
 from mlreport.warehouse import Warehouse, utcnow
+
+log = logging.getLogger("mlreport")
 
 METRIC_COLUMNS = [
     "metric",
@@ -57,10 +60,28 @@ class MetricContext:
     entities: list[str] | None = None  # None: every entity
     # Families computed in one run share loaded data here, keyed by a name they choose.
     cache: dict[str, Any] = field(default_factory=dict)
+    family: str = ""  # the family computing now (set by the kernel)
+    published: dict[str, pl.DataFrame] = field(default_factory=dict)
 
     @property
     def span(self) -> Window:
         return Window(min(w.start for w in self.windows), max(w.end for w in self.windows))
+
+    def publish(self, name: str, frame: pl.DataFrame) -> None:
+        """Offer detail rows to reports as table ``details.<name>`` (``<family>_<what>``).
+
+        Reports never call a family: what a chart needs beyond the metric values (the
+        commits a deployment shipped, confusion counts, drift bins) is published here and
+        stored with the run's values."""
+        if not DETAIL_NAME.fullmatch(name) or not name.startswith(self.family + "_"):
+            raise ValueError(
+                f"family {self.family!r} cannot publish {name!r}: detail names are "
+                f"'{self.family}_<lowercase words>'"
+            )
+        self.published[name] = frame
+
+
+DETAIL_NAME = re.compile(r"[a-z][a-z0-9_]*")
 
 
 class MetricFamily:
@@ -165,6 +186,93 @@ def band_tables(config: Config, families: Iterable[type[MetricFamily]]) -> BandT
 # -- computing -----------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class MetricRequest:
+    """Metrics wanted by a glob over names (or family names), for these windows."""
+
+    pattern: str
+    windows: tuple[Window, ...]
+
+    def wants(self, family: type[MetricFamily]) -> bool:
+        return fnmatch(family.name, self.pattern) or any(
+            fnmatch(m.name, self.pattern) for m in family.metrics
+        )
+
+
+@dataclass
+class MetricRun:
+    """What one computation produced: graded rows, the families that computed or failed,
+    and the detail frames they published. ``run_id`` is set once it is stored."""
+
+    values: pl.DataFrame
+    families: list[str] = field(default_factory=list)
+    failures: dict[str, str] = field(default_factory=dict)
+    details: dict[str, pl.DataFrame] = field(default_factory=dict)
+    run_id: str | None = None
+
+
+def installed_families() -> list[type[MetricFamily]]:
+    """The registered metric families, by name."""
+    from mlreport.plugin_manager import get_plugins
+
+    registry = get_plugins().metrics()
+    return [registry.get(n) for n in registry.names()]
+
+
+def run_metrics(
+    warehouse: Warehouse,
+    config: Config,
+    requests: Sequence[MetricRequest],
+    entities: list[str] | None = None,
+    isolate: bool = True,
+) -> MetricRun:
+    """Compute each family that a request wants exactly once, over the union of the windows
+    its requests ask for, and grade the rows.
+
+    With ``isolate`` a family that raises or returns malformed rows is recorded in
+    ``failures`` and the others go on (the nightly job must not lose every report to one
+    plugin); without it the error propagates.
+    """
+    families = installed_families()
+    ctx = MetricContext(warehouse, config, [], entities)
+    run = MetricRun(_as_frame([]))
+    frames = []
+    for fam in families:
+        wanted = [r for r in requests if r.wants(fam)]
+        if not wanted:
+            continue
+        ctx.windows = list(dict.fromkeys(w for r in wanted for w in r.windows))
+        ctx.family, ctx.published = fam.name, {}
+        try:
+            frame = _keep(_as_frame(fam().compute(ctx)), wanted, entities)
+        except Exception as exc:
+            if not isolate:
+                raise
+            run.failures[fam.name] = f"{type(exc).__name__}: {exc}"
+            log.warning("metric family %s failed: %s", fam.name, run.failures[fam.name])
+            continue
+        finally:
+            warehouse.settle()
+        frames.append(frame)
+        run.families.append(fam.name)
+        run.details.update(ctx.published)
+    result = pl.concat(frames, how="vertical") if frames else _as_frame([])
+    result = _grade(result, config, band_tables(config, families))
+    run.values = result.sort(["metric", "entity", "window_start", "dimensions"])
+    return run
+
+
+def _keep(
+    frame: pl.DataFrame, requests: list[MetricRequest], entities: list[str] | None
+) -> pl.DataFrame:
+    """The rows of metrics some request names. Windows are not filtered: a family may give
+    window-free facts in a window of its own (``explain`` uses the reference window)."""
+    names = frame.get_column("metric").unique().to_list()
+    wanted = [m for m in names if any(fnmatch(m, r.pattern) for r in requests)]
+    frame = frame.filter(pl.col("metric").is_in(wanted))
+    return frame.filter(pl.col("entity").is_in(entities)) if entities else frame
+
+
 def compute_metrics(
     warehouse: Warehouse,
     config: Config,
@@ -174,29 +282,14 @@ def compute_metrics(
     store: bool = True,
 ) -> pl.DataFrame:
     """Compute every family with a metric matching ``pattern``; grade; keep the history."""
-    from mlreport.plugin_manager import get_plugins
+    from mlreport.metric_store import store_run
 
-    registry = get_plugins().metrics()
-    families = [registry.get(n) for n in registry.names()]
-    ctx = MetricContext(warehouse, config, windows, entities)
-    frames = []
-    for fam in families:
-        wanted = [m for m in fam.metrics if fnmatch(m.name, pattern)]
-        if not wanted and not fnmatch(fam.name, pattern):
-            continue
-        frame = _as_frame(fam().compute(ctx))
-        warehouse.settle()
-        names = [m for m in frame.get_column("metric").unique().to_list() if fnmatch(m, pattern)]
-        frame = frame.filter(pl.col("metric").is_in(names))
-        if entities:
-            frame = frame.filter(pl.col("entity").is_in(entities))
-        frames.append(frame)
-    result = pl.concat(frames, how="vertical") if frames else _as_frame([])
-    result = _grade(result, config, band_tables(config, families))
-    result = result.sort(["metric", "entity", "window_start", "dimensions"])
-    if store and result.height:
-        _store(warehouse, result)
-    return result
+    run = run_metrics(
+        warehouse, config, [MetricRequest(pattern, tuple(windows))], entities, isolate=False
+    )
+    if store and run.values.height:
+        store_run(warehouse, run)
+    return run.values
 
 
 def _as_frame(rows: pl.DataFrame | Iterable[dict[str, Any]]) -> pl.DataFrame:
@@ -239,22 +332,6 @@ def _grade(frame: pl.DataFrame, config: Config, tables: BandTables) -> pl.DataFr
         pl.Series("band", bands, dtype=pl.String),
         pl.Series("band_table", [table if b else None for b in bands], dtype=pl.String),
     )
-
-
-def _store(warehouse: Warehouse, frame: pl.DataFrame) -> str:
-    run_id = uuid.uuid4().hex
-    now = utcnow()
-    rows = frame.with_columns(
-        pl.lit(run_id).alias("run_id"),
-        pl.lit(now).cast(pl.Datetime("us", "UTC")).alias("computed_at"),
-    )
-    with warehouse.transaction():
-        warehouse.upsert(
-            "metric_values",
-            rows,
-            ("run_id", "metric", "entity", "window_start", "window_end", "dimensions"),
-        )
-    return run_id
 
 
 def to_records(frame: pl.DataFrame) -> list[dict[str, Any]]:

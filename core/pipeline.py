@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from mlreport.config import Config
-from mlreport.metrics import compute_metrics, default_window, parse_time
+from mlreport.metrics import MetricRequest, default_window, parse_time
+from mlreport.plugin_manager import get_plugins
 from mlreport.policies import PolicyResult, evaluate, failed
-from mlreport.reporting import ReportContext, jinja_env, render_report
+from mlreport.reporting import ReportContext, jinja_env, prepare_metrics, render_report
 from mlreport.sources import SyncStats, build_source, sync_entities, sync_source
 from mlreport.warehouse import Warehouse, utcnow
 
@@ -28,8 +29,6 @@ def sync_all(
     progress: Callable[..., None] | None = None,
 ) -> list[SyncStats]:
     """Sync the named sources (all when ``names`` is empty), in config order."""
-    from mlreport.plugin_manager import get_plugins
-
     sync_entities(warehouse, config)
     wanted = names or [s.name for s in config.sources]
     for name in wanted:
@@ -54,8 +53,6 @@ def sync_all(
 
 
 def report_formats(config: Config, report_name: str, requested: list[str] | None) -> list[str]:
-    from mlreport.plugin_manager import get_plugins
-
     if requested:
         return requested
     for rc in config.reports:
@@ -90,15 +87,18 @@ def run(
     outcome.out_dir.mkdir(parents=True, exist_ok=True)
     outcome.syncs = sync_all(warehouse, config, progress=progress)
     window = default_window(config, as_of=as_of_dt)
-    values = compute_metrics(warehouse, config, [window])
+    contexts = []
     for rc in config.reports:
         custom = rc.since or rc.until
         win = default_window(config, rc.since, rc.until, as_of_dt) if custom else window
         ctx = ReportContext(warehouse, config, win, as_of_dt, rc.title, rc.entities)
+        contexts.append((ctx, get_plugins().reports().get(rc.type)))
+    stored = prepare_metrics(warehouse, config, contexts, [MetricRequest("*", (window,))])
+    for rc, (ctx, _) in zip(config.reports, contexts, strict=True):
         formats = report_formats(config, rc.type, None)
         outcome.outputs[rc.type] = render_report(ctx, rc.type, formats, outcome.out_dir)
     write_index(out, config)
-    outcome.policies = evaluate(config, values)
+    outcome.policies = evaluate(config, stored.select([window]))
     (outcome.out_dir / "check.json").write_text(
         json.dumps([p.as_dict() for p in outcome.policies], indent=2, sort_keys=True) + "\n"
     )
@@ -129,8 +129,6 @@ def write_index(out: Path, config: Config) -> Path:
 
 
 def notify(config: Config, outcome: RunOutcome) -> None:
-    from mlreport.plugin_manager import get_plugins
-
     for nc in config.notifiers:
         notifier = get_plugins().notifiers().get(nc.type)
         notifier(nc.model_extra or {}, config).notify(outcome)

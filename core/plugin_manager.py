@@ -43,6 +43,7 @@ REGISTRATION_HOOKS = (
     "register_reports",
     "register_renderers",
     "register_notifiers",
+    "register_template_helpers",
 )
 
 
@@ -62,6 +63,7 @@ class Registered:
     name: str
     obj: Any
     plugin: str
+    options: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -72,11 +74,20 @@ class Registry:
     items: dict[str, Registered] = field(default_factory=dict)
     conflicts: dict[str, list[str]] = field(default_factory=dict)
 
-    def add(self, name: str, obj: Any, plugin: str) -> None:
-        if name in self.items and self.items[name].plugin != plugin:
-            self.conflicts.setdefault(name, [self.items[name].plugin]).append(plugin)
-            return
-        self.items[name] = Registered(name, obj, plugin)
+    def add(self, name: str, obj: Any, plugin: str, **options: Any) -> None:
+        """Add an item; a second plugin giving the same name is a conflict, unless it says
+        ``replace=True`` and the first is built in (a plugin replacing a built-in family,
+        say), in either order."""
+        new = Registered(name, obj, plugin, options)
+        old = self.items.get(name)
+        if old is None or old.plugin == plugin:
+            self.items[name] = new
+        elif options.get("replace") and old.plugin in DEFAULT_PLUGINS:
+            self.items[name] = new
+        elif old.options.get("replace") and plugin in DEFAULT_PLUGINS:
+            pass
+        else:
+            self.conflicts.setdefault(name, [old.plugin]).append(plugin)
 
     def get(self, name: str) -> Any:
         if name in self.conflicts:
@@ -134,6 +145,11 @@ class Plugins:
         """Register an already imported plugin object (tests and embedding use this)."""
         self._register(module, name or getattr(module, "__name__", repr(module)))
 
+    def block(self, name: str) -> None:
+        """Unregister plugin ``name`` and keep it out (tests and embedding use this)."""
+        self.pm.set_blocked(name)
+        self._registries.clear()
+
     def _import_and_register(self, module_name: str, name: str) -> None:
         try:
             module = importlib.import_module(module_name)
@@ -162,8 +178,8 @@ class Plugins:
         for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
             plugin = _plugin_name(self.pm, impl.plugin)
 
-            def register(name: str, obj: Any, _plugin: str = plugin) -> None:
-                registry.add(name, obj, _plugin)
+            def register(name: str, obj: Any, _plugin: str = plugin, **options: Any) -> None:
+                registry.add(name, obj, _plugin, **options)
 
             try:
                 impl.function(register=register)
@@ -186,6 +202,9 @@ class Plugins:
 
     def notifiers(self) -> Registry:
         return self.registry("register_notifiers")
+
+    def template_helpers(self) -> Registry:
+        return self.registry("register_template_helpers")
 
     def describe(self, include_builtin: bool = True) -> list[dict[str, Any]]:
         """What ``mlreport plugins`` prints: name, version, hooks, errors."""

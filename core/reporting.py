@@ -19,13 +19,29 @@ from typing import Any, ClassVar
 
 import jinja2
 
+import polars as pl
+
 from mlreport.config import Config
-from mlreport.metrics import Window, iso
+from mlreport.metric_store import StoredRun, load_run, store_run
+from mlreport.metrics import MetricRequest, Window, iso, run_metrics, split_window
 from mlreport.warehouse import Warehouse, utcnow
 
 
 class ReportError(Exception):
     """A report could not be built or rendered."""
+
+
+@dataclass(frozen=True)
+class MetricNeed:
+    """Metrics a report reads: a glob over metric (or family) names, for the report window,
+    or with ``by`` ("week", "month") for each period of it."""
+
+    pattern: str
+    by: str | None = None
+
+    def request(self, window: Window) -> MetricRequest:
+        windows = [window] if self.by is None else split_window(window, self.by)
+        return MetricRequest(self.pattern, tuple(windows))
 
 
 @dataclass
@@ -36,8 +52,21 @@ class ReportContext:
     as_of: datetime
     title: str | None = None
     entities: list[str] | None = None
+    # The stored metrics run the report renders (``prepare_metrics`` sets it).
+    run: StoredRun | None = None
     # Sections of one report share expensive computations here, keyed by a name they choose.
     cache: dict[str, Any] = field(default_factory=dict)
+
+    def values(self, windows: list[Window] | None = None, prefix: str | None = None):
+        """The run's rows for ``windows`` (default: the report window) and the report's
+        entities: what every report reads instead of computing."""
+        if self.run is None:
+            raise ReportError("no metrics run to read: call prepare_metrics first")
+        return self.run.select(windows or [self.window], prefix, self.entities)
+
+    def detail(self, name: str) -> pl.DataFrame | None:
+        """Detail rows a family published with the run (``details.<name>``), or None."""
+        return None if self.run is None else self.run.detail(name, self.warehouse)
 
 
 class Section:
@@ -61,6 +90,30 @@ class ReportType:
     inputs: ClassVar[tuple[str, ...]] = ()  # warehouse tables fingerprinted in the manifest
     template_package: ClassVar[str] = "mlreport.reports"
     default_formats: ClassVar[tuple[str, ...]] = ("html", "pdf", "json", "md")
+    needs: ClassVar[tuple[MetricNeed, ...]] = ()  # the metrics its sections read
+
+
+def metric_requests(report_type: type[ReportType], window: Window) -> list[MetricRequest]:
+    return [need.request(window) for need in report_type.needs]
+
+
+def prepare_metrics(
+    warehouse: Warehouse,
+    config: Config,
+    contexts: list[tuple[ReportContext, type[ReportType]]],
+    extra: list[MetricRequest] | None = None,
+    entities: list[str] | None = None,
+) -> StoredRun:
+    """Compute what the reports need in one run (each family once, over every window any of
+    them reads), store it, and give every context the stored run to read."""
+    requests = list(extra or [])
+    for ctx, report_type in contexts:
+        requests += metric_requests(report_type, ctx.window)
+    run = run_metrics(warehouse, config, requests, entities)
+    stored = load_run(warehouse, store_run(warehouse, run))
+    for ctx, _ in contexts:
+        ctx.run = stored
+    return stored
 
 
 @dataclass
@@ -121,6 +174,8 @@ class RenderEnv:
 
 
 def jinja_env(config: Config, packages: list[str]) -> jinja2.Environment:
+    """Templates from the user's folder first, then the report packages, with every
+    registered template helper installed (``register_template_helpers``)."""
     loaders: list[jinja2.BaseLoader] = []
     if config.templates:
         loaders.append(jinja2.FileSystemLoader(str(config.templates)))
@@ -136,6 +191,13 @@ def jinja_env(config: Config, packages: list[str]) -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    from mlreport.plugin_manager import get_plugins
+
+    helpers = get_plugins().template_helpers()
+    for name in helpers.names():
+        item = helpers.items[name]
+        target = env.filters if item.options.get("kind") == "filter" else env.globals
+        target[name] = helpers.get(name)
     return env
 
 
@@ -209,6 +271,8 @@ def render_report(
     renderers = {fmt: plugins.renderers().get(fmt) for fmt in formats}  # fail before work
     run_id = uuid.uuid4().hex
     started = utcnow()
+    if ctx.run is None:
+        prepare_metrics(ctx.warehouse, ctx.config, [(ctx, report_type)], entities=ctx.entities)
     report = build_report(report_type, ctx)
     env = RenderEnv(jinja_env(ctx.config, report.template_packages), ctx.config)
     out_dir.mkdir(parents=True, exist_ok=True)

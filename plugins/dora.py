@@ -112,7 +112,10 @@ class DoraMetrics(MetricFamily):
     band_tables = {"dora-2023": DORA_2023}
 
     def compute(self, ctx: MetricContext) -> pl.DataFrame:
-        return compute_rows(ctx, dora=True, ops=False)
+        rows = compute_rows(ctx, dora=True, ops=False)
+        shared: _Shared = ctx.cache["dora"]
+        ctx.publish("dora_changes", changes_frame(ctx.warehouse, shared.facts, shared.changes))
+        return rows
 
 
 class OpsMetrics(MetricFamily):
@@ -227,7 +230,7 @@ def shipped_changes(
     return dora_changes.changes(warehouse.con, deps, wanted_deployments(deps, windows))
 
 
-# -- for the delivery report ---------------------------------------------------------------------
+# -- detail rows ---------------------------------------------------------------------
 
 
 def deployment_changes(
@@ -239,9 +242,16 @@ def deployment_changes(
     lead_time_hours (null when authored_at is unknown): exactly the changes
     ``dora.lead_time`` aggregates.
     """
+    facts = dora_data.load_facts(warehouse.con, config, entities)
+    return changes_frame(warehouse, facts, shipped_changes(warehouse, facts, [window]))
+
+
+def changes_frame(
+    warehouse: Warehouse, facts: DoraFacts, found: dora_changes.Changes
+) -> pl.DataFrame:
+    """The changes ``found`` as rows, with the columns :func:`deployment_changes` documents
+    (published to reports as ``details.dora_changes``)."""
     con = warehouse.con
-    facts = dora_data.load_facts(con, config, entities)
-    found = shipped_changes(warehouse, facts, [window])
     authored = pl.Series("authored", found.authored).replace(NULL_TIME, None)
     changes = pl.DataFrame({"di": found.di, "crow": found.crow}).with_columns(authored)
     with registered(con, changes.select("crow").unique()) as name:

@@ -1,8 +1,8 @@
 """The ``delivery`` report: the DORA four per entity, trends, lead times, and data quality.
 
-Every section's ``data()`` holds every number it shows, computed once per report from the
-``dora`` and ``ops`` metric families (not stored: a report never writes metric history) and
-from the ``deployments`` and ``incidents`` tables. Ordering is fixed (entity, environment,
+Every section's ``data()`` holds every number it shows, read from the stored metrics run
+(``dora.*`` and ``ops.*`` values, the ``details.dora_changes`` the lead-time family published)
+and from the ``deployments`` and ``incidents`` tables. Ordering is fixed (entity, environment,
 time, id) so the output is byte-identical for the same warehouse, config and ``as_of``.
 """
 
@@ -17,16 +17,19 @@ from typing import Any
 import polars as pl
 
 from mlreport import hookimpl
+from mlreport import report_facts as rf
 from mlreport.config import BandLevel
-from mlreport.metrics import BandTables, Window, band_tables, compute_metrics, iso, split_window
-from mlreport.policies import PolicyResult, chart_bound, evaluate, outcome
-from mlreport.reporting import ReportContext, ReportType, Section
+from mlreport.metrics import BandTables, Window, band_tables, installed_families, iso
+from mlreport.policies import PolicyResult, chart_bound
+from mlreport.reporting import MetricNeed, ReportContext, ReportType, Section
 from mlreport.reports.charts import (
     LEAD_TIME_BINS,
     bin_counts,
     finite,
     format_value,
+    lead_time_svg,
     table_label,
+    trend_svg,
     week_points,
 )
 
@@ -100,7 +103,7 @@ class Facts:
     deployments: pl.DataFrame
     incidents: pl.DataFrame
     changes: pl.DataFrame | None
-    policies: dict[tuple[str, str, str], PolicyResult]
+    policies: dict[rf.Key, PolicyResult]
     tables: BandTables
     has_dora: bool
     idle: list[str] = field(default_factory=list)
@@ -123,27 +126,16 @@ def facts(ctx: ReportContext) -> Facts:
 
 
 def _collect(ctx: ReportContext) -> Facts:
-    from mlreport.plugin_manager import get_plugins
-
-    registry = get_plugins().metrics()
-    families = [registry.get(n) for n in registry.names()]
-    has_dora = any(m.name.startswith("dora.") for f in families for m in f.metrics)
-    w, cfg = ctx.warehouse, ctx.config
-    current = pl.concat(
-        [
-            compute_metrics(w, cfg, [ctx.window], p, ctx.entities, store=False)
-            for p in ("dora.*", "ops.*")
-        ],
-        how="vertical_relaxed",
-    )
-    weeks = split_window(ctx.window, "week")
-    weekly_frame = compute_metrics(w, cfg, weeks, "dora.*", ctx.entities, store=False)
+    cfg = ctx.config
+    table = rf.metric_table(ctx, ("dora.", "ops."))
+    weekly_table = rf.metric_table(ctx, ("dora.",), by="week")
     deployments = _deployments(ctx)
     incidents = _incidents(ctx)
-    rows = {_key(r): r for r in current.iter_rows(named=True)}
+    rows = {_key(r): r for r in table.frame.iter_rows(named=True)}
     weekly: dict[Key, dict[datetime, dict[str, Any]]] = {}
-    for r in weekly_frame.iter_rows(named=True):
-        weekly.setdefault(_key(r), {})[r["window_start"]] = r
+    for k, by_week in weekly_table.series.items():
+        for start, r in by_week.items():
+            weekly.setdefault(_key(r), {})[start] = r
     active = (
         {k[1] for k, r in rows.items() if r["value"] is not None or (r["n"] or 0) > 0}
         | set(deployments["entity"].to_list())
@@ -161,21 +153,18 @@ def _collect(ctx: ReportContext) -> Facts:
             environments[entity].add(env)
     f = Facts(
         ctx=ctx,
-        weeks=weeks,
+        weeks=weekly_table.periods,
         rows=rows,
         weekly=weekly,
         entities=shown,
-        info=_entity_info(ctx),
+        info=rf.entity_info(ctx),
         environments={e: sorted(v) for e, v in environments.items()},
         deployments=deployments.filter(pl.col("entity").is_in(shown)),
         incidents=incidents.filter(pl.col("entity").is_in(shown)),
         changes=_changes(ctx, shown),
-        policies={
-            (p.metric, p.entity, json.dumps(p.dimensions, sort_keys=True)): p
-            for p in evaluate(cfg, current)
-        },
-        tables=band_tables(cfg, families),
-        has_dora=has_dora,
+        policies=rf.policy_outcomes(ctx, table.frame),
+        tables=band_tables(cfg, installed_families()),
+        has_dora=rf.installed("dora"),
     )
     f.idle = sorted(declared - active)
     f.unmapped = _unmapped(ctx, f)
@@ -185,14 +174,6 @@ def _collect(ctx: ReportContext) -> Facts:
 def _key(row: dict[str, Any]) -> Key:
     dims = json.loads(row["dimensions"] or "{}")
     return (row["metric"], row["entity"], dims.get("environment"), dims.get("stat"))
-
-
-def _entity_info(ctx: ReportContext) -> dict[str, dict[str, Any]]:
-    frame = ctx.warehouse.query("SELECT name, kind, owner, team FROM entities ORDER BY name, kind")
-    info: dict[str, dict[str, Any]] = {}
-    for r in frame.iter_rows(named=True):
-        info.setdefault(r["name"], {"kind": r["kind"], "owner": r["owner"], "team": r["team"]})
-    return info
 
 
 def _deployments(ctx: ReportContext) -> pl.DataFrame:
@@ -216,15 +197,16 @@ def _incidents(ctx: ReportContext) -> pl.DataFrame:
 
 
 def _changes(ctx: ReportContext, entities: list[str]) -> pl.DataFrame | None:
-    """Per-change lead times from the dora plugin, or None when it does not provide them."""
-    try:
-        from mlreport.plugins.dora import deployment_changes
-    except ImportError:
+    """Per-change lead times of the deployments in the window, as the family that computed
+    ``dora.lead_time`` published them (``details.dora_changes``); None when none did."""
+    changes = ctx.detail("dora_changes")
+    if changes is None or not entities:
         return None
-    if not entities:
-        return None
-    frame = deployment_changes(ctx.warehouse, ctx.config, ctx.window, entities=entities)
-    return frame.sort(["entity", "finished_at", "deployment_id", "sha"])
+    return changes.filter(
+        pl.col("entity").is_in(entities)
+        & (pl.col("finished_at") >= ctx.window.start)
+        & (pl.col("finished_at") < ctx.window.end)
+    ).sort(["entity", "finished_at", "deployment_id", "sha"])
 
 
 def _unmapped(ctx: ReportContext, f: Facts) -> dict[str, int]:
@@ -283,7 +265,7 @@ def band_segments(levels: list[BandLevel]) -> list[dict[str, Any]]:
 
 
 def _policy(f: Facts, metric: str, entity: str, dims: dict[str, Any]) -> dict[str, Any] | None:
-    return outcome(f.policies.get((metric, entity, json.dumps(dims, sort_keys=True))))
+    return rf.policy(f.policies, metric, entity, dims)
 
 
 # -- summary ----------------------------------------------------------------------------------
@@ -755,8 +737,15 @@ class DeliveryReport(ReportType):
     title = "Software delivery performance"
     sections = (Summary, Entities, Quality)
     inputs = ("commits", "deployments", "incidents", "entities")
+    needs = (MetricNeed("dora.*"), MetricNeed("ops.*"), MetricNeed("dora.*", by="week"))
 
 
 @hookimpl
 def register_reports(register):
     register("delivery", DeliveryReport)
+
+
+@hookimpl
+def register_template_helpers(register):
+    register("trend_chart", trend_svg)
+    register("lead_time_chart", lead_time_svg)

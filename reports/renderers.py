@@ -17,19 +17,12 @@ from datetime import datetime
 from importlib import resources
 from typing import Any
 
-import jinja2
 from markupsafe import Markup
 
 from mlreport import hookimpl
 from mlreport.metrics import iso, parse_time
 from mlreport.reporting import BuiltReport, RenderEnv, Renderer, markdown_env
-from mlreport.reports.charts import (
-    band_label,
-    format_value,
-    lead_time_svg,
-    table_label,
-    trend_svg,
-)
+from mlreport.reports.charts import band_label, format_value, table_label
 
 STATIC_PACKAGE = "mlreport.reports"
 STATIC_SCHEME = "mlreport-static"
@@ -75,20 +68,26 @@ def md_escape(value: Any) -> str:
     return "\\" + text if text[:1] in ("-", "+", "=") else text
 
 
-def install_helpers(env: jinja2.Environment) -> jinja2.Environment:
-    """Filters and chart functions every report template may use."""
-    env.filters.update(
-        value=format_value,
-        band_label=band_label,
-        table_label=table_label,
-        dt=format_datetime,
-        date=format_date,
-        days=format_days,
-        isodt=lambda v: iso(_as_datetime(v)),
-        md=md_escape,
-    )
-    env.globals.update(trend_chart=trend_svg, lead_time_chart=lead_time_svg)
-    return env
+def format_isodt(value: datetime | str | None) -> str | None:
+    return iso(_as_datetime(value))
+
+
+FILTERS = {
+    "value": format_value,
+    "band_label": band_label,
+    "table_label": table_label,
+    "dt": format_datetime,
+    "date": format_date,
+    "days": format_days,
+    "isodt": format_isodt,
+    "md": md_escape,
+}
+
+
+@hookimpl
+def register_template_helpers(register):
+    for name, fn in FILTERS.items():
+        register(name, fn, kind="filter")
 
 
 JSON_DIGITS = 13  # significant digits of floats in JSON reports
@@ -118,7 +117,7 @@ class HtmlRenderer(Renderer):
     media_type = "text/html"
 
     def render(self, report: BuiltReport, env: RenderEnv) -> bytes:
-        jinja = install_helpers(env.jinja)
+        jinja = env.jinja
         css = Markup(static_text("report.css"))  # packaged file, not user data
         html = jinja.get_template("base.html.j2").render(report=report, css=css)
         return html.encode("utf-8")
@@ -143,7 +142,7 @@ class MarkdownRenderer(Renderer):
     media_type = "text/markdown"
 
     def render(self, report: BuiltReport, env: RenderEnv) -> bytes:
-        jinja = install_helpers(markdown_env(env.config, report.template_packages))
+        jinja = markdown_env(env.config, report.template_packages)
         text = jinja.get_template("base.md.j2").render(report=report)
         text = re.sub(r"[ \t]+\n", "\n", text)
         return (re.sub(r"\n{3,}", "\n\n", text).strip() + "\n").encode("utf-8")

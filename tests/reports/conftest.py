@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,6 +12,7 @@ import pytest
 
 from mlreport.config import Config, parse_config
 from mlreport.metrics import default_window, parse_time
+from mlreport.plugin_manager import get_plugins
 from mlreport.reporting import ReportContext, render_report
 from mlreport.warehouse import Warehouse
 
@@ -22,10 +22,14 @@ AS_OF = datetime(2026, 6, 30, tzinfo=UTC)
 HOSTILE = '<img src="file:///etc/passwd">'
 
 
+def use_fake_dora() -> None:
+    """Register the stand-in, which replaces the built-in ``dora`` and ``ops`` families."""
+    get_plugins().register_module(fakedora, "fakedora")
+
+
 @pytest.fixture(autouse=True)
-def _fake_dora(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Install the stand-in as ``mlreport.plugins.dora`` before plugins load."""
-    monkeypatch.setitem(sys.modules, "mlreport.plugins.dora", fakedora)
+def _fake_dora() -> None:
+    use_fake_dora()
 
 
 def _commits(repo: str, start: datetime, end: datetime, rng: random.Random) -> list[dict]:
@@ -195,9 +199,9 @@ def hostile_outputs(tmp_path_factory) -> dict[str, Path]:
 
     tmp = tmp_path_factory.mktemp("hostile")
     with pytest.MonkeyPatch.context() as mp:
-        mp.setitem(sys.modules, "mlreport.plugins.dora", fakedora)
-        mp.delenv("MLREPORT_LOAD_PLUGINS", raising=False)
+        mp.setenv("MLREPORT_LOAD_PLUGINS", "")
         reset_plugins()
+        use_fake_dora()
         try:
             config = parse_config(CONFIG, tmp / "mlreport.toml", tmp)
             with Warehouse(tmp / "wh.duckdb") as wh:

@@ -1,7 +1,8 @@
 """A stand-in for ``mlreport.plugins.dora`` following its contract (families ``dora`` and
 ``ops``, rows with ``environment``/``stat`` dimensions, DORA 2023 band tables, and
-``deployment_changes``). The report tests install it as that module, so they run the same
-whether or not the real plugin is present; the numbers are plausible, not the catalogue's."""
+the ``details.dora_changes`` it publishes). The report tests register it as a plugin that
+replaces the built-in families, as an outside package would; the numbers are plausible, not
+the catalogue's."""
 
 from __future__ import annotations
 
@@ -150,12 +151,15 @@ class Dora(MetricFamily):
         incidents = ctx.warehouse.query("SELECT * FROM incidents").to_dicts()
         shas = set(ctx.warehouse.query("SELECT sha FROM commits")["sha"].to_list())
         units = sorted({(d["entity"], d["environment"]) for d in deps})
+        shipped = []
         for w in ctx.windows:
             changes = deployment_changes(ctx.warehouse, ctx.config, w)
+            shipped.append(deployment_changes(ctx.warehouse, ctx.config, w, ctx.entities))
             for entity, env in units:
                 if ctx.entities and entity not in ctx.entities:
                     continue
                 yield from self._unit(ctx, w, entity, env, deps, incidents, shas, changes)
+        ctx.publish("dora_changes", pl.concat(shipped).unique(maintain_order=True))
 
     def _unit(self, ctx, w, entity, env, deps, incidents, shas, changes):
         mine = [
@@ -260,5 +264,5 @@ class Ops(MetricFamily):
 
 @hookimpl
 def register_metrics(register):
-    register("dora", Dora)
-    register("ops", Ops)
+    register("dora", Dora, replace=True)
+    register("ops", Ops, replace=True)

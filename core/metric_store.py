@@ -1,0 +1,116 @@
+"""Storing a metrics run and reading it back: the one route from metric to report.
+
+``mlreport run`` (and ``report`` on its own) computes once and stores the run; reports then
+read that run's rows of ``metric_values`` and the detail tables its families published, so a
+number reaches a report by exactly one route.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from mlreport.metrics import METRIC_COLUMNS, MetricRun, Window
+from mlreport.warehouse import Warehouse, registered, utcnow
+
+DETAILS_SCHEMA = "details"
+KEY = ("run_id", "metric", "entity", "window_start", "window_end", "dimensions")
+
+
+def store_run(warehouse: Warehouse, run: MetricRun) -> str:
+    """Write the run's values, its record and its detail tables in one transaction."""
+    run.run_id = uuid.uuid4().hex
+    now = utcnow()
+    rows = run.values.with_columns(
+        pl.lit(run.run_id).alias("run_id"),
+        pl.lit(now).cast(pl.Datetime("us", "UTC")).alias("computed_at"),
+    )
+    with warehouse.transaction() as con:
+        warehouse.upsert("metric_values", rows, KEY)
+        for name, frame in sorted(run.details.items()):
+            with registered(con, frame) as batch:
+                con.execute(
+                    f'CREATE OR REPLACE TABLE {DETAILS_SCHEMA}."{name}" AS '
+                    f"SELECT ?::VARCHAR AS run_id, * FROM {batch}",
+                    [run.run_id],
+                )
+        con.execute(
+            "INSERT INTO metric_runs VALUES (?, ?, ?, ?, ?)",
+            [
+                run.run_id,
+                now,
+                json.dumps(run.families),
+                json.dumps(run.failures, sort_keys=True),
+                json.dumps(sorted(run.details)),
+            ],
+        )
+    return run.run_id
+
+
+@dataclass
+class StoredRun:
+    """One stored metrics run as reports read it."""
+
+    run_id: str
+    values: pl.DataFrame
+    families: list[str]
+    failures: dict[str, str]
+    detail_names: list[str]
+    _details: dict[str, pl.DataFrame] = field(default_factory=dict)
+
+    def select(
+        self,
+        windows: list[Window] | None = None,
+        prefix: str | None = None,
+        entities: list[str] | None = None,
+    ) -> pl.DataFrame:
+        """Rows in any of ``windows``, of metrics starting ``prefix``, of ``entities``."""
+        frame = self.values
+        if prefix:
+            frame = frame.filter(pl.col("metric").str.starts_with(prefix))
+        if entities:
+            frame = frame.filter(pl.col("entity").is_in(entities))
+        if windows is not None:
+            keys = pl.DataFrame(
+                {"window_start": [w.start for w in windows], "window_end": [w.end for w in windows]},
+                schema={"window_start": frame.schema["window_start"], "window_end": frame.schema["window_end"]},
+            ).unique()
+            frame = frame.join(keys, on=["window_start", "window_end"], how="semi")
+        return frame
+
+    def detail(self, name: str, warehouse: Warehouse) -> pl.DataFrame | None:
+        """The rows ``details.<name>`` holds for this run; None when no family published it."""
+        if name not in self.detail_names:
+            return None
+        if name not in self._details:
+            self._details[name] = warehouse.query(
+                f'SELECT * EXCLUDE (run_id) FROM {DETAILS_SCHEMA}."{name}" WHERE run_id = ?',
+                [self.run_id],
+            )
+        return self._details[name]
+
+
+def load_run(warehouse: Warehouse, run_id: str) -> StoredRun:
+    """Read a stored run back; its values in the order ``run_metrics`` returns them."""
+    record = warehouse.con.execute(
+        "SELECT families, failures, details FROM metric_runs WHERE run_id = ?", [run_id]
+    ).fetchall()
+    if not record:
+        raise LookupError(f"no metrics run {run_id!r} in the warehouse")
+    families, failures, details = (json.loads(v) for v in record[0])
+    values = warehouse.query(
+        f"SELECT {', '.join(METRIC_COLUMNS)}, band_table FROM metric_values WHERE run_id = ? "
+        "ORDER BY metric, entity, window_start, dimensions, window_end",
+        [run_id],
+    )
+    return StoredRun(run_id, _typed(values), families, failures, details)
+
+
+def _typed(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.with_columns(
+        pl.col("window_start").cast(pl.Datetime("us", "UTC")),
+        pl.col("window_end").cast(pl.Datetime("us", "UTC")),
+    )
