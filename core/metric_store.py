@@ -74,11 +74,13 @@ class StoredRun:
         if entities:
             frame = frame.filter(pl.col("entity").is_in(entities))
         if windows is not None:
+            bounds = ("window_start", "window_end")
             keys = pl.DataFrame(
-                {"window_start": [w.start for w in windows], "window_end": [w.end for w in windows]},
-                schema={"window_start": frame.schema["window_start"], "window_end": frame.schema["window_end"]},
+                [(w.start, w.end) for w in windows],
+                schema={c: frame.schema[c] for c in bounds},
+                orient="row",
             ).unique()
-            frame = frame.join(keys, on=["window_start", "window_end"], how="semi")
+            frame = frame.join(keys, on=list(bounds), how="semi")
         return frame
 
     def detail(self, name: str, warehouse: Warehouse) -> pl.DataFrame | None:

@@ -80,13 +80,10 @@ class Registry:
         say), in either order."""
         new = Registered(name, obj, plugin, options)
         old = self.items.get(name)
-        if old is None or old.plugin == plugin:
+        replaces_builtin = old is not None and old.plugin in DEFAULT_PLUGINS
+        if old is None or old.plugin == plugin or (options.get("replace") and replaces_builtin):
             self.items[name] = new
-        elif options.get("replace") and old.plugin in DEFAULT_PLUGINS:
-            self.items[name] = new
-        elif old.options.get("replace") and plugin in DEFAULT_PLUGINS:
-            pass
-        else:
+        elif not (old.options.get("replace") and plugin in DEFAULT_PLUGINS):
             self.conflicts.setdefault(name, [old.plugin]).append(plugin)
 
     def get(self, name: str) -> Any:

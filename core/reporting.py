@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import jinja2
-
 import polars as pl
 
 from mlreport.config import Config

@@ -133,7 +133,7 @@ def _collect(ctx: ReportContext) -> Facts:
     incidents = _incidents(ctx)
     rows = {_key(r): r for r in table.frame.iter_rows(named=True)}
     weekly: dict[Key, dict[datetime, dict[str, Any]]] = {}
-    for k, by_week in weekly_table.series.items():
+    for by_week in weekly_table.series.values():
         for start, r in by_week.items():
             weekly.setdefault(_key(r), {})[start] = r
     active = (
