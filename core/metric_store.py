@@ -17,6 +17,7 @@ from mlreport.metrics import METRIC_COLUMNS, MetricRun, Window
 from mlreport.warehouse import Warehouse, registered, utcnow
 
 DETAILS_SCHEMA = "details"
+RUN_COLUMN = "metric_run_id"  # the run that wrote a detail row (families keep ``run_id``)
 KEY = ("run_id", "metric", "entity", "window_start", "window_end", "dimensions")
 
 
@@ -34,7 +35,7 @@ def store_run(warehouse: Warehouse, run: MetricRun) -> str:
             with registered(con, frame) as batch:
                 con.execute(
                     f'CREATE OR REPLACE TABLE {DETAILS_SCHEMA}."{name}" AS '
-                    f"SELECT ?::VARCHAR AS run_id, * FROM {batch}",
+                    f"SELECT ?::VARCHAR AS {RUN_COLUMN}, * FROM {batch}",
                     [run.run_id],
                 )
         con.execute(
@@ -89,7 +90,8 @@ class StoredRun:
             return None
         if name not in self._details:
             self._details[name] = warehouse.query(
-                f'SELECT * EXCLUDE (run_id) FROM {DETAILS_SCHEMA}."{name}" WHERE run_id = ?',
+                f'SELECT * EXCLUDE ({RUN_COLUMN}) FROM {DETAILS_SCHEMA}."{name}" '
+                f"WHERE {RUN_COLUMN} = ?",
                 [self.run_id],
             )
         return self._details[name]

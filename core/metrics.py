@@ -73,11 +73,14 @@ class MetricContext:
         Reports never call a family: what a chart needs beyond the metric values (the
         commits a deployment shipped, confusion counts, drift bins) is published here and
         stored with the run's values."""
-        if not DETAIL_NAME.fullmatch(name) or not name.startswith(self.family + "_"):
+        mine = not self.family or name.startswith(self.family + "_")
+        if not DETAIL_NAME.fullmatch(name) or not mine:
             raise ValueError(
                 f"family {self.family!r} cannot publish {name!r}: detail names are "
                 f"'{self.family}_<lowercase words>'"
             )
+        if "metric_run_id" in frame.columns:
+            raise ValueError(f"{name}: the column metric_run_id is the kernel's; rename it")
         self.published[name] = frame
 
 

@@ -5,12 +5,12 @@ is documented in ``docs/metrics-lifecycle.md``. The registry history comes from
 ``model_events`` (the snapshots the ``mlflow`` source diffs at each sync); which aliases mean
 "production", and which version tag means "approved", come from the ``[[sources]]`` entries of
 type ``mlflow`` (``aliases.production``, ``approval_tag``). Window-free facts are loaded once
-per metric context (``ctx.cache["lifecycle"]``) and shared with the ``models`` report.
+per metric context (``ctx.cache["lifecycle"]``) and published for the ``models`` report
+(:mod:`mlreport.plugins.lifecycle_details`).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -20,6 +20,7 @@ import numpy as np
 import polars as pl
 
 from mlreport import hookimpl
+from mlreport.coerce import as_dict, blank
 from mlreport.config import Config
 from mlreport.metrics import MetricContext, MetricFamily, MetricInfo, Window
 from mlreport.warehouse import Warehouse
@@ -74,26 +75,6 @@ def settings(config: Config) -> Settings:
 # -- small parsers -----------------------------------------------------------------------------
 
 
-def as_dict(value: Any) -> dict[str, Any]:
-    """A JSON object column as a dict; a list of ``{key, value}`` pairs is accepted too."""
-    if value is None:
-        return {}
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except ValueError:
-            return {}
-    if isinstance(value, dict):
-        return value
-    if isinstance(value, list):
-        out = {}
-        for item in value:
-            if isinstance(item, dict) and "key" in item:
-                out[str(item["key"])] = item.get("value")
-        return out
-    return {}
-
-
 def version_number(version: str | None) -> int | None:
     """MLflow versions are integers written as text; anything else is not comparable."""
     try:
@@ -106,10 +87,6 @@ def is_rollback(version: str | None, previous: str | None) -> bool:
     """An alias moved back: the new version is numerically older than the one it left."""
     new, old = version_number(version), version_number(previous)
     return new is not None and old is not None and new < old
-
-
-def blank(text: Any) -> bool:
-    return text is None or not str(text).strip()
 
 
 def approved(tags: dict[str, Any], tag: str) -> bool:
@@ -550,6 +527,9 @@ class LifecycleMetrics(MetricFamily):
     )
 
     def compute(self, ctx: MetricContext) -> list[dict[str, Any]]:
+        from mlreport.plugins import lifecycle_details
+
+        lifecycle_details.publish(ctx, facts(ctx))
         return compute_rows(ctx)
 
 

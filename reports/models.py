@@ -4,8 +4,8 @@ Sections: the registry inventory (owner, description, risk tier, the version in 
 since when), one article per model (lineage of each production version — version → run →
 params, metrics, git commit, dataset digests → deployments — the promotion and rollback
 history, and lifecycle metrics with monthly trends), and hygiene findings. Numbers come from
-the ``lifecycle`` family (``compute_metrics(..., store=False)``: a report never writes metric
-history) and from the registry tables (:mod:`mlreport.reports.models_data`). Everything is
+the ``lifecycle`` family as stored with the metrics run (values and the registry history it
+published) and from the registry tables (:mod:`mlreport.reports.models_data`). Everything is
 computed once per report into ``ctx.cache`` and ordered on fixed keys, so the same warehouse,
 config and ``as_of`` give byte-identical HTML, JSON and Markdown.
 """
@@ -15,16 +15,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import polars as pl
 from markupsafe import Markup
 
 from mlreport import hookimpl
-from mlreport.metrics import Window, canonical_dimensions, compute_metrics, iso, split_window
-from mlreport.plugins.lifecycle import Facts as LifecycleFacts
-from mlreport.plugins.lifecycle import load_facts
-from mlreport.policies import PolicyResult, evaluate
-from mlreport.reporting import ReportContext, ReportType, Section
+from mlreport import report_facts as rf
+from mlreport.metrics import Window, canonical_dimensions, iso
+from mlreport.policies import PolicyResult
+from mlreport.reporting import MetricNeed, ReportContext, ReportType, Section
 from mlreport.reports import models_data as md
 from mlreport.reports.charts import Point, Series, TrendSpec, _no_data, finite, trend_chart
+from mlreport.reports.models_registry import Registry, registry
 
 MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 
@@ -65,7 +66,13 @@ FINDING_KINDS = {
     "dataset_tag": "Unreadable dataset tags",
 }
 
-Key = tuple[str, str, str]  # metric, entity, canonical dimensions
+Key = rf.Key
+EMPTY_VERSIONS = {
+    "source": pl.String,
+    "name": pl.String,
+    "version": pl.String,
+    "approval_tag": pl.String,
+}
 
 
 class SectionData(dict):
@@ -83,7 +90,7 @@ class SectionData(dict):
 class Facts:
     ctx: ReportContext
     months: list[Window]
-    registry: LifecycleFacts
+    registry: Registry
     names: list[str]
     info: dict[str, dict[str, Any]]
     has_lifecycle: bool
@@ -101,57 +108,43 @@ def facts(ctx: ReportContext) -> Facts:
     return ctx.cache["models_facts"]
 
 
-def _installed() -> bool:
-    from mlreport.plugin_manager import get_plugins
-
-    registry = get_plugins().metrics()
-    return any(
-        m.name.startswith("lifecycle.")
-        for n in registry.names()
-        for m in getattr(registry.get(n), "metrics", ())
-    )
-
-
 def _collect(ctx: ReportContext) -> Facts:
-    registry = load_facts(ctx.warehouse, ctx.config, ctx.entities)
-    names = [n for n in registry.names if ctx.entities is None or n in ctx.entities]
+    has_lifecycle = rf.installed("lifecycle")
+    found = registry(ctx) if has_lifecycle else None
+    reg = found or Registry([], pl.DataFrame(schema=EMPTY_VERSIONS), {})
+    names = [n for n in reg.names if ctx.entities is None or n in ctx.entities]
+    table = rf.metric_table(ctx, ("lifecycle.",), by="month")
     f = Facts(
         ctx=ctx,
-        months=split_window(ctx.window, "month"),
-        registry=registry,
+        months=table.periods,
+        registry=reg,
         names=names,
         info=md.entity_info(ctx.warehouse),
-        has_lifecycle=_installed(),
+        has_lifecycle=has_lifecycle,
     )
     if f.has_lifecycle and names:
-        w, cfg = ctx.warehouse, ctx.config
-        current = compute_metrics(w, cfg, [ctx.window], "lifecycle.*", names, store=False)
-        monthly = compute_metrics(w, cfg, f.months, "lifecycle.*", names, store=False)
-        f.rows = {_key(r): r for r in current.iter_rows(named=True)}
-        for r in monthly.iter_rows(named=True):
-            f.monthly.setdefault(_key(r), {})[r["window_start"]] = r
-        f.policies = {
-            (p.metric, p.entity, canonical_dimensions(p.dimensions)): p
-            for p in evaluate(cfg, current)
-        }
-    elif not f.has_lifecycle:
+        f.rows = table.rows
+        f.monthly = table.series
+        f.policies = rf.policy_outcomes(ctx, table.frame)
+    for family, error in rf.failed_families(ctx, ("lifecycle",)).items():
+        f.findings.append(
+            _finding(
+                "no_metrics", None, f"The {family} metrics failed, so this report is empty: {error}"
+            )
+        )
+    if not f.has_lifecycle:
         f.findings.append(
             _finding(
                 "no_metrics",
                 None,
-                "No plugin provides lifecycle.* metrics; the metric parts of this report are "
-                "empty.",
+                "No plugin provides lifecycle.* metrics or the registry history they publish; "
+                "the model parts of this report are empty.",
             )
         )
     for name in names:
         f.models.append(model(f, name))
-    order = list(FINDING_KINDS)
-    f.findings.sort(key=lambda x: (order.index(x["kind"]), x["model"] or ""))  # stable
+    rf.sort_notes(f.findings, FINDING_KINDS, "model")
     return f
-
-
-def _key(row: dict[str, Any]) -> Key:
-    return (row["metric"], row["entity"], canonical_dimensions(row["dimensions"]))
 
 
 def _finding(kind: str, model: str | None, message: str, **extra: Any) -> dict[str, Any]:
@@ -231,7 +224,7 @@ def _model_findings(f: Facts, m: dict[str, Any]) -> None:
         missing = [k for k, ok in lin["governance"].items() if not ok]
         if missing:
             words = {"owner": "an owner", "description": "a description", "approval": "approval"}
-            tag = f.registry.settings.approval_tag(lin["source"])
+            tag = f.registry.approval_tag(lin["source"])
             f.findings.append(
                 _finding(
                     "ungoverned",
@@ -396,6 +389,7 @@ class ModelsReport(ReportType):
         "deployments",
         "entities",
     )
+    needs = (MetricNeed("lifecycle.*"), MetricNeed("lifecycle.*", by="month"))
 
 
 @hookimpl

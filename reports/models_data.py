@@ -3,9 +3,9 @@ production version (version → run → params, metrics, commit, datasets → de
 history and hygiene findings. Every list is sorted on fixed keys; times are ISO strings and
 non-finite numbers ``None``, so the data is JSON as it is and byte-stable.
 
-The registry facts are the ``lifecycle`` family's (:func:`mlreport.plugins.lifecycle.load_facts`),
-so the report and the metrics agree on which aliases are production, what a rollback is and
-what "governed" means.
+The registry facts are those the ``lifecycle`` family published with the run
+(:mod:`mlreport.reports.models_registry`), so the report and the metrics agree on which aliases
+are production, what a rollback is and what "governed" means.
 """
 
 from __future__ import annotations
@@ -14,9 +14,10 @@ import json
 from datetime import datetime
 from typing import Any
 
+from mlreport.coerce import as_dict, blank
 from mlreport.metrics import iso
-from mlreport.plugins.lifecycle import Facts, as_dict, blank
 from mlreport.reports.charts import finite
+from mlreport.reports.models_registry import Registry as Facts
 from mlreport.warehouse import Warehouse
 
 MAX_PARAMS = 25
@@ -41,17 +42,16 @@ def production_versions(f: Facts, name: str, end: datetime) -> list[dict[str, An
     for (source, n), model in sorted(f.models.items()):
         if n != name:
             continue
-        for alias, version in sorted(as_dict(model.get("aliases")).items()):
-            if f.settings.is_production(source, alias):
-                out.append(
-                    {
-                        "source": source,
-                        "alias": alias,
-                        "version": str(version),
-                        "since": None,
-                        "since_kind": None,
-                    }
-                )
+        for alias, version in sorted(model["production_aliases"].items()):
+            out.append(
+                {
+                    "source": source,
+                    "alias": alias,
+                    "version": version,
+                    "since": None,
+                    "since_kind": None,
+                }
+            )
     return out
 
 
@@ -266,7 +266,7 @@ def history(f: Facts, name: str, start: datetime, end: datetime) -> dict[str, An
     for e in f.events:
         if e["name"] != name or not (start <= e["at"] < end):
             continue
-        prod = f.settings.is_production(e["source"], e["alias"])
+        prod = e["production"]
         move = rollbacks.get((e["source"], e["version"], e["at"], e["alias"]))
         if e["event"] == "alias_removed":
             kind = "removed"

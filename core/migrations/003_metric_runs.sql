@@ -11,5 +11,5 @@ CREATE TABLE metric_runs (
 
 -- Detail rows a metric family publishes for reports (a deployment's changes, confusion
 -- counts, drift bins): `details.<family>_<name>`, replaced by each run that computes the family,
--- every row tagged with the `run_id` that wrote it.
+-- every row tagged with the `metric_run_id` that wrote it.
 CREATE SCHEMA details;
