@@ -449,11 +449,7 @@ def demo(state: State, out: str) -> None:
 
 
 def _load_command_plugins() -> None:
-    for impl in get_plugins().pm.hook.register_commands.get_hookimpls():
-        try:
-            impl.function(cli=cli)
-        except Exception as exc:  # a broken plugin must not break the CLI
-            log.warning("plugin %s: register_commands failed: %s", impl.plugin_name, exc)
+    get_plugins().call_each("register_commands", cli=cli)
 
 
 def main() -> None:

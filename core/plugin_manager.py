@@ -167,6 +167,15 @@ class Plugins:
         detail = traceback.format_exception_only(type(exc), exc)[-1].strip()
         self.load_errors.append(LoadError(name, stage, detail))
 
+    def call_each(self, hook_name: str, **kwargs: Any) -> None:
+        """Call every implementation of a hook, each isolated: a failure is recorded (so
+        ``mlreport plugins`` and ``doctor`` show it) and the others still run."""
+        for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
+            try:
+                impl.function(**kwargs)
+            except Exception:
+                self._record(_plugin_name(self.pm, impl.plugin), hook_name)
+
     def registry(self, hook_name: str) -> Registry:
         """Call one registration hook, plugin by plugin, isolating failures."""
         if hook_name in self._registries:

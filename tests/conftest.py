@@ -21,9 +21,11 @@ os.environ.setdefault("GIT_COMMITTER_EMAIL", "committer@example.com")
 
 @pytest.fixture(autouse=True)
 def _fresh_plugins(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Each test starts with freshly loaded plugins and no stray config from the env."""
+    """Each test starts with freshly loaded plugins and no stray config from the env. No
+    entry-point plugin of this machine loads unless a test installs one
+    (:func:`tests.plugin_packages.install`)."""
     monkeypatch.delenv("MLREPORT_CONFIG", raising=False)
-    monkeypatch.delenv("MLREPORT_LOAD_PLUGINS", raising=False)
+    monkeypatch.setenv("MLREPORT_LOAD_PLUGINS", "")
     reset_plugins()
     yield
     reset_plugins()

@@ -7,21 +7,10 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from mlreport.cli import cli
+from mlreport.cli import _load_command_plugins, cli
 from mlreport.plugin_manager import DEFAULT_PLUGINS, PluginError, get_plugins
 from tests.kernel import fakes
-
-
-def _install(tmp_path, monkeypatch, name: str, module_code: str) -> None:
-    """Make an installed distribution with an `mlreport` entry point, on sys.path."""
-    site = tmp_path / "site"
-    site.mkdir(exist_ok=True)
-    (site / f"{name}.py").write_text(module_code)
-    dist = site / f"{name}-1.2.3.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.2.3\n")
-    (dist / "entry_points.txt").write_text(f"[mlreport]\n{name} = {name}\n")
-    monkeypatch.syspath_prepend(str(site))
+from tests.plugin_packages import install
 
 
 GOOD = """
@@ -46,7 +35,7 @@ def test_builtins_register_through_the_same_hooks():
 
 
 def test_entry_point_plugin_is_loaded_with_its_version(tmp_path, monkeypatch):
-    _install(tmp_path, monkeypatch, "mlr_good", GOOD)
+    install(tmp_path, monkeypatch, "mlr_good", GOOD)
     plugins = get_plugins()
     assert plugins.sources().get("thing").__name__ == "Thing"
     row = next(r for r in plugins.describe(include_builtin=False) if r["name"] == "mlr_good")
@@ -54,13 +43,13 @@ def test_entry_point_plugin_is_loaded_with_its_version(tmp_path, monkeypatch):
 
 
 def test_load_plugins_env_limits_third_party_plugins(tmp_path, monkeypatch):
-    _install(tmp_path, monkeypatch, "mlr_good", GOOD)
+    install(tmp_path, monkeypatch, "mlr_good", GOOD)
     monkeypatch.setenv("MLREPORT_LOAD_PLUGINS", "")
     assert "thing" not in get_plugins().sources().names()
 
 
 def test_a_plugin_that_fails_to_import_is_listed_and_breaks_nothing(tmp_path, monkeypatch):
-    _install(tmp_path, monkeypatch, "mlr_broken", "raise RuntimeError('boom at import')\n")
+    install(tmp_path, monkeypatch, "mlr_broken", "raise RuntimeError('boom at import')\n")
     result = CliRunner().invoke(cli, ["plugins"])
     assert result.exit_code == 0
     assert "mlr_broken" in result.output and "boom at import" in result.output
@@ -69,7 +58,7 @@ def test_a_plugin_that_fails_to_import_is_listed_and_breaks_nothing(tmp_path, mo
 
 def test_a_plugin_that_fails_to_register_is_listed(tmp_path, monkeypatch):
     code = GOOD.replace('register("thing", Thing)', "raise ValueError('bad registration')")
-    _install(tmp_path, monkeypatch, "mlr_badreg", code)
+    install(tmp_path, monkeypatch, "mlr_badreg", code)
     plugins = get_plugins()
     plugins.register_module(fakes, "fakes")
     assert "counter" in plugins.sources().names()  # others still registered
@@ -78,7 +67,7 @@ def test_a_plugin_that_fails_to_register_is_listed(tmp_path, monkeypatch):
 
 
 def test_duplicate_names_name_both_plugins(tmp_path, monkeypatch):
-    _install(tmp_path, monkeypatch, "mlr_dupe", DUPLICATE)
+    install(tmp_path, monkeypatch, "mlr_dupe", DUPLICATE)
     plugins = get_plugins()
     plugins.register_module(fakes, "fakes")
     with pytest.raises(PluginError) as err:
@@ -100,3 +89,27 @@ def test_plugins_all_lists_builtins():
     assert result.exit_code == 0
     for name in DEFAULT_PLUGINS:
         assert name in result.output
+
+
+BAD_COMMANDS = """
+from mlreport import hookimpl
+@hookimpl
+def register_commands(cli):
+    raise RuntimeError('no commands today')
+"""
+
+
+def test_a_failing_register_commands_shows_in_plugins_and_doctor(tmp_path, monkeypatch):
+    install(tmp_path, monkeypatch, "mlr_cmds", BAD_COMMANDS)
+    _load_command_plugins()
+    listed = CliRunner().invoke(cli, ["plugins"])
+    assert listed.exit_code == 0
+    assert "register_commands: RuntimeError: no commands today" in listed.output
+    monkeypatch.chdir(tmp_path)
+    doctor = CliRunner().invoke(cli, ["doctor"])
+    assert "plugin mlr_cmds: register_commands failed: RuntimeError: no commands today" in (
+        doctor.output
+    )
+    assert doctor.exit_code == 2
+    assert CliRunner().invoke(cli, ["plugins", "--all"]).exit_code == 0  # the CLI still works
+
