@@ -12,7 +12,6 @@ from mlreport.plugin_manager import DEFAULT_PLUGINS, PluginError, get_plugins
 from tests.kernel import fakes
 from tests.plugin_packages import install
 
-
 GOOD = """
 from mlreport import hookimpl
 class Thing: pass
@@ -112,4 +111,3 @@ def test_a_failing_register_commands_shows_in_plugins_and_doctor(tmp_path, monke
     )
     assert doctor.exit_code == 2
     assert CliRunner().invoke(cli, ["plugins", "--all"]).exit_code == 0  # the CLI still works
-
