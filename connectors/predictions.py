@@ -167,7 +167,8 @@ def _check_disjoint(a: str, first: list[str], b: str, second: list[str]) -> None
 
 
 class ExplainOptions(Part):
-    """Validated here for shape only; the explain plugin uses it."""
+    """The ``[sources.explain]`` table: validated once, here; the ``explain`` family reads it
+    through :func:`mlreport.sources.source_options`."""
 
     model: ConfigPath | None = None
     trusted: bool | list[str] = False

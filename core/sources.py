@@ -117,11 +117,31 @@ class Source:
 
 
 def build_source(src: SourceConfig, config: Config, index: int) -> Source:
-    from mlreport.plugin_manager import get_plugins
-
-    cls = get_plugins().sources().get(src.type)
+    cls = _source_class(src.type)
     options = validate_options(cls.Options, src.options, config, ("sources", index))
     return cls(src.name, options, config)
+
+
+def source_options(config: Config, type_name: str) -> dict[str, SourceOptions]:
+    """The validated options of every configured source of ``type_name``, by source name.
+
+    How a metric family reads settings that belong to a source (which aliases mean
+    production, how a log is explained): one model, the source type's ``Options``, validates
+    each block and declares its defaults, so no plugin re-reads raw config by type string."""
+    if not any(s.type == type_name for s in config.sources):
+        return {}
+    cls = _source_class(type_name)
+    return {
+        src.name: validate_options(cls.Options, src.options, config, ("sources", i))
+        for i, src in enumerate(config.sources)
+        if src.type == type_name
+    }
+
+
+def _source_class(type_name: str) -> type[Source]:
+    from mlreport.plugin_manager import get_plugins
+
+    return get_plugins().sources().get(type_name)
 
 
 def sync_source(

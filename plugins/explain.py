@@ -16,12 +16,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
 
 from mlreport import hookimpl
-from mlreport.config import CONFIG_NAME, Config, ConfigError, ConfigPath, validate_options
+from mlreport.config import CONFIG_NAME, ConfigError
 from mlreport.metrics import MetricContext, MetricFamily, MetricInfo, Window
 from mlreport.plugins.prediction_logs import PredictionLog, Relation, prediction_logs, quote
+from mlreport.sources import source_options
 
 METRIC = "explain.mean_abs_shap"
 UNIT = "abs shap"
@@ -33,24 +33,12 @@ class ExplainError(ConfigError):
     """A log cannot be explained: the message names the source, the file and what to do."""
 
 
-class ExplainOptions(BaseModel):
-    """The ``[sources.explain]`` table of a ``predictions`` source."""
-
-    model_config = ConfigDict(extra="forbid")
-    model: ConfigPath | None = None
-    trusted: bool | list[str] | None = None
-    sample: int = Field(default=1000, ge=1)
-    seed: int = 0
-    features: list[str] | None = None
-    shap_prefix: str | None = None
-
-
 @dataclass(frozen=True)
 class Target:
     """One log to explain: its options, the rows to explain and the window rows carry."""
 
     log: PredictionLog
-    options: ExplainOptions
+    options: Any  # the predictions source's validated ``explain`` table
     relation: Relation
     window: Window
     where: str  # "[sources.explain] of source 'x' in mlreport.toml", for messages
@@ -104,26 +92,14 @@ def _rows(target: Target, values: dict[str, tuple[float | None, int]]) -> Iterat
 
 def targets(ctx: MetricContext) -> Iterator[Target]:
     """Every synced log whose source config (looked up by name) has an explain table."""
+    configured = source_options(ctx.config, "predictions")
     for log in prediction_logs(ctx.warehouse, ctx.entities):
-        index = _source_index(ctx.config, log.log)
-        if index is None:
-            continue
-        raw = ctx.config.sources[index].options.get("explain")
-        if raw is None:
+        options = getattr(configured.get(log.log), "explain", None)
+        if options is None:
             continue
         where = f"[sources.explain] of source {log.log!r} in {ctx.config.file or CONFIG_NAME}"
-        if not isinstance(raw, dict):
-            raise ExplainError(f"{where}: must be a table (got {type(raw).__name__})")
-        options = validate_options(ExplainOptions, raw, ctx.config, ("sources", index, "explain"))
         relation, window = explained_rows(log, ctx.span)
         yield Target(log, options, relation, window, where)
-
-
-def _source_index(config: Config, name: str) -> int | None:
-    for i, src in enumerate(config.sources):
-        if src.name == name:
-            return i
-    return None
 
 
 def explained_rows(log: PredictionLog, span: Window) -> tuple[Relation, Window]:

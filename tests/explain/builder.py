@@ -60,7 +60,10 @@ class Log:
         text = (
             '[[sources]]\nname = "credit"\ntype = "predictions"\npath = "log.parquet"\n'
             'entity = "credit-risk"\ntask = "classification"\n'
-        )
+            '[sources.columns]\ntimestamp = "ts"\nprediction = "prediction"\n'
+            'score = "score"\nlabel = "label"\n'
+            f"[sources.features]\nnumeric = {list(NUMERIC)}\ncategorical = {list(CATEGORICAL)}\n"
+        ).replace("'", '"')
         if explain_toml:
             text += "[sources.explain]\n" + explain_toml
         file = self.folder / "mlreport.toml"

@@ -88,7 +88,11 @@ def test_a_corrupt_skops_file(log, tmp_path):
 
 
 def test_neither_model_nor_shap_prefix(log):
-    assert "set `model`" in refusal(log, "sample = 10\n")
+    # One model validates [sources.explain]: the predictions source's (the sync says the same).
+    with pytest.raises(ConfigError) as info:
+        run(log, "sample = 10\n")
+    message = str(info.value)
+    assert "sources[0].explain" in message and "give either `model`" in message
 
 
 def test_features_the_model_does_not_take(log, models):

@@ -1,0 +1,114 @@
+"""One route from metric to report: reports read the stored run; families compute once."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from mlreport import metrics
+from mlreport.config import parse_config
+from mlreport.metric_store import load_run
+from mlreport.pipeline import run
+from mlreport.plugin_manager import get_plugins
+from mlreport.warehouse import Warehouse
+from tests.plugin_packages import install
+from tests.reports.conftest import AS_OF, CONFIG, seed
+
+# A third-party package: the built-in dora family, with its own lead time (a constant that
+# no built-in computation gives, so the report can only show it if it read this plugin's rows).
+LEAD_TIME_PLUGIN = """
+import polars as pl
+from mlreport import hookimpl
+from mlreport.plugins.dora import DoraMetrics
+
+class HouseLeadTime(DoraMetrics):
+    def compute(self, ctx):
+        rows = super().compute(ctx)
+        is_lead = pl.col("metric") == "dora.lead_time"
+        return rows.with_columns(
+            pl.when(is_lead & pl.col("value").is_not_null()).then(pl.lit(4242.0))
+            .otherwise(pl.col("value")).alias("value")
+        )
+
+@hookimpl
+def register_metrics(register):
+    register("dora", HouseLeadTime, replace=True)
+"""
+
+
+@pytest.fixture
+def seeded(tmp_path):
+    config = parse_config(
+        CONFIG + '\n[[reports]]\ntype = "delivery"\nformats = ["json"]\n',
+        tmp_path / "mlreport.toml",
+        tmp_path,
+    )
+    with Warehouse(tmp_path / "wh.duckdb") as wh:
+        seed(wh)
+        yield config, wh
+
+
+def test_a_plugin_family_replaces_the_builtin_lead_time_in_the_report(
+    seeded, tmp_path, monkeypatch
+):
+    install(tmp_path, monkeypatch, "mlr_house_lead_time", LEAD_TIME_PLUGIN)
+    config, wh = seeded
+    assert get_plugins().metrics().items["dora"].plugin == "mlr_house_lead_time"
+    outcome = run(wh, config, tmp_path / "out", AS_OF)
+    doc = json.loads(outcome.outputs["delivery"]["json"].read_text())
+    cells = [r["metrics"]["lead_time"] for r in doc["sections"]["summary"]["rows"]]
+    shown = [c["value"] for c in cells if c["value"] is not None]
+    assert shown and set(shown) == {4242.0}
+    weekly = [
+        p["value"]
+        for e in doc["sections"]["entities"]["entities"]
+        for t in e["trends"]
+        if t["metric"] == "dora.lead_time"
+        for s in t["series"]
+        for p in s["points"]
+        if p["value"] is not None
+    ]
+    assert weekly and set(weekly) == {4242.0}
+
+
+def test_each_family_computes_once_in_a_run_and_reports_read_that_run(
+    seeded, tmp_path, monkeypatch
+):
+    config, wh = seeded
+    config = parse_config(
+        CONFIG
+        + '\n[[reports]]\ntype = "delivery"\nformats = ["json"]\n'
+        + '\n[[reports]]\ntype = "models"\nformats = ["json"]\n'
+        + '\n[[reports]]\ntype = "quality"\nformats = ["json"]\n',
+        tmp_path / "mlreport.toml",
+        tmp_path,
+    )
+    calls: list[tuple[str, int]] = []
+    real = metrics.installed_families
+
+    def counting() -> list[type[metrics.MetricFamily]]:
+        out = []
+        for fam in real():
+
+            class Counted(fam):  # type: ignore[misc, valid-type]
+                def compute(self, ctx, _name=fam.name):
+                    calls.append((_name, len(ctx.windows)))
+                    return super().compute(ctx)
+
+            Counted.name = fam.name
+            out.append(Counted)
+        return out
+
+    monkeypatch.setattr(metrics, "installed_families", counting)
+    outcome = run(wh, config, tmp_path / "out", AS_OF)
+    names = [n for n, _ in calls]
+    assert sorted(names) == sorted(set(names)), calls  # each family once
+    assert set(names) == set(get_plugins().metrics().names())
+    windows = dict(calls)
+    assert windows["dora"] == 1 + 14  # the window and its 14 weeks, in the same call
+    assert windows["lifecycle"] > 1  # the window and its months
+    (run_id,) = wh.con.execute("SELECT run_id FROM metric_runs").fetchone()
+    stored = load_run(wh, run_id)
+    assert stored.failures == {} and "dora_changes" in stored.detail_names
+    assert {p["passed"] for p in (p.as_dict() for p in outcome.policies)} <= {True, False}
