@@ -17,7 +17,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from mlreport.connectors.events import DEPLOYMENTS, INCIDENTS
+from mlreport.connectors.events.canonical import DEPLOYMENTS, INCIDENTS
 from mlreport.sample_data.teams import Deployment, Incident
 
 # The canonical columns, in the order the events source documents them.
@@ -88,7 +88,7 @@ def canonical(
 
 
 # -- CDEvents (spec v0.4) ---------------------------------------------------------------------
-# Mapping (connectors/cdevents.py reads it back): a deployment's id is the event's
+# Mapping (connectors/events/cdevents.py reads it back): a deployment's id is the event's
 # ``context.id``, the service is ``subject.id``, the environment
 # ``subject.content.environment.id``; what CDEvents has no field for (commit, timings, trigger)
 # travels in ``customData``. A rollback is a ``service.rolledback`` event naming the deployment

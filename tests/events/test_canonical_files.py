@@ -13,7 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mlreport.connectors.events import DEPLOYMENTS, LINE, read_csv
+from mlreport.connectors.events.canonical import DEPLOYMENTS, LINE
+from mlreport.connectors.events.files import read_csv
 from tests.events.conftest import deploy_csv, deploy_row, incident_csv
 
 

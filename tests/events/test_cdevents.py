@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from mlreport.connectors.cdevents import commit_from_purl, parse_purl
+from mlreport.connectors.events.cdevents import commit_from_purl, parse_purl
 from mlreport.sources import SourceError
 
 SHA = "0123456789abcdef0123456789abcdef01234567"

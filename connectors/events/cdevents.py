@@ -30,16 +30,15 @@ from urllib.parse import unquote
 
 import polars as pl
 
-from mlreport.connectors.events import (
+from mlreport.connectors.events.canonical import (
     DEPLOYMENTS,
     INCIDENTS,
     LINE,
     UTC_US,
     TableSpec,
-    json_object,
-    split_lines,
     validate,
 )
+from mlreport.connectors.events.files import json_object, split_lines
 from mlreport.sources import SourceError
 
 _TYPE = re.compile(r"^dev\.cdevents\.([A-Za-z]+)\.([A-Za-z]+)\.(\d+\.\d+\.\d+\S*)$")
