@@ -12,7 +12,7 @@ entity names). The column name is always quoted as a DuckDB identifier.
 
 Value rules (see docs/metrics-drift.md): NULL is missing; for numeric functions NaN and
 ±infinity are missing too. Missing values are left out of every distribution and counted by
-:func:`missing_share`. Any function whose reference or current side has no usable value
+:func:`column_counts`. Any function whose reference or current side has no usable value
 returns ``None``.
 """
 
@@ -71,12 +71,6 @@ def _sides(ref: Relation, cur: Relation, column: str, numeric: bool) -> tuple[st
         parts.append(f"{alias} AS ({body})")
         params += p
     return "WITH " + ", ".join(parts), params
-
-
-def psi(con: duckdb.DuckDBPyConnection, ref: Relation, cur: Relation, column: str) -> float | None:
-    """Population stability index over the reference's decile bins (DESIGN "drift.psi")."""
-    d = numeric_drift(con, ref, cur, [column], workers=1)[column]
-    return None if d is None else d.psi
 
 
 def psi_from_counts(ref_counts: np.ndarray, cur_counts: np.ndarray) -> float:
@@ -154,14 +148,6 @@ def _ecdf_stats(
     if not ordered:
         _, _, d, area, _ = con.execute(_ecdf_window_sql(ctes), params).fetchone()
     return int(n1), int(n2), float(d), float(area)
-
-
-def ks(
-    con: duckdb.DuckDBPyConnection, ref: Relation, cur: Relation, column: str
-) -> KsResult | None:
-    """``scipy.stats.ks_2samp`` statistic with its ``method="asymp"`` two-sided p-value."""
-    d = numeric_drift(con, ref, cur, [column], workers=1)[column]
-    return None if d is None else d.ks
 
 
 def ks_asymp_pvalue(d: float, n1: int, n2: int) -> float | None:
@@ -252,14 +238,6 @@ def _stirling_remainder(m: np.ndarray) -> np.ndarray:
     return out
 
 
-def wasserstein(
-    con: duckdb.DuckDBPyConnection, ref: Relation, cur: Relation, column: str
-) -> float | None:
-    """1-D Wasserstein distance ÷ reference std (ddof 0); raw if the reference is constant."""
-    d = numeric_drift(con, ref, cur, [column], workers=1)[column]
-    return None if d is None else d.wasserstein
-
-
 def jensen_shannon(
     con: duckdb.DuckDBPyConnection, ref: Relation, cur: Relation, column: str
 ) -> float | None:
@@ -289,21 +267,6 @@ def _rel_entr(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     pos = x > 0
     out[pos] = x[pos] * np.log(x[pos] / y[pos])
     return out
-
-
-def missing_share(
-    con: duckdb.DuckDBPyConnection, rel: Relation, column: str, *, numeric: bool = False
-) -> float | None:
-    """Share of rows whose value is missing: NULL, and for numeric columns also NaN or ±inf."""
-    src, params = relation_sql(rel)
-    col = quote_identifier(column)
-    missing = (
-        f"NOT coalesce(isfinite(CAST({col} AS DOUBLE)), false)" if numeric else f"{col} IS NULL"
-    )
-    total, n_missing = con.execute(
-        f"SELECT count(*), count(*) FILTER (WHERE {missing}) FROM {src}", params
-    ).fetchone()
-    return None if total == 0 else n_missing / total
 
 
 def unseen_categories(
