@@ -9,13 +9,9 @@ from __future__ import annotations
 
 import duckdb
 
-from mlreport.plugins.drift_sql import (
-    KsResult,
-    Relation,
-    numeric_drift,
-    quote_identifier,
-    relation_sql,
-)
+from mlreport.plugins.drift.ks import KsResult
+from mlreport.plugins.drift.numeric import numeric_drift
+from mlreport.plugins.drift.sql import Relation, quote_identifier, relation_sql
 
 
 def psi(con: duckdb.DuckDBPyConnection, ref: Relation, cur: Relation, column: str) -> float | None:

@@ -6,7 +6,7 @@ import duckdb
 import numpy as np
 import pytest
 
-from mlreport.plugins import drift_sql
+from mlreport.plugins.drift import categorical, sql
 from tests.drift import one_column
 from tests.drift.reference import js_ref, ks_ref, load, psi_ref, wasserstein_ref
 
@@ -33,10 +33,10 @@ def test_no_usable_values_on_either_side_gives_none(con, empty: list) -> None:
 def test_empty_categorical_sides(con) -> None:
     load(con, "full", ["a", "b"])
     load(con, "empty", [None])
-    assert drift_sql.jensen_shannon(con, "full", "empty", "x") is None
-    assert drift_sql.jensen_shannon(con, "empty", "full", "x") is None
-    assert drift_sql.unseen_categories(con, "empty", "full", "x") == ["a", "b"]
-    assert drift_sql.unseen_categories(con, "full", "empty", "x") == []
+    assert categorical.jensen_shannon(con, "full", "empty", "x") is None
+    assert categorical.jensen_shannon(con, "empty", "full", "x") is None
+    assert categorical.unseen_categories(con, "empty", "full", "x") == ["a", "b"]
+    assert categorical.unseen_categories(con, "full", "empty", "x") == []
     con.execute("CREATE TABLE nothing (x VARCHAR)")
     assert one_column.missing_share(con, "nothing", "x") is None
     assert one_column.missing_share(con, "empty", "x") == 1.0
@@ -86,8 +86,8 @@ def test_column_names_are_quoted_identifiers(con) -> None:
     name = 'we"ird; DROP TABLE ref; --'
     load(con, "ref", ["a", "b"], column=name)
     load(con, "cur", ["b", "c"], column=name)
-    assert drift_sql.unseen_categories(con, "ref", "cur", name) == ["c"]
-    assert drift_sql.jensen_shannon(con, "ref", "cur", name) == pytest.approx(
+    assert categorical.unseen_categories(con, "ref", "cur", name) == ["c"]
+    assert categorical.jensen_shannon(con, "ref", "cur", name) == pytest.approx(
         js_ref(["a", "b"], ["b", "c"])
     )
     with pytest.raises(duckdb.BinderException):
@@ -105,10 +105,10 @@ def test_relations_as_subqueries_with_parameters_and_qualified_names(con) -> Non
     assert one_column.wasserstein(con, "logs.preds", cur, "x") == pytest.approx(
         wasserstein_ref(np.arange(100.0) % 7, b), rel=1e-12
     )
-    assert drift_sql.relation_sql("logs.preds") == ('"logs"."preds"', [])
-    assert drift_sql.relation_sql("(SELECT 1 AS x)") == ("((SELECT 1 AS x))", [])
+    assert sql.relation_sql("logs.preds") == ('"logs"."preds"', [])
+    assert sql.relation_sql("(SELECT 1 AS x)") == ("((SELECT 1 AS x))", [])
     with pytest.raises(ValueError, match="parameters given for a table name"):
-        drift_sql.relation_sql(("logs.preds", [1]))
+        sql.relation_sql(("logs.preds", [1]))
 
 
 def test_negative_zero_ties_with_zero(con) -> None:

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mlreport.plugins import drift_sql
+from mlreport.plugins.drift import categorical
 from tests.drift import one_column
 from tests.drift.reference import js_ref, ks_ref, load, psi_ref, usable, wasserstein_ref
 
@@ -68,8 +68,8 @@ def test_numeric_functions_equal_references(ref: list, cur: list) -> None:
 )
 def test_categorical_functions_equal_references(ref: list, cur: list) -> None:
     with connect(ref, cur) as con:
-        got = drift_sql.jensen_shannon(con, "ref", "cur", "x")
-        unseen = drift_sql.unseen_categories(con, "ref", "cur", "x")
+        got = categorical.jensen_shannon(con, "ref", "cur", "x")
+        unseen = categorical.unseen_categories(con, "ref", "cur", "x")
         share = one_column.missing_share(con, "cur", "x")
     a, b = [v for v in ref if v is not None], [v for v in cur if v is not None]
     if not a or not b:

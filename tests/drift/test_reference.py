@@ -6,7 +6,7 @@ import duckdb
 import numpy as np
 import pytest
 
-from mlreport.plugins import drift_sql
+from mlreport.plugins.drift import categorical
 from tests.drift import one_column
 from tests.drift.reference import js_ref, ks_ref, load, psi_ref, wasserstein_ref
 
@@ -62,9 +62,9 @@ def test_jensen_shannon_equals_scipy() -> None:
     con = duckdb.connect()
     load(con, "ref", ref, column="region")
     load(con, "cur", cur, column="region")
-    got = drift_sql.jensen_shannon(con, "ref", "cur", "region")
+    got = categorical.jensen_shannon(con, "ref", "cur", "region")
     assert got == pytest.approx(js_ref(ref, cur), rel=RTOL)
-    assert drift_sql.unseen_categories(con, "ref", "cur", "region") == ["e"]
+    assert categorical.unseen_categories(con, "ref", "cur", "region") == ["e"]
 
 
 def test_same_sample_has_no_drift(case) -> None:

@@ -17,7 +17,7 @@ import polars as pl
 
 from mlreport import hookimpl
 from mlreport.metrics import MetricContext, MetricFamily, MetricInfo, Window
-from mlreport.plugins import drift_sql
+from mlreport.plugins.drift import categorical
 from mlreport.plugins.prediction_logs import prediction_logs, quote
 from mlreport.warehouse import Warehouse, registered
 from tests.drift import one_column
@@ -250,7 +250,7 @@ class Drift(MetricFamily):
                     yield _row("drift.ks", log.entity, w, {"feature": f}, ks.statistic, n, "")
                     yield _row("drift.ks_pvalue", log.entity, w, {"feature": f}, ks.pvalue, n, "")
                 for f in log.categorical:
-                    js = drift_sql.jensen_shannon(con, ref, cur, f)
+                    js = categorical.jensen_shannon(con, ref, cur, f)
                     yield _row("drift.jensen_shannon", log.entity, w, {"feature": f}, js, n, "")
                 for f in log.features:
                     share = one_column.missing_share(con, cur, f, numeric=f in log.numeric)
