@@ -40,7 +40,7 @@ import scipy.stats as ss
 
 from mlreport.config import parse_config
 from mlreport.metrics import MetricContext, Window
-from mlreport.plugins.drift import DriftMetrics
+from mlreport.plugins.drift.family import DriftMetrics
 from mlreport.warehouse import Warehouse
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)

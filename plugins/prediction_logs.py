@@ -1,7 +1,7 @@
 """What metric families and reports know about prediction logs: the ``prediction_logs`` rows
 the ``predictions`` source writes, and relations over its views for a window.
 
-A relation is ``(sql, params)`` in the form the SQL cores (``drift_sql``, ``fairness_counts``)
+A relation is ``(sql, params)`` in the form the SQL cores (``drift.sql``, ``fairness_counts``)
 accept; window bounds travel as parameters, never as text.
 """
 

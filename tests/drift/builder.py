@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 
 from mlreport.config import parse_config
 from mlreport.metrics import MetricContext, Window
-from mlreport.plugins.drift import DriftMetrics
+from mlreport.plugins.drift.family import DriftMetrics
 from mlreport.plugins.prediction_logs import quote
 from mlreport.warehouse import Warehouse
 

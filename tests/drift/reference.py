@@ -11,7 +11,7 @@ import numpy as np
 import scipy.stats as ss
 from scipy.spatial.distance import jensenshannon
 
-from mlreport.plugins.drift_sql import quote_identifier
+from mlreport.plugins.drift.sql import quote_identifier
 
 
 def load(con: duckdb.DuckDBPyConnection, name: str, values: Sequence[Any], column: str = "x"):

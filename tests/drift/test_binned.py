@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from types import ModuleType
 
 import duckdb
 import numpy as np
@@ -15,7 +16,7 @@ import scipy.stats
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mlreport.plugins import drift_sql
+from mlreport.plugins.drift import binned, ks, numeric, sql
 from tests.drift.reference import ks_ref, load, psi_ref, usable, wasserstein_ref
 
 RTOL = 1e-9
@@ -23,16 +24,17 @@ CON = duckdb.connect()
 
 
 @contextmanager
-def tuned(**values: int) -> Iterator[None]:
-    """Temporarily set drift_sql's tuning constants (bins, refinement, fetch limits)."""
-    old = {name: getattr(drift_sql, name) for name in values}
+def tuned(module: ModuleType = binned, **values: int) -> Iterator[None]:
+    """Temporarily set tuning constants of ``module``: the binned engine's bins, refinement
+    and fetch limits by default (every module reads them from there)."""
+    old = {name: getattr(module, name) for name in values}
     for name, value in values.items():
-        setattr(drift_sql, name, value)
+        setattr(module, name, value)
     try:
         yield
     finally:
         for name, value in old.items():
-            setattr(drift_sql, name, value)
+            setattr(module, name, value)
 
 
 # Few bins and a zero fetch budget: every needed bin is split (REFINE_BITS levels at a
@@ -44,7 +46,7 @@ def check(ref: list, cur: list, con: duckdb.DuckDBPyConnection | None = None) ->
     con = con or CON.cursor()
     load(con, "ref", ref)
     load(con, "cur", cur)
-    got = drift_sql.numeric_drift(con, "ref", "cur", ["x"], workers=1)["x"]
+    got = numeric.numeric_drift(con, "ref", "cur", ["x"], workers=1)["x"]
     a, b = usable(ref), usable(cur)
     if len(a) == 0 or len(b) == 0:
         assert got is None
@@ -125,7 +127,7 @@ def test_many_columns_on_two_cursors_equal_one_at_a_time() -> None:
         con.execute(f"UPDATE t SET {name} = (?::DOUBLE[])[i + 1]", [values.tolist()])
     ref = ("SELECT * FROM t WHERE i < ?", [2000])
     cur = ("SELECT * FROM t WHERE i >= ?", [2000])
-    both = drift_sql.numeric_drift(con, ref, cur, list(cols), workers=2)
+    both = numeric.numeric_drift(con, ref, cur, list(cols), workers=2)
     for name, values in cols.items():
         a, b = values[:2000], values[2000:]
         assert both[name].ks.statistic == pytest.approx(ks_ref(a, b)[0], rel=RTOL)
@@ -136,11 +138,11 @@ def test_many_columns_on_two_cursors_equal_one_at_a_time() -> None:
 def test_scratch_copies_usable_values_and_detaches() -> None:
     con = duckdb.connect()
     load(con, "ref", [1.0, float("nan"), None, 3.0, float("inf")])
-    with drift_sql.scratch(con) as scratch:
+    with sql.scratch(con) as scratch:
         table = scratch.usable("ref", ["x"])
         assert table != "ref"
         assert con.execute(f"SELECT count(x), count(*) FROM {table}").fetchone() == (2, 5)
-        with tuned(MATERIALIZE_MAX=0):
+        with tuned(sql, MATERIALIZE_MAX=0):
             assert scratch.usable("ref", ["x"]) == "ref"  # too large: read in place
         scratch.drop(table)
     names = [r[0] for r in con.execute("SELECT database_name FROM duckdb_databases()").fetchall()]
@@ -154,7 +156,7 @@ def test_smirnov_sum_equals_scipy(n: int) -> None:
         if d >= 0.5:
             continue
         want = scipy.special.smirnov(n, d)
-        assert drift_sql.smirnov_sf(n, d) == pytest.approx(want, rel=1e-12, abs=1e-300)
+        assert ks.smirnov_sf(n, d) == pytest.approx(want, rel=1e-12, abs=1e-300)
 
 
 @pytest.mark.parametrize(
@@ -175,4 +177,4 @@ def test_smirnov_sum_equals_scipy(n: int) -> None:
 )
 def test_kstwo_sf_equals_scipy_in_every_branch(x: float, n: int) -> None:
     want = float(scipy.stats.kstwo.sf(x, n))
-    assert drift_sql.kstwo_sf(x, n) == pytest.approx(want, rel=1e-12, abs=1e-300)
+    assert ks.kstwo_sf(x, n) == pytest.approx(want, rel=1e-12, abs=1e-300)

@@ -95,7 +95,7 @@ def test_quoted_feature_names_and_entities_filter(tmp_path: Path) -> None:
     assert pick(rows, "drift.wasserstein", 'a "b"')["value"] == pytest.approx(wasserstein_ref(a, b))
     from mlreport.config import parse_config
     from mlreport.metrics import MetricContext
-    from mlreport.plugins.drift import DriftMetrics
+    from mlreport.plugins.drift.family import DriftMetrics
 
     ctx = MetricContext(wh, parse_config("", None, Path(".")), [CUR], entities=["other"])
     assert list(DriftMetrics().compute(ctx)) == []

@@ -8,7 +8,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mlreport.plugins import drift_sql
+from mlreport.plugins.drift import categorical
+from tests.drift import one_column
 from tests.drift.reference import js_ref, ks_ref, load, psi_ref, usable, wasserstein_ref
 
 RTOL = 1e-9
@@ -43,9 +44,9 @@ def connect(ref: list, cur: list) -> duckdb.DuckDBPyConnection:
 def test_numeric_functions_equal_references(ref: list, cur: list) -> None:
     a, b = usable(ref), usable(cur)
     with connect(ref, cur) as con:
-        got_psi = drift_sql.psi(con, "ref", "cur", "x")
-        got_ks = drift_sql.ks(con, "ref", "cur", "x")
-        got_w = drift_sql.wasserstein(con, "ref", "cur", "x")
+        got_psi = one_column.psi(con, "ref", "cur", "x")
+        got_ks = one_column.ks(con, "ref", "cur", "x")
+        got_w = one_column.wasserstein(con, "ref", "cur", "x")
     if len(a) == 0 or len(b) == 0:
         assert got_psi is None and got_ks is None and got_w is None
         return
@@ -67,9 +68,9 @@ def test_numeric_functions_equal_references(ref: list, cur: list) -> None:
 )
 def test_categorical_functions_equal_references(ref: list, cur: list) -> None:
     with connect(ref, cur) as con:
-        got = drift_sql.jensen_shannon(con, "ref", "cur", "x")
-        unseen = drift_sql.unseen_categories(con, "ref", "cur", "x")
-        share = drift_sql.missing_share(con, "cur", "x")
+        got = categorical.jensen_shannon(con, "ref", "cur", "x")
+        unseen = categorical.unseen_categories(con, "ref", "cur", "x")
+        share = one_column.missing_share(con, "cur", "x")
     a, b = [v for v in ref if v is not None], [v for v in cur if v is not None]
     if not a or not b:
         assert got is None
@@ -84,7 +85,7 @@ def test_categorical_functions_equal_references(ref: list, cur: list) -> None:
 @given(values=st.lists(value, min_size=0, max_size=30))
 def test_numeric_missing_share_counts_null_nan_and_inf(values: list) -> None:
     with connect(values, values) as con:
-        got = drift_sql.missing_share(con, "cur", "x", numeric=True)
+        got = one_column.missing_share(con, "cur", "x", numeric=True)
     if not values:
         assert got is None
     else:

@@ -6,7 +6,8 @@ import duckdb
 import numpy as np
 import pytest
 
-from mlreport.plugins import drift_sql
+from mlreport.plugins.drift import categorical
+from tests.drift import one_column
 from tests.drift.reference import js_ref, ks_ref, load, psi_ref, wasserstein_ref
 
 RTOL = 1e-9
@@ -37,12 +38,12 @@ def case(request: pytest.FixtureRequest):
 
 def test_psi_equals_numpy_reference(case) -> None:
     con, ref, cur = case
-    assert drift_sql.psi(con, "ref", "cur", "x") == pytest.approx(psi_ref(ref, cur), rel=RTOL)
+    assert one_column.psi(con, "ref", "cur", "x") == pytest.approx(psi_ref(ref, cur), rel=RTOL)
 
 
 def test_ks_equals_scipy(case) -> None:
     con, ref, cur = case
-    stat, pvalue = drift_sql.ks(con, "ref", "cur", "x")
+    stat, pvalue = one_column.ks(con, "ref", "cur", "x")
     want_stat, want_p = ks_ref(ref, cur)
     assert stat == pytest.approx(want_stat, rel=RTOL)
     assert pvalue == pytest.approx(want_p, rel=RTOL)
@@ -50,7 +51,7 @@ def test_ks_equals_scipy(case) -> None:
 
 def test_wasserstein_equals_scipy(case) -> None:
     con, ref, cur = case
-    got = drift_sql.wasserstein(con, "ref", "cur", "x")
+    got = one_column.wasserstein(con, "ref", "cur", "x")
     assert got == pytest.approx(wasserstein_ref(ref, cur), rel=RTOL)
 
 
@@ -61,13 +62,13 @@ def test_jensen_shannon_equals_scipy() -> None:
     con = duckdb.connect()
     load(con, "ref", ref, column="region")
     load(con, "cur", cur, column="region")
-    got = drift_sql.jensen_shannon(con, "ref", "cur", "region")
+    got = categorical.jensen_shannon(con, "ref", "cur", "region")
     assert got == pytest.approx(js_ref(ref, cur), rel=RTOL)
-    assert drift_sql.unseen_categories(con, "ref", "cur", "region") == ["e"]
+    assert categorical.unseen_categories(con, "ref", "cur", "region") == ["e"]
 
 
 def test_same_sample_has_no_drift(case) -> None:
     con, ref, _ = case
-    assert drift_sql.psi(con, "ref", "ref", "x") == 0.0
-    assert drift_sql.ks(con, "ref", "ref", "x") == (0.0, 1.0)
-    assert drift_sql.wasserstein(con, "ref", "ref", "x") == 0.0
+    assert one_column.psi(con, "ref", "ref", "x") == 0.0
+    assert one_column.ks(con, "ref", "ref", "x") == (0.0, 1.0)
+    assert one_column.wasserstein(con, "ref", "ref", "x") == 0.0

@@ -17,9 +17,10 @@ import polars as pl
 
 from mlreport import hookimpl
 from mlreport.metrics import MetricContext, MetricFamily, MetricInfo, Window
-from mlreport.plugins import drift_sql
+from mlreport.plugins.drift import categorical
 from mlreport.plugins.prediction_logs import prediction_logs, quote
 from mlreport.warehouse import Warehouse, registered
+from tests.drift import one_column
 
 AS_OF = datetime(2026, 6, 30, tzinfo=UTC)
 WINDOW_START = AS_OF - timedelta(days=90)
@@ -242,17 +243,17 @@ class Drift(MetricFamily):
                 (n,) = con.execute(f"SELECT count(*) FROM ({cur[0]})", cur[1]).fetchone()
                 flagged = 0
                 for f in log.numeric:
-                    psi = drift_sql.psi(con, ref, cur, f)
-                    ks = drift_sql.ks(con, ref, cur, f)
+                    psi = one_column.psi(con, ref, cur, f)
+                    ks = one_column.ks(con, ref, cur, f)
                     flagged += psi is not None and psi > 0.2
                     yield _row("drift.psi", log.entity, w, {"feature": f}, psi, n, "")
                     yield _row("drift.ks", log.entity, w, {"feature": f}, ks.statistic, n, "")
                     yield _row("drift.ks_pvalue", log.entity, w, {"feature": f}, ks.pvalue, n, "")
                 for f in log.categorical:
-                    js = drift_sql.jensen_shannon(con, ref, cur, f)
+                    js = categorical.jensen_shannon(con, ref, cur, f)
                     yield _row("drift.jensen_shannon", log.entity, w, {"feature": f}, js, n, "")
                 for f in log.features:
-                    share = drift_sql.missing_share(con, cur, f, numeric=f in log.numeric)
+                    share = one_column.missing_share(con, cur, f, numeric=f in log.numeric)
                     yield _row("drift.missing_share", log.entity, w, {"feature": f}, share, n)
                 yield _row("drift.share", log.entity, w, {}, flagged / len(log.features), n)
 

@@ -1,8 +1,9 @@
 """The built-in ``drift`` metric family: each feature of a prediction log, current window
 against the log's reference (DESIGN.md "drift"; definitions in ``docs/metrics-drift.md``).
 
-The numbers come from ``drift_sql`` (aggregate SQL in DuckDB, equal to numpy/scipy). The
-reference profile (deciles, std) is computed once per log and reused for every window.
+The numbers come from :mod:`~mlreport.plugins.drift.numeric` and
+:mod:`~mlreport.plugins.drift.categorical` (aggregate SQL in DuckDB, equal to numpy/scipy).
+The reference profile (deciles, std) is computed once per log and reused for every window.
 Logs without a reference produce no drift rows.
 """
 
@@ -13,26 +14,18 @@ from typing import Any
 import duckdb
 
 from mlreport import hookimpl
-from mlreport.config import Config, PolicyConfig
+from mlreport.config import PolicyConfig
 from mlreport.metrics import MetricContext, MetricFamily, MetricInfo, Window
-from mlreport.plugins import drift_sql
-from mlreport.plugins.prediction_logs import PredictionLog, prediction_logs
-
-# Per-feature metrics a policy can flag a feature by.
-FEATURE_METRICS = (
-    "drift.psi",
-    "drift.ks",
-    "drift.ks_pvalue",
-    "drift.wasserstein",
-    "drift.jensen_shannon",
-    "drift.unseen_categories",
-    "drift.missing_share",
+from mlreport.plugins.drift import sql
+from mlreport.plugins.drift.categorical import jensen_shannon, unseen_categories
+from mlreport.plugins.drift.numeric import (
+    NumericDrift,
+    ReferenceProfile,
+    numeric_drift,
+    reference_profile,
 )
-# Used when no policy names a per-feature drift metric (for this log's entity).
-DEFAULT_POLICIES = {
-    "drift.psi": PolicyConfig(max=0.2),
-    "drift.jensen_shannon": PolicyConfig(max=0.1),
-}
+from mlreport.plugins.drift.policies import feature_policies, violates
+from mlreport.plugins.prediction_logs import PredictionLog, prediction_logs
 
 
 class DriftMetrics(MetricFamily):
@@ -77,9 +70,9 @@ class DriftMetrics(MetricFamily):
             if ref is None or not log.features:
                 continue
             policies = feature_policies(ctx.config, log.entity)
-            with drift_sql.scratch(con) as scratch:
+            with sql.scratch(con) as scratch:
                 ref_values = scratch.usable(ref, log.numeric)
-                profile = drift_sql.reference_profile(con, ref_values, log.numeric)
+                profile = reference_profile(con, ref_values, log.numeric)
                 for window in ctx.windows:
                     rows += log_rows(
                         con, log, (ref, ref_values), window, profile, policies, scratch
@@ -87,44 +80,25 @@ class DriftMetrics(MetricFamily):
         return rows
 
 
-def feature_policies(config: Config, entity: str) -> dict[str, PolicyConfig]:
-    """The per-feature drift policies that apply to ``entity``; the defaults if none do."""
-    found = {
-        metric: p
-        for metric, p in config.policies.items()
-        if metric in FEATURE_METRICS and p.stat is None and p.entity in (None, entity)
-    }
-    return found or dict(DEFAULT_POLICIES)
-
-
-def violates(policy: PolicyConfig, value: float | None) -> bool:
-    """Outside [min, max]; no value (no data) never flags, as in policy checks."""
-    if value is None:
-        return False
-    return (policy.min is not None and value < policy.min) or (
-        policy.max is not None and value > policy.max
-    )
-
-
 def log_rows(
     con: duckdb.DuckDBPyConnection,
     log: PredictionLog,
-    refs: tuple[drift_sql.Relation, drift_sql.Relation],
+    refs: tuple[sql.Relation, sql.Relation],
     window: Window,
-    profile: dict[str, drift_sql.ReferenceProfile],
+    profile: dict[str, ReferenceProfile],
     policies: dict[str, PolicyConfig],
-    scratch: drift_sql.Scratch,
+    scratch: sql.Scratch,
 ) -> list[dict[str, Any]]:
     """Every feature's rows for one window, then ``drift.share``. ``refs`` is the reference
     relation and its numeric values (a copy in ``scratch`` when small enough)."""
     ref, ref_values = refs
     cur = log.window(window)
-    total, usable = drift_sql.column_counts(con, cur, log.numeric, log.categorical)
+    total, usable = sql.column_counts(con, cur, log.numeric, log.categorical)
     values: dict[str, dict[str, float | None]] = {}
     numeric = {}
     if total and log.numeric:
         cur_values = scratch.usable(cur, log.numeric, rows=total)
-        numeric = drift_sql.numeric_drift(con, ref_values, cur_values, log.numeric, profile)
+        numeric = numeric_drift(con, ref_values, cur_values, log.numeric, profile)
         scratch.drop(cur_values)
     for f in log.numeric:
         values[f] = numeric_values(numeric.get(f))
@@ -141,7 +115,8 @@ def log_rows(
     return rows
 
 
-def numeric_values(d: drift_sql.NumericDrift | None) -> dict[str, float | None]:
+def numeric_values(d: NumericDrift | None) -> dict[str, float | None]:
+    """A numeric feature's metrics; all None when a side has no usable value."""
     if d is None:
         return dict.fromkeys(("drift.psi", "drift.ks", "drift.ks_pvalue", "drift.wasserstein"))
     return {
@@ -154,16 +129,17 @@ def numeric_values(d: drift_sql.NumericDrift | None) -> dict[str, float | None]:
 
 def categorical_values(
     con: duckdb.DuckDBPyConnection,
-    ref: drift_sql.Relation,
-    cur: drift_sql.Relation,
+    ref: sql.Relation,
+    cur: sql.Relation,
     feature: str,
     usable: int,
 ) -> dict[str, float | None]:
+    """A categorical feature's metrics; None when the window has no usable value."""
     if usable == 0:
         return {"drift.jensen_shannon": None, "drift.unseen_categories": None}
     return {
-        "drift.jensen_shannon": drift_sql.jensen_shannon(con, ref, cur, feature),
-        "drift.unseen_categories": float(len(drift_sql.unseen_categories(con, ref, cur, feature))),
+        "drift.jensen_shannon": jensen_shannon(con, ref, cur, feature),
+        "drift.unseen_categories": float(len(unseen_categories(con, ref, cur, feature))),
     }
 
 
