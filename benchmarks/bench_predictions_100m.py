@@ -58,7 +58,7 @@ def ours(path: str, repeat: int, auc: bool) -> dict:
     from mlreport.plugins import performance_sql as ps
     from mlreport.plugins.fairness import FairnessMetrics
     from mlreport.plugins.prediction_counts import label_counts
-    from mlreport.plugins.prediction_logs import prediction_logs
+    from mlreport.prediction_logs import prediction_logs
     from mlreport.sources import build_source, sync_source
     from mlreport.warehouse import Warehouse
 

@@ -61,6 +61,9 @@ class MetricContext:
     # Families computed in one run share loaded data here, keyed by a name they choose.
     cache: dict[str, Any] = field(default_factory=dict)
     family: str = ""  # the family computing now (set by the kernel)
+    # The windows whose detail rows a report will read (a subset of ``windows``): families
+    # publish details for these only, so a weekly trend does not cost a confusion matrix a week.
+    detail_windows: list[Window] = field(default_factory=list)
     published: dict[str, pl.DataFrame] = field(default_factory=dict)
 
     @property
@@ -191,10 +194,12 @@ def band_tables(config: Config, families: Iterable[type[MetricFamily]]) -> BandT
 
 @dataclass(frozen=True)
 class MetricRequest:
-    """Metrics wanted by a glob over names (or family names), for these windows."""
+    """Metrics wanted by a glob over names (or family names), for these windows, and whether
+    the families' published detail rows are wanted for them too."""
 
     pattern: str
     windows: tuple[Window, ...]
+    details: bool = False
 
     def wants(self, family: type[MetricFamily]) -> bool:
         return fnmatch(family.name, self.pattern) or any(
@@ -245,6 +250,7 @@ def run_metrics(
         if not wanted:
             continue
         ctx.windows = list(dict.fromkeys(w for r in wanted for w in r.windows))
+        ctx.detail_windows = list(dict.fromkeys(w for r in wanted if r.details for w in r.windows))
         ctx.family, ctx.published = fam.name, {}
         try:
             frame = _keep(_as_frame(fam().compute(ctx)), wanted, entities)

@@ -33,14 +33,16 @@ class ReportError(Exception):
 @dataclass(frozen=True)
 class MetricNeed:
     """Metrics a report reads: a glob over metric (or family) names, for the report window,
-    or with ``by`` ("week", "month") for each period of it."""
+    or with ``by`` ("week", "month") for each period of it; ``details`` asks the families for
+    the detail rows they publish (``ctx.detail``) for those windows too."""
 
     pattern: str
     by: str | None = None
+    details: bool = False
 
     def request(self, window: Window) -> MetricRequest:
         windows = [window] if self.by is None else split_window(window, self.by)
-        return MetricRequest(self.pattern, tuple(windows))
+        return MetricRequest(self.pattern, tuple(windows), self.details)
 
 
 @dataclass

@@ -113,8 +113,10 @@ class DoraMetrics(MetricFamily):
 
     def compute(self, ctx: MetricContext) -> pl.DataFrame:
         rows = compute_rows(ctx, dora=True, ops=False)
-        shared: _Shared = ctx.cache["dora"]
-        ctx.publish("dora_changes", changes_frame(ctx.warehouse, shared.facts, shared.changes))
+        if ctx.detail_windows:
+            shared: _Shared = ctx.cache["dora"]
+            found = changes_frame(ctx.warehouse, shared.facts, shared.changes)
+            ctx.publish("dora_changes", found)
         return rows
 
 

@@ -20,7 +20,7 @@ import pandas as pd
 from mlreport import hookimpl
 from mlreport.config import CONFIG_NAME, ConfigError
 from mlreport.metrics import MetricContext, MetricFamily, MetricInfo, Window
-from mlreport.plugins.prediction_logs import PredictionLog, Relation, prediction_logs, quote
+from mlreport.prediction_logs import PredictionLog, Relation, prediction_logs, quote
 from mlreport.sources import source_options
 
 METRIC = "explain.mean_abs_shap"

@@ -23,7 +23,7 @@ from mlreport.plugins.fairness_counts import (
     rows_from_scan,
 )
 from mlreport.plugins.prediction_counts import label_counts
-from mlreport.plugins.prediction_logs import PredictionLog, prediction_logs, quote
+from mlreport.prediction_logs import PredictionLog, prediction_logs, quote
 
 UNITS = {"count": "rows", "excluded_rows": "rows"}
 HIGHER_IS_BETTER = {

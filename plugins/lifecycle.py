@@ -529,7 +529,8 @@ class LifecycleMetrics(MetricFamily):
     def compute(self, ctx: MetricContext) -> list[dict[str, Any]]:
         from mlreport.plugins import lifecycle_details
 
-        lifecycle_details.publish(ctx, facts(ctx))
+        if ctx.detail_windows:
+            lifecycle_details.publish(ctx, facts(ctx))
         return compute_rows(ctx)
 
 

@@ -14,9 +14,10 @@ import duckdb
 
 from mlreport import hookimpl
 from mlreport.metrics import MetricContext, MetricFamily, MetricInfo, Window
+from mlreport.plugins import performance_details
 from mlreport.plugins import performance_sql as ps
 from mlreport.plugins.prediction_counts import label_counts
-from mlreport.plugins.prediction_logs import PredictionLog, Relation, prediction_logs
+from mlreport.prediction_logs import PredictionLog, Relation, prediction_logs
 
 MISSING_VERSION = "(missing)"
 CLASSIFICATION = ps.THRESHOLD_METRICS + ps.SCORE_METRICS
@@ -58,8 +59,11 @@ class PerformanceMetrics(MetricFamily):
 
     def compute(self, ctx: MetricContext) -> list[dict[str, Any]]:
         rows: list[dict[str, Any]] = []
-        for log in prediction_logs(ctx.warehouse, ctx.entities):
+        logs = prediction_logs(ctx.warehouse, ctx.entities)
+        for log in logs:
             rows += log_rows(ctx, log)
+        if ctx.detail_windows:
+            performance_details.publish(ctx, logs)
         return rows
 
 

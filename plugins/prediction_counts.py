@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from mlreport.metrics import MetricContext, Window
 from mlreport.plugins import performance_sql as ps
-from mlreport.plugins.prediction_logs import PredictionLog, quote
+from mlreport.prediction_logs import PredictionLog, quote
 
 
 def label_counts(ctx: MetricContext, log: PredictionLog, run: Sequence[Window]) -> list[tuple]:

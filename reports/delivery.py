@@ -737,7 +737,11 @@ class DeliveryReport(ReportType):
     title = "Software delivery performance"
     sections = (Summary, Entities, Quality)
     inputs = ("commits", "deployments", "incidents", "entities")
-    needs = (MetricNeed("dora.*"), MetricNeed("ops.*"), MetricNeed("dora.*", by="week"))
+    needs = (
+        MetricNeed("dora.*", details=True),
+        MetricNeed("ops.*"),
+        MetricNeed("dora.*", by="week"),
+    )
 
 
 @hookimpl

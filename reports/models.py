@@ -75,14 +75,6 @@ EMPTY_VERSIONS = {
 }
 
 
-class SectionData(dict):
-    """A section's JSON data that templates can also draw charts from (``data.chart``): the
-    SVG is drawn at render time from the numbers in the data and never stored in it."""
-
-    def chart(self, trend: dict[str, Any], subject: str) -> Markup:
-        return trend_svg(trend, subject)
-
-
 # -- shared facts -----------------------------------------------------------------------------
 
 
@@ -332,7 +324,7 @@ class Inventory(Section):
                 }
             )
         prod = [p for m in f.models for p in m["production"]]
-        return SectionData(
+        return dict(
             window=_window(ctx),
             models=rows,
             totals={
@@ -354,7 +346,7 @@ class Models(Section):
 
     def data(self, ctx: ReportContext) -> dict[str, Any]:
         f = facts(ctx)
-        return SectionData(
+        return dict(
             months=[{"start": iso(w.start), "end": iso(w.end)} for w in f.months],
             limits={
                 "params": md.MAX_PARAMS,
@@ -374,7 +366,7 @@ class Hygiene(Section):
 
     def data(self, ctx: ReportContext) -> dict[str, Any]:
         f = facts(ctx)
-        return SectionData(findings=f.findings, counts=_counts(f.findings), kinds=FINDING_KINDS)
+        return dict(findings=f.findings, counts=_counts(f.findings), kinds=FINDING_KINDS)
 
 
 class ModelsReport(ReportType):
@@ -389,9 +381,14 @@ class ModelsReport(ReportType):
         "deployments",
         "entities",
     )
-    needs = (MetricNeed("lifecycle.*"), MetricNeed("lifecycle.*", by="month"))
+    needs = (MetricNeed("lifecycle.*", details=True), MetricNeed("lifecycle.*", by="month"))
 
 
 @hookimpl
 def register_reports(register):
     register("models", ModelsReport)
+
+
+@hookimpl
+def register_template_helpers(register):
+    register("models_trend_chart", trend_svg)

@@ -16,7 +16,7 @@ import duckdb
 from mlreport import hookimpl
 from mlreport.config import PolicyConfig
 from mlreport.metrics import MetricContext, MetricFamily, MetricInfo, Window
-from mlreport.plugins.drift import sql
+from mlreport.plugins.drift import details, sql
 from mlreport.plugins.drift.categorical import jensen_shannon, unseen_categories
 from mlreport.plugins.drift.numeric import (
     NumericDrift,
@@ -24,8 +24,8 @@ from mlreport.plugins.drift.numeric import (
     numeric_drift,
     reference_profile,
 )
-from mlreport.plugins.drift.policies import feature_policies, violates
-from mlreport.plugins.prediction_logs import PredictionLog, prediction_logs
+from mlreport.plugins.drift.policies import failed_metrics, feature_policies
+from mlreport.prediction_logs import PredictionLog, prediction_logs
 
 
 class DriftMetrics(MetricFamily):
@@ -65,18 +65,25 @@ class DriftMetrics(MetricFamily):
     def compute(self, ctx: MetricContext) -> list[dict[str, Any]]:
         con = ctx.warehouse.con
         rows: list[dict[str, Any]] = []
+        published = details.Details(con)
         for log in prediction_logs(ctx.warehouse, ctx.entities):
             ref = log.reference()
             if ref is None or not log.features:
                 continue
             policies = feature_policies(ctx.config, log.entity)
+            published.add_policies(log, policies)
             with sql.scratch(con) as scratch:
                 ref_values = scratch.usable(ref, log.numeric)
                 profile = reference_profile(con, ref_values, log.numeric)
                 for window in ctx.windows:
-                    rows += log_rows(
+                    found, values = log_rows(
                         con, log, (ref, ref_values), window, profile, policies, scratch
                     )
+                    rows += found
+                    if window in ctx.detail_windows:
+                        published.add_window(log, window, values, policies)
+        if ctx.detail_windows:
+            published.publish(ctx)
         return rows
 
 
@@ -88,9 +95,10 @@ def log_rows(
     profile: dict[str, ReferenceProfile],
     policies: dict[str, PolicyConfig],
     scratch: sql.Scratch,
-) -> list[dict[str, Any]]:
-    """Every feature's rows for one window, then ``drift.share``. ``refs`` is the reference
-    relation and its numeric values (a copy in ``scratch`` when small enough)."""
+) -> tuple[list[dict[str, Any]], dict[str, dict[str, float | None]]]:
+    """Every feature's rows for one window, then ``drift.share``; and each feature's values.
+    ``refs`` is the reference relation and its numeric values (a copy in ``scratch`` when
+    small enough)."""
     ref, ref_values = refs
     cur = log.window(window)
     total, usable = sql.column_counts(con, cur, log.numeric, log.categorical)
@@ -112,7 +120,7 @@ def log_rows(
             n = total if metric == "drift.missing_share" else usable[f]
             rows.append(_row(log, window, metric, {"feature": f}, value, n))
     rows.append(_row(log, window, "drift.share", {}, drift_share(values, policies), total))
-    return rows
+    return rows, values
 
 
 def numeric_values(d: NumericDrift | None) -> dict[str, float | None]:
@@ -149,11 +157,10 @@ def drift_share(
     """Flagged features ÷ features with a value for at least one policy metric."""
     judged = flagged = 0
     for metrics in values.values():
-        checked = [(m, metrics[m]) for m in policies if metrics.get(m) is not None]
-        if not checked:
+        if not any(metrics.get(m) is not None for m in policies):
             continue
         judged += 1
-        flagged += any(violates(policies[m], v) for m, v in checked)
+        flagged += bool(failed_metrics(metrics, policies))
     return None if judged == 0 else flagged / judged
 
 

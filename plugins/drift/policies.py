@@ -41,3 +41,8 @@ def violates(policy: PolicyConfig, value: float | None) -> bool:
     return (policy.min is not None and value < policy.min) or (
         policy.max is not None and value > policy.max
     )
+
+
+def failed_metrics(values: dict[str, float | None], policies: dict[str, PolicyConfig]) -> list[str]:
+    """The per-feature metrics whose policy flags this feature's values, in catalogue order."""
+    return [m for m in FEATURE_METRICS if m in policies and violates(policies[m], values.get(m))]

@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 from mlreport.config import parse_config
 from mlreport.metrics import MetricContext, Window
 from mlreport.plugins.drift.family import DriftMetrics
-from mlreport.plugins.prediction_logs import quote
+from mlreport.prediction_logs import quote
 from mlreport.warehouse import Warehouse
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)

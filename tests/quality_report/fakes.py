@@ -18,7 +18,7 @@ import polars as pl
 from mlreport import hookimpl
 from mlreport.metrics import MetricContext, MetricFamily, MetricInfo, Window
 from mlreport.plugins.drift import categorical
-from mlreport.plugins.prediction_logs import prediction_logs, quote
+from mlreport.prediction_logs import prediction_logs, quote
 from mlreport.warehouse import Warehouse, registered
 from tests.drift import one_column
 

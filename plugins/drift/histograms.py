@@ -1,23 +1,16 @@
-"""The SQL the ``quality`` report needs beyond metric rows: confusion counts, calibration bins
-and reference-vs-current histograms, each one aggregate query over a prediction-log relation.
-
-Relations are ``(sql, params)`` pairs from :class:`PredictionLog` (window bounds travel as
-parameters); column names are quoted identifiers. Only counts and sums come back to Python.
+"""Reference-vs-current histograms of drifted features, which the ``drift`` family publishes
+for reports (``details.drift_histograms``): equal-width bins for numeric features, the top
+categories for categorical ones, each one aggregate query over both relations.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import duckdb
-import numpy as np
 
-from mlreport.plugins.prediction_logs import quote
+from mlreport.prediction_logs import Relation, quote
 
-Relation = tuple[str, Sequence[Any]]
-
-CALIBRATION_BINS = 10
 HISTOGRAM_BINS = 12
 TOP_CATEGORIES = 10
 OTHER = "(other)"
@@ -25,85 +18,6 @@ OTHER = "(other)"
 
 def _from(rel: Relation) -> tuple[str, list[Any]]:
     return f"({rel[0]})", list(rel[1])
-
-
-def row_counts(con: duckdb.DuckDBPyConnection, rel: Relation) -> dict[str, int]:
-    """Rows in the relation and how many of them carry a label."""
-    src, params = _from(rel)
-    rows, labelled = con.execute(
-        f"SELECT count(*), count(label) FROM {src} AS t", params
-    ).fetchall()[0]
-    return {"rows": int(rows), "labelled": int(labelled)}
-
-
-def confusion(con: duckdb.DuckDBPyConnection, rel: Relation) -> dict[str, int]:
-    """Binary confusion counts over labelled rows (label and prediction 0/1); rows with any
-    other label or prediction value are counted as ``other``, not guessed at."""
-    src, params = _from(rel)
-    sql = f"""SELECT
-        count(*) FILTER (WHERE label = 0 AND prediction = 0),
-        count(*) FILTER (WHERE label = 0 AND prediction = 1),
-        count(*) FILTER (WHERE label = 1 AND prediction = 0),
-        count(*) FILTER (WHERE label = 1 AND prediction = 1),
-        count(*) FILTER (WHERE label IS NOT NULL)
-        FROM {src} AS t"""
-    tn, fp, fn, tp, labelled = (int(v) for v in con.execute(sql, params).fetchone())
-    return {
-        "tn": tn,
-        "fp": fp,
-        "fn": fn,
-        "tp": tp,
-        "labelled": labelled,
-        "other": labelled - (tn + fp + fn + tp),
-    }
-
-
-def calibration_edges(n_bins: int = CALIBRATION_BINS) -> list[float]:
-    """The bin edges ``sklearn.calibration.calibration_curve(strategy="uniform")`` uses."""
-    return [float(x) for x in np.linspace(0.0, 1.0, n_bins + 1)]
-
-
-def calibration(
-    con: duckdb.DuckDBPyConnection, rel: Relation, n_bins: int = CALIBRATION_BINS
-) -> dict[str, Any]:
-    """Reliability bins over labelled rows with a score in [0, 1].
-
-    As scikit-learn: a score's bin is the number of inner edges strictly below it
-    (``searchsorted(edges[1:-1], score)``); per non-empty bin, ``mean_score`` is
-    ``prob_pred`` and ``fraction_positive`` is ``prob_true``. Rows whose score is missing, not
-    finite or outside [0, 1] are left out and counted (scikit-learn would refuse them).
-    Scores are summed as decimals: a parallel float sum can differ in its last bit from run
-    to run, and the report must be byte-identical.
-    """
-    edges = calibration_edges(n_bins)
-    src, params = _from(rel)
-    sql = f"""WITH s AS (
-        SELECT CAST(score AS DOUBLE) AS p, CAST(label AS DOUBLE) AS y FROM {src} AS t
-        WHERE label IS NOT NULL
-    )
-    SELECT len(list_filter(?::DOUBLE[], lambda x: x < p)) AS bin, count(*),
-           sum(CAST(p AS DECIMAL(38, 18))), sum(y)
-    FROM s WHERE isfinite(p) AND p >= 0 AND p <= 1 GROUP BY bin ORDER BY bin"""
-    rows = con.execute(sql, [*params, edges[1:-1]]).fetchall()
-    (excluded,) = con.execute(
-        f"SELECT count(*) FROM (SELECT CAST(score AS DOUBLE) AS p FROM {src} AS t "
-        "WHERE label IS NOT NULL) WHERE p IS NULL OR NOT isfinite(p) OR p < 0 OR p > 1",
-        params,
-    ).fetchall()[0]
-    by_bin = {int(b): (int(n), float(sp), float(sy)) for b, n, sp, sy in rows}
-    bins = []
-    for i in range(n_bins):
-        n, sp, sy = by_bin.get(i, (0, 0.0, 0.0))
-        bins.append(
-            {
-                "lo": edges[i],
-                "hi": edges[i + 1],
-                "count": n,
-                "mean_score": sp / n if n else None,
-                "fraction_positive": sy / n if n else None,
-            }
-        )
-    return {"bins": bins, "n": sum(b["count"] for b in bins), "excluded": int(excluded)}
 
 
 def numeric_histogram(
