@@ -17,7 +17,10 @@ import polars as pl
 
 from mlreport import hookimpl
 from mlreport.metrics import MetricContext, MetricFamily, MetricInfo, Window
+from mlreport.plugins import performance_details
 from mlreport.plugins.drift import categorical
+from mlreport.plugins.drift import details as drift_details
+from mlreport.plugins.drift.policies import feature_policies
 from mlreport.prediction_logs import prediction_logs, quote
 from mlreport.warehouse import Warehouse, registered
 from tests.drift import one_column
@@ -195,6 +198,8 @@ class Performance(MetricFamily):
     )
 
     def compute(self, ctx: MetricContext):
+        # The detail rows (counts, confusion, calibration) as the real family publishes them.
+        performance_details.publish(ctx, prediction_logs(ctx.warehouse, ctx.entities))
         for log in prediction_logs(ctx.warehouse, ctx.entities):
             ref = ctx.warehouse.query(f"SELECT * FROM ({log.reference()[0]})")
             ref_acc = accuracy_of(ref.filter(pl.col("label").is_not_null()))
@@ -237,25 +242,36 @@ class Drift(MetricFamily):
 
     def compute(self, ctx: MetricContext):
         con = ctx.warehouse.con
+        published = drift_details.Details(con)  # verdicts and histograms, as the real family
         for log in prediction_logs(ctx.warehouse, ctx.entities):
+            policies = feature_policies(ctx.config, log.entity)
+            published.add_policies(log, policies)
             for w in ctx.windows:
                 cur, ref = log.window(w), log.reference()
                 (n,) = con.execute(f"SELECT count(*) FROM ({cur[0]})", cur[1]).fetchone()
                 flagged = 0
+                values: dict[str, dict[str, float | None]] = {f: {} for f in log.features}
                 for f in log.numeric:
                     psi = one_column.psi(con, ref, cur, f)
                     ks = one_column.ks(con, ref, cur, f)
                     flagged += psi is not None and psi > 0.2
+                    values[f].update({"drift.psi": psi, "drift.ks": ks.statistic})
+                    values[f]["drift.ks_pvalue"] = ks.pvalue
                     yield _row("drift.psi", log.entity, w, {"feature": f}, psi, n, "")
                     yield _row("drift.ks", log.entity, w, {"feature": f}, ks.statistic, n, "")
                     yield _row("drift.ks_pvalue", log.entity, w, {"feature": f}, ks.pvalue, n, "")
                 for f in log.categorical:
                     js = categorical.jensen_shannon(con, ref, cur, f)
+                    values[f]["drift.jensen_shannon"] = js
                     yield _row("drift.jensen_shannon", log.entity, w, {"feature": f}, js, n, "")
                 for f in log.features:
                     share = one_column.missing_share(con, cur, f, numeric=f in log.numeric)
+                    values[f]["drift.missing_share"] = share
                     yield _row("drift.missing_share", log.entity, w, {"feature": f}, share, n)
                 yield _row("drift.share", log.entity, w, {}, flagged / len(log.features), n)
+                if w in ctx.detail_windows:
+                    published.add_window(log, w, values, policies)
+        published.publish(ctx)
 
 
 class Fairness(MetricFamily):
