@@ -1,8 +1,8 @@
 """The built-in ``mlflow`` source: runs, metric history and the model registry.
 
 It talks only to an :class:`MlflowBackend` — the tracking REST API (``tracking_uri``, see
-``mlflow_api``) or the sqlite database ``mlflow server`` writes (``store``, see
-``mlflow_sqlite``) — and never imports mlflow.
+``rest``) or the sqlite database ``mlflow server`` writes (``store``, see
+``sqlite``) — and never imports mlflow.
 
 Incremental strategy (docs/sources-mlflow.md has the long form). Every sync lists experiments,
 runs, registered models and their versions (a few large pages), and compares each item with a
@@ -32,10 +32,9 @@ from typing import Any, Protocol
 import polars as pl
 from pydantic import Field, SecretStr, model_validator
 
-from mlreport import hookimpl
 from mlreport.config import Config, ConfigPath
-from mlreport.connectors.mlflow_prefetch import HistoryPrefetch
-from mlreport.connectors.ordered_map import ordered_map
+from mlreport.connectors.mlflow.ordered_map import ordered_map
+from mlreport.connectors.mlflow.prefetch import HistoryPrefetch
 from mlreport.sources import Checkpoint, Rows, Source, SourceError, SourceOptions, Stream
 
 log = logging.getLogger("mlreport.mlflow")
@@ -513,13 +512,13 @@ class MlflowSource(Source):
         opts = self.options
         if opts.store is not None:
             try:
-                from mlreport.connectors.mlflow_sqlite import SqliteBackend
+                from mlreport.connectors.mlflow.sqlite import SqliteBackend
             except ImportError as exc:
                 raise SourceError(
                     f"source {self.name!r}: offline store unavailable: {exc}"
                 ) from None
             return SqliteBackend(opts.store)
-        from mlreport.connectors.mlflow_api import RestBackend
+        from mlreport.connectors.mlflow.rest import RestBackend
         from mlreport.http import http_client
 
         kwargs: dict[str, Any] = {}
@@ -1089,8 +1088,3 @@ def _env_var(config: Config, index: int | None, key: str) -> str | None:
         return None
     match = re.search(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}", value) if isinstance(value, str) else None
     return match.group(1) if match else None
-
-
-@hookimpl
-def register_sources(register) -> None:
-    register("mlflow", MlflowSource)
