@@ -1,6 +1,6 @@
 """What this source wrote to the warehouse before, read back in the row builders' shape (times
-in epoch milliseconds): rows of items gone from MLflow, which stay marked deleted, and the
-registry state a sync without a cursor (``--full``) diffs against.
+in epoch milliseconds): rows to write again marked deleted or rolled back, the git commits of
+runs, and the registry state a sync without a cursor (``--full``) diffs against.
 
 Every function takes the warehouse the sync writes to (None outside a sync: nothing stored)
 and the source's name, as each table holds the rows of several sources."""
