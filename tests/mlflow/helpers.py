@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from mlreport.config import Config, parse_config, validate_options
-from mlreport.connectors.mlflow import MlflowSource
+from mlreport.connectors.mlflow.source import MlflowSource
 from mlreport.sources import SyncStats, sync_source
 from mlreport.warehouse import Warehouse
 

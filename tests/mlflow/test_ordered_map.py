@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mlreport.connectors.ordered_map import ordered_map
+from mlreport.connectors.mlflow.ordered_map import ordered_map
 
 
 @settings(max_examples=30, deadline=None)

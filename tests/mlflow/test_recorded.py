@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from mlreport.config import ConfigError
-from mlreport.connectors import mlflow_api
+from mlreport.connectors.mlflow import rest
 from mlreport.sources import SourceError
 from mlreport.warehouse import Warehouse
 from tests.mlflow.fake import FakeMlflow, latest, ok, points, run, world
@@ -202,7 +202,7 @@ def test_history_without_the_bulk_endpoint_uses_paged_get_history(config, wh) ->
 
 
 def test_bulk_history_answers_capped_by_the_server_are_completed(config, wh, monkeypatch) -> None:
-    monkeypatch.setattr(mlflow_api, "BULK_POINTS", 4)
+    monkeypatch.setattr(rest, "BULK_POINTS", 4)
     fake = FakeMlflow()
     sizes = {"a": 3, "b": 6, "c": 2, "d": 1}  # b alone has more points than an answer holds
     for run_id, n in sizes.items():
@@ -352,10 +352,10 @@ def test_a_failed_history_read_in_a_later_chunk_keeps_every_chunk_out(
 ) -> None:
     """History is read ahead across chunks; a failure in chunk 3 of 4 leaves the metrics and
     their cursor as they were (nothing half-written), and the next sync reads them all."""
-    from mlreport.connectors import mlflow as mlflow_source
+    from mlreport.connectors.mlflow import source as mlflow_source
 
     monkeypatch.setattr(mlflow_source, "METRIC_RUNS", 2)
-    monkeypatch.setattr(mlflow_api.RestBackend, "bulk_runs", 1)
+    monkeypatch.setattr(rest.RestBackend, "bulk_runs", 1)
     config = write_config(tmp_path, tracking_uri=URL, concurrency=3)
     fake = world(n_runs=8)
     broken = {"run5"}

@@ -232,7 +232,7 @@ def test_offline_store_gives_the_same_tables_as_the_server(
     tmp_path: Path,
 ) -> None:
     """`store = mlflow.db` (the sqlite file the server writes) and `tracking_uri` agree."""
-    pytest.importorskip("mlreport.connectors.mlflow_sqlite", reason="offline backend not built")
+    pytest.importorskip("mlreport.connectors.mlflow.sqlite", reason="offline backend not built")
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
     online = write_config(tmp_path / "a", tracking_uri=mlflow_server.url, aliases=ALIASES)
@@ -266,7 +266,7 @@ def test_pages_read_ahead_and_small_history_chunks_give_the_same_tables(
 ) -> None:
     """Pages of 1 run (the next page asked for while one is written) and history written in
     chunks of 1 run with 3 reads in flight store exactly what one page and one chunk store."""
-    from mlreport.connectors import mlflow as mlflow_source
+    from mlreport.connectors.mlflow import source as mlflow_source
 
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()

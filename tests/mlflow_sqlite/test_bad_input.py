@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mlreport.connectors.mlflow_sqlite import SqliteBackend
+from mlreport.connectors.mlflow.sqlite import SqliteBackend
 from mlreport.sources import SourceError
 
 

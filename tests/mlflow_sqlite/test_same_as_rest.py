@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
-from mlreport.connectors import mlflow_sqlite
-from mlreport.connectors.mlflow_sqlite import SqliteBackend
+from mlreport.connectors.mlflow import sqlite
+from mlreport.connectors.mlflow.sqlite import SqliteBackend
 
 pytestmark = pytest.mark.slow  # starts a real mlflow server (tens of seconds on a busy machine)
 
@@ -90,8 +90,8 @@ def test_runs_paged_across_equal_start_times(rest, backend, monkeypatch):
     ids = all_ids(rest)
     whole = list(backend.runs(ids))
     for size in (1, 2):
-        monkeypatch.setattr(mlflow_sqlite, "RUN_PAGE", size)
-        monkeypatch.setattr(mlflow_sqlite, "IN_CHUNK", size)
+        monkeypatch.setattr(sqlite, "RUN_PAGE", size)
+        monkeypatch.setattr(sqlite, "IN_CHUNK", size)
         assert list(backend.runs(ids)) == whole
 
 

@@ -25,7 +25,7 @@ TABLES = {
 
 def sync_into(root: Path, option: str) -> Warehouse:
     """One sync of an mlflow source configured with ``option`` into a fresh warehouse."""
-    from mlreport.connectors.mlflow import MlflowSource
+    from mlreport.connectors.mlflow.source import MlflowSource
 
     root.mkdir()
     path = root / "mlreport.toml"

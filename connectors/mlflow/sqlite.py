@@ -1,12 +1,10 @@
 """The sqlite database ``mlflow server --backend-store-uri sqlite:///mlflow.db`` writes, read
-offline as an :class:`MlflowBackend` — no server, no mlflow import, never a write.
+offline as an :class:`~mlreport.connectors.mlflow.backend.MlflowBackend` — no server, no mlflow
+import, never a write.
 
-Every method returns the dicts the tracking REST API returns for the same objects (protobuf JSON
-as ``mlflow server`` renders it: unset fields left out, int64 as numbers, NaN as ``"NaN"``,
-enum values by name), in the server's order, so the ``mlflow`` source cannot tell the two
-backends apart. The table and column names are MLflow's sqlalchemy models
-(``mlflow/store/tracking/dbmodels/models.py``, ``mlflow/store/model_registry/dbmodels/models.py``);
-the JSON rules are the entities' ``to_proto`` (MLflow 3.x).
+Every method returns the dicts the tracking REST API returns for the same objects (built in
+``sqlite_json``), in the server's order, so the ``mlflow`` source cannot tell the two backends
+apart. Which files and schemas are accepted is ``sqlite_schema``.
 
 The file is opened with sqlite's read-only URI mode (``file:...?mode=ro``). Each page of runs is
 read inside one short read transaction (a consistent snapshot of a run and its params, tags and
@@ -16,116 +14,35 @@ metrics) that ends before the page is handed out, so a live server is never bloc
 from __future__ import annotations
 
 import logging
-import math
 import sqlite3
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
+from mlreport.connectors.mlflow.sqlite_json import (
+    key_values,
+    logged_model,
+    metric,
+    model_version,
+    set_field,
+)
+from mlreport.connectors.mlflow.sqlite_schema import (
+    INPUT_COLUMNS,
+    LOGGED_MODEL_COLUMNS,
+    REGISTRY_COLUMNS,
+    check_file,
+    check_schema,
+)
 from mlreport.sources import SourceError
 
 log = logging.getLogger("mlreport.mlflow")
 
-SQLITE_MAGIC = b"SQLite format 3\x00"
 RUN_PAGE = 1_000  # runs per read transaction
 IN_CHUNK = 500  # ids per IN (...) list, well below sqlite's bound-parameter limit
 DEFAULT_WORKSPACE = "default"  # the registry a single-tenant server serves
 DELETED_VERSION = "Deleted_Internal"  # MLflow's soft-deleted model versions
-LOGGED_MODEL_STATUS = {  # logged_models.status (int) -> the proto enum's name
-    0: "LOGGED_MODEL_STATUS_UNSPECIFIED",
-    1: "LOGGED_MODEL_PENDING",
-    2: "LOGGED_MODEL_READY",
-    3: "LOGGED_MODEL_UPLOAD_FAILED",
-}
-HINT = "point `store` at the sqlite file `mlflow server --backend-store-uri sqlite:///...` writes"
-
-# The columns read from each table. A database missing one of these is a schema this reader
-# does not know (its alembic revision is named in the error).
-TRACKING_COLUMNS: dict[str, tuple[str, ...]] = {
-    "experiments": (
-        "experiment_id", "name", "artifact_location", "lifecycle_stage", "creation_time",
-        "last_update_time",
-    ),
-    "experiment_tags": ("experiment_id", "key", "value"),
-    "runs": (
-        "run_uuid", "name", "experiment_id", "user_id", "status", "start_time", "end_time",
-        "lifecycle_stage", "artifact_uri",
-    ),
-    "params": ("run_uuid", "key", "value"),
-    "tags": ("run_uuid", "key", "value"),
-    "metrics": ("run_uuid", "key", "value", "timestamp", "step", "is_nan"),
-    "latest_metrics": ("run_uuid", "key", "value", "timestamp", "step", "is_nan"),
-}  # fmt: skip
-REGISTRY_COLUMNS: dict[str, tuple[str, ...]] = {
-    "registered_models": ("name", "creation_time", "last_updated_time", "description"),
-    "registered_model_tags": ("name", "key", "value"),
-    "registered_model_aliases": ("name", "alias", "version"),
-    "model_versions": (
-        "name", "version", "creation_time", "last_updated_time", "description", "user_id",
-        "current_stage", "source", "run_id", "run_link", "status", "status_message",
-    ),
-    "model_version_tags": ("name", "version", "key", "value"),
-}  # fmt: skip
-INPUT_COLUMNS: dict[str, tuple[str, ...]] = {
-    "datasets": (
-        "dataset_uuid", "name", "digest", "dataset_source_type", "dataset_source",
-        "dataset_schema", "dataset_profile",
-    ),
-    "inputs": ("input_uuid", "source_type", "source_id", "destination_type", "destination_id"),
-    "input_tags": ("input_uuid", "name", "value"),
-}  # fmt: skip
-LOGGED_MODEL_COLUMNS: dict[str, tuple[str, ...]] = {
-    "logged_models": (
-        "model_id", "experiment_id", "name", "artifact_location", "creation_timestamp_ms",
-        "last_updated_timestamp_ms", "status", "lifecycle_stage", "model_type", "source_run_id",
-        "status_message",
-    ),
-    "logged_model_tags": ("model_id", "tag_key", "tag_value"),
-    "logged_model_params": ("model_id", "param_key", "param_value"),
-    "logged_model_metrics": (
-        "model_id", "metric_name", "metric_timestamp_ms", "metric_step", "metric_value",
-        "run_id", "dataset_name", "dataset_digest",
-    ),
-}  # fmt: skip
-
-
-# -- protobuf JSON, as the server renders it ---------------------------------------------------
-
-
-def _double(value: Any, is_nan: Any = False) -> Any:
-    """A proto double in JSON: NaN and infinities are strings (MessageToDict's rules)."""
-    if value is None:
-        return None
-    number = float(value)
-    if is_nan or math.isnan(number):
-        return "NaN"
-    if math.isinf(number):
-        return "Infinity" if number > 0 else "-Infinity"
-    return number
-
-
-def _set(out: dict, key: str, value: Any, *, truthy: bool = False) -> None:
-    """Set a proto2 optional field: unset (None, or falsy where MLflow tests truthiness) is
-    left out of the JSON, exactly as the server leaves it out."""
-    if value is None or (truthy and not value):
-        return
-    out[key] = value
-
-
-def _key_values(rows: Iterable[tuple[Any, Any]]) -> list[dict]:
-    """``[{key, value}]``; a NULL value is an unset field."""
-    out = []
-    for key, value in rows:
-        item = {"key": key}
-        _set(item, "value", value)
-        out.append(item)
-    return out
-
-
-def _metric(key: str, value: Any, timestamp: Any, step: Any, is_nan: Any) -> dict:
-    return {"key": key, "value": _double(value, is_nan), "timestamp": timestamp, "step": step}
 
 
 def _chunks(items: Sequence[Any], size: int = IN_CHUNK) -> Iterator[Sequence[Any]]:
@@ -137,26 +54,6 @@ def _marks(items: Sequence[Any]) -> str:
     return ",".join("?" * len(items))
 
 
-# -- opening and checking the file -------------------------------------------------------------
-
-
-def _check_file(path: Path) -> None:
-    """Fail early, naming the file, for what sqlite would report as a riddle."""
-    if not path.exists():
-        raise SourceError(f"MLflow store {path}: file not found; {HINT}")
-    if path.is_dir():
-        raise SourceError(
-            f"MLflow store {path}: is a directory; the offline reader needs the sqlite "
-            f"database file (the mlruns file layout is not supported); {HINT}"
-        )
-    with path.open("rb") as fh:
-        head = fh.read(len(SQLITE_MAGIC))
-    if not head:
-        raise SourceError(f"MLflow store {path}: the file is empty, not an MLflow database; {HINT}")
-    if head != SQLITE_MAGIC:
-        raise SourceError(f"MLflow store {path}: not a sqlite database; {HINT}")
-
-
 class SqliteBackend:
     """Reads one MLflow sqlite database, read-only; ``requests`` stays 0 (no HTTP)."""
 
@@ -164,14 +61,14 @@ class SqliteBackend:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        _check_file(self.path)
+        check_file(self.path)
         uri = f"{self.path.resolve().as_uri()}?mode=ro"
         try:
             self._con = sqlite3.connect(uri, uri=True, timeout=30.0, isolation_level=None)
         except sqlite3.Error as exc:
             raise SourceError(f"MLflow store {self.path}: cannot open read-only: {exc}") from None
         self._columns = self._read_columns()
-        self._check_schema()
+        check_schema(self.path, self._columns, self.alembic_version)
         self._registry = all(t in self._columns for t in REGISTRY_COLUMNS)
         self._inputs = all(t in self._columns for t in INPUT_COLUMNS)
         self._logged_models = all(t in self._columns for t in LOGGED_MODEL_COLUMNS)
@@ -209,32 +106,6 @@ class SqliteBackend:
             return None
         row = self._all("SELECT version_num FROM alembic_version")
         return ", ".join(str(r[0]) for r in row) or None
-
-    def _check_schema(self) -> None:
-        if not any(t in self._columns for t in TRACKING_COLUMNS):
-            found = ", ".join(sorted(self._columns)[:8]) or "no tables at all"
-            raise SourceError(
-                f"MLflow store {self.path}: a sqlite database without MLflow's tables "
-                f"(experiments, runs, ...; found {found}); {HINT}"
-            )
-        wanted = dict(TRACKING_COLUMNS)
-        for optional in (REGISTRY_COLUMNS, INPUT_COLUMNS, LOGGED_MODEL_COLUMNS):
-            if any(t in self._columns for t in optional):
-                wanted.update(optional)
-        problems = []
-        for table, columns in wanted.items():
-            have = self._columns.get(table)
-            if have is None:
-                problems.append(f"table {table} is missing")
-            elif missing := [c for c in columns if c not in have]:
-                problems.append(f"table {table} lacks {', '.join(missing)}")
-        if problems:
-            version = self.alembic_version() or "none recorded"
-            raise SourceError(
-                f"MLflow store {self.path}: unknown schema (alembic version {version}): "
-                f"{'; '.join(problems)}. Upgrade it with `mlflow db upgrade sqlite:///"
-                f"{self.path}` using MLflow 3.x, or sync through the server (tracking_uri)."
-            )
 
     # -- sqlite access ------------------------------------------------------------------------
 
@@ -280,12 +151,12 @@ class SqliteBackend:
                 tags[exp_id].append((key, value))
         for exp_id, name, location, stage, created, updated, space in rows:
             out: dict[str, Any] = {"experiment_id": str(exp_id), "name": name}
-            _set(out, "artifact_location", location)
-            _set(out, "lifecycle_stage", stage)
-            _set(out, "creation_time", created, truthy=True)
-            _set(out, "last_update_time", updated, truthy=True)
-            _set(out, "tags", _key_values(tags.get(exp_id, [])), truthy=True)
-            _set(out, "workspace", space)
+            set_field(out, "artifact_location", location)
+            set_field(out, "lifecycle_stage", stage)
+            set_field(out, "creation_time", created, truthy=True)
+            set_field(out, "last_update_time", updated, truthy=True)
+            set_field(out, "tags", key_values(tags.get(exp_id, [])), truthy=True)
+            set_field(out, "workspace", space)
             yield out
 
     def runs(self, experiment_ids: list[str]) -> Iterator[dict]:
@@ -341,22 +212,22 @@ class SqliteBackend:
             if not name:  # MLflow falls back to the mlflow.runName tag
                 name = next((v for k, v in run_tags if k == "mlflow.runName" and v), name)
             info: dict[str, Any] = {"run_uuid": run_id, "run_id": run_id}
-            _set(info, "run_name", name)
+            set_field(info, "run_name", name)
             info["experiment_id"] = str(exp_id)
-            _set(info, "user_id", user)
-            _set(info, "status", status)
-            _set(info, "start_time", start)
-            _set(info, "end_time", end, truthy=True)
-            _set(info, "artifact_uri", artifacts, truthy=True)
-            _set(info, "lifecycle_stage", stage)
+            set_field(info, "user_id", user)
+            set_field(info, "status", status)
+            set_field(info, "start_time", start)
+            set_field(info, "end_time", end, truthy=True)
+            set_field(info, "artifact_uri", artifacts, truthy=True)
+            set_field(info, "lifecycle_stage", stage)
             data: dict[str, Any] = {}
-            _set(data, "metrics", [_metric(*m) for m in metrics.get(run_id, [])], truthy=True)
-            _set(data, "params", _key_values(params.get(run_id, [])), truthy=True)
-            _set(data, "tags", _key_values(run_tags), truthy=True)
+            set_field(data, "metrics", [metric(*m) for m in metrics.get(run_id, [])], truthy=True)
+            set_field(data, "params", key_values(params.get(run_id, [])), truthy=True)
+            set_field(data, "tags", key_values(run_tags), truthy=True)
             run_inputs: dict[str, Any] = {}
-            _set(run_inputs, "dataset_inputs", inputs.get(run_id), truthy=True)
+            set_field(run_inputs, "dataset_inputs", inputs.get(run_id), truthy=True)
             run_outputs: dict[str, Any] = {}
-            _set(run_outputs, "model_outputs", outputs.get(run_id), truthy=True)
+            set_field(run_outputs, "model_outputs", outputs.get(run_id), truthy=True)
             out.append({"info": info, "data": data, "inputs": run_inputs, "outputs": run_outputs})
         return out
 
@@ -389,8 +260,8 @@ class SqliteBackend:
                 if item is None:
                     dataset = {"name": name, "digest": digest, "source_type": kind}
                     dataset["source"] = source
-                    _set(dataset, "schema", schema, truthy=True)
-                    _set(dataset, "profile", profile, truthy=True)
+                    set_field(dataset, "schema", schema, truthy=True)
+                    set_field(dataset, "profile", profile, truthy=True)
                     item = found[run_id][uuid] = {"tags": [], "dataset": dataset}
                 if tag is not None:
                     item["tags"].append({"key": tag, "value": value})
@@ -422,7 +293,7 @@ class SqliteBackend:
             (run_id, key),
         )
         for row in rows:
-            yield _metric(*row)
+            yield metric(*row)
 
     def metric_history_bulk(self, run_ids: list[str], key: str) -> Iterator[tuple[str, dict]]:
         """(run_id, point) for one key over many runs, by run id then the history order."""
@@ -436,7 +307,7 @@ class SqliteBackend:
                 [key, *chunk],
             )
             for run_id, *point in rows:
-                yield run_id, _metric(*point)
+                yield run_id, metric(*point)
 
     # -- registry -----------------------------------------------------------------------------
 
@@ -461,13 +332,13 @@ class SqliteBackend:
             latest = self._latest_versions()
         for name, created, updated, description in models:
             out: dict[str, Any] = {"name": name}
-            _set(out, "creation_timestamp", created)
-            _set(out, "last_updated_timestamp", updated, truthy=True)
-            _set(out, "description", description, truthy=True)
-            _set(out, "latest_versions", latest.get(name), truthy=True)
-            _set(out, "tags", _key_values(tags.get(name, [])), truthy=True)
+            set_field(out, "creation_timestamp", created)
+            set_field(out, "last_updated_timestamp", updated, truthy=True)
+            set_field(out, "description", description, truthy=True)
+            set_field(out, "latest_versions", latest.get(name), truthy=True)
+            set_field(out, "tags", key_values(tags.get(name, [])), truthy=True)
             alias_list = [{"alias": a, "version": str(v)} for a, v in aliases.get(name, [])]
-            _set(out, "aliases", alias_list, truthy=True)
+            set_field(out, "aliases", alias_list, truthy=True)
             yield out
 
     def model_versions(self, name: str) -> Iterator[dict]:
@@ -513,7 +384,7 @@ class SqliteBackend:
                 chunk,
             ):
                 tags[(name, version)].append((key, value))
-        return [_version(row, tags.get((row[0], row[1]), [])) for row in rows]
+        return [model_version(row, tags.get((row[0], row[1]), [])) for row in rows]
 
     def _grouped(self, sql: str) -> dict[str, list[tuple]]:
         grouped: dict[str, list[tuple]] = defaultdict(list)
@@ -554,7 +425,7 @@ class SqliteBackend:
             )
         for row in rows:
             model_id = row[0]
-            yield _logged_model(
+            yield logged_model(
                 row, tags.get(model_id, []), values.get(model_id, []), metrics.get(model_id, [])
             )
 
@@ -564,51 +435,3 @@ _NULL_START = -(2**63)  # sorts a NULL start_time first, where sqlite puts NULLs
 
 def _start_key(start: Any) -> int:
     return _NULL_START if start is None else int(start)
-
-
-def _version(row: tuple, tags: list[tuple]) -> dict:
-    """A ``ModelVersion`` as the server renders it (``ModelVersion.to_proto``)."""
-    name, version, created, updated, description, user, stage, source, run_id = row[:9]
-    run_link, status, status_message = row[9:]
-    out: dict[str, Any] = {"name": name, "version": str(version)}
-    _set(out, "creation_timestamp", created)
-    _set(out, "last_updated_timestamp", updated)
-    _set(out, "description", description)
-    _set(out, "user_id", user)
-    _set(out, "current_stage", stage)
-    _set(out, "source", source)
-    _set(out, "run_id", run_id)
-    _set(out, "run_link", run_link)
-    _set(out, "status", status)
-    _set(out, "status_message", status_message, truthy=True)
-    _set(out, "tags", _key_values(tags), truthy=True)
-    return out
-
-
-def _logged_model(row: tuple, tags: list, params: list, metrics: list) -> dict:
-    """A ``LoggedModel`` as ``logged-models/search`` renders it."""
-    model_id, exp_id, name, location, created, updated, status, kind, run_id, message = row
-    info: dict[str, Any] = {"model_id": model_id, "experiment_id": str(exp_id)}
-    _set(info, "name", name)
-    _set(info, "creation_timestamp_ms", created)
-    _set(info, "last_updated_timestamp_ms", updated)
-    _set(info, "artifact_uri", location)
-    _set(info, "status", LOGGED_MODEL_STATUS.get(status, status))
-    _set(info, "model_type", kind)
-    _set(info, "source_run_id", run_id)
-    _set(info, "status_message", message)
-    _set(info, "tags", [{"key": k, "value": v} for k, v in tags], truthy=True)
-    data: dict[str, Any] = {}
-    _set(data, "params", [{"key": k, "value": v} for k, v in params], truthy=True)
-    points = []
-    for key, value, timestamp, step, metric_run, dataset, digest in metrics:
-        point: dict[str, Any] = {"key": key}
-        _set(point, "value", _double(value))
-        point.update(timestamp=timestamp, step=step)
-        _set(point, "model_id", model_id)
-        _set(point, "dataset_name", dataset, truthy=True)
-        _set(point, "dataset_digest", digest, truthy=True)
-        _set(point, "run_id", metric_run, truthy=True)
-        points.append(point)
-    _set(data, "metrics", points, truthy=True)
-    return {"info": info, "data": data}
