@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from fnmatch import fnmatch
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypedDict
 
 import polars as pl
 
@@ -29,6 +29,22 @@ METRIC_COLUMNS = [
     "n",
     "band",
 ]
+
+
+class MetricRow(TypedDict):
+    """One row a family's ``compute`` returns (as a dict, or a column of a polars frame).
+
+    ``dimensions`` is a dict (e.g. ``{"environment": "production", "stat": "p50"}``); the
+    kernel adds ``band`` by grading ``value``."""
+
+    metric: str
+    entity: str
+    window_start: datetime
+    window_end: datetime
+    dimensions: dict[str, Any]
+    value: float | None
+    unit: str
+    n: int | None
 
 
 @dataclass(frozen=True)
@@ -98,7 +114,7 @@ class MetricFamily:
     metrics: ClassVar[tuple[MetricInfo, ...]] = ()
     band_tables: ClassVar[dict[str, dict[str, list[BandLevel]]]] = {}
 
-    def compute(self, ctx: MetricContext) -> pl.DataFrame | Iterable[dict[str, Any]]:
+    def compute(self, ctx: MetricContext) -> pl.DataFrame | Iterable[MetricRow]:
         raise NotImplementedError
 
 

@@ -148,6 +148,12 @@ def register_notifiers(register):
 
 
 @hookimpl
+def register_template_helpers(register):
+    register("fake_badge", lambda text: f"[{text}]")
+    register("shout", lambda text: str(text).upper(), kind="filter")
+
+
+@hookimpl
 def register_commands(cli):
     @cli.command(name="fake-hello")
     def fake_hello():

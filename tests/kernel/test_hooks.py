@@ -15,7 +15,7 @@ from mlreport.config import parse_config
 from mlreport.metrics import Window
 from mlreport.pipeline import run
 from mlreport.plugin_manager import get_plugins
-from mlreport.reporting import ReportContext, render_report
+from mlreport.reporting import ReportContext, jinja_env, markdown_env, render_report
 from mlreport.sources import build_source, sync_source
 from mlreport.warehouse import Warehouse
 from tests.kernel import fakes
@@ -98,6 +98,15 @@ def test_hook_register_notifiers(fake, tmp_path):
     outcome = run(wh, config, tmp_path / "out", "2026-01-10T00:00:00Z")
     assert [c for c, _ in fakes.CALLS].count("notify") == 1
     assert outcome.outputs["fake"]["txt"].exists()
+
+
+def test_hook_register_template_helpers(fake):
+    config, _ = fake
+    for env in (jinja_env(config, []), markdown_env(config, [])):
+        template = env.from_string(
+            "{{ fake_badge('ok') }} {{ 'quiet' | shout }} {{ 3 | value('count') }}"
+        )
+        assert template.render() == "[ok] QUIET 3"
 
 
 def test_hook_register_commands():
