@@ -138,6 +138,12 @@ def source_options(config: Config, type_name: str) -> dict[str, SourceOptions]:
     }
 
 
+def default_options(type_name: str) -> SourceOptions:
+    """A source type's options with every default and nothing configured: what a family
+    assumes for data whose source is no longer in the config."""
+    return _source_class(type_name).Options.model_construct()
+
+
 def _source_class(type_name: str) -> type[Source]:
     from mlreport.plugin_manager import get_plugins
 

@@ -3,10 +3,10 @@
 Entity = registered model name (one name in several MLflow sources is one entity). Every rule
 is documented in ``docs/metrics-lifecycle.md``. The registry history comes from
 ``model_events`` (the snapshots the ``mlflow`` source diffs at each sync); which aliases mean
-"production", and which version tag means "approved", come from the ``[[sources]]`` entries of
-type ``mlflow`` (``aliases.production``, ``approval_tag``). Window-free facts are loaded once
-per metric context (``ctx.cache["lifecycle"]``) and published for the ``models`` report
-(:mod:`mlreport.plugins.lifecycle_details`).
+"production", and which version tag means "approved", are the ``mlflow`` sources' own options
+(``aliases.production``, ``approval_tag``), read through the kernel's ``source_options``.
+Window-free facts are loaded once per metric context (``ctx.cache["lifecycle"]``) and
+published for the ``models`` report (:mod:`mlreport.plugins.lifecycle_details`).
 """
 
 from __future__ import annotations
@@ -23,10 +23,9 @@ from mlreport import hookimpl
 from mlreport.coerce import as_dict, blank
 from mlreport.config import Config
 from mlreport.metrics import MetricContext, MetricFamily, MetricInfo, Window
+from mlreport.sources import default_options, source_options
 from mlreport.warehouse import Warehouse
 
-DEFAULT_PRODUCTION = ("champion", "production")
-DEFAULT_APPROVAL_TAG = "approved"
 NOT_APPROVED = frozenset({"", "false", "0", "no", "n", "off", "none", "null"})
 TERMINAL = ("FINISHED", "FAILED", "KILLED")
 STATS = (("p50", 0.5), ("p75", 0.75), ("p90", 0.9))
@@ -39,37 +38,32 @@ SECONDS_PER_DAY = 86_400.0
 
 @dataclass(frozen=True)
 class Settings:
-    """Production aliases and the approval tag per mlflow source name (defaults otherwise)."""
+    """Production aliases and the approval tag per mlflow source, as each source's options
+    declare them (``aliases.production``, ``approval_tag``); ``default`` for a source that is
+    no longer configured."""
 
-    production: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    approval: dict[str, str] = field(default_factory=dict)
+    production: dict[str, tuple[str, ...]]
+    approval: dict[str, str]
+    default: Any  # the mlflow source type's options with their defaults
 
     def production_aliases(self, source: str) -> tuple[str, ...]:
-        return self.production.get(source, DEFAULT_PRODUCTION)
+        return self.production.get(source, self.default.production_aliases)
 
     def approval_tag(self, source: str) -> str:
-        return self.approval.get(source, DEFAULT_APPROVAL_TAG)
+        return self.approval.get(source, self.default.approval_tag)
 
     def is_production(self, source: str, alias: str | None) -> bool:
         return alias is not None and alias in self.production_aliases(source)
 
 
 def settings(config: Config) -> Settings:
-    """Read ``aliases.production`` and ``approval_tag`` of every ``type = "mlflow"`` source."""
-    production: dict[str, tuple[str, ...]] = {}
-    approval: dict[str, str] = {}
-    for src in config.sources:
-        if src.type != "mlflow":
-            continue
-        opts = src.options
-        aliases = opts.get("aliases") or {}
-        prod = aliases.get("production") if isinstance(aliases, dict) else None
-        if isinstance(prod, str):
-            prod = [prod]
-        production[src.name] = tuple(prod) if prod else DEFAULT_PRODUCTION
-        tag = opts.get("approval_tag")
-        approval[src.name] = tag if isinstance(tag, str) and tag else DEFAULT_APPROVAL_TAG
-    return Settings(production, approval)
+    """The settings of every configured ``mlflow`` source, through the kernel."""
+    found = source_options(config, "mlflow")
+    return Settings(
+        {name: opts.production_aliases for name, opts in found.items()},
+        {name: opts.approval_tag for name, opts in found.items()},
+        default_options("mlflow"),
+    )
 
 
 # -- small parsers -----------------------------------------------------------------------------

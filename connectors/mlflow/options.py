@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from mlreport.config import ConfigPath
 from mlreport.sources import SourceOptions
@@ -28,7 +29,9 @@ class MlflowOptions(SourceOptions):
         default_factory=lambda: {k: list(v) for k, v in DEFAULT_ALIASES.items()},
         description="Environment -> registry aliases whose moves are deployments.",
     )
-    approval_tag: str = "approved"
+    approval_tag: str = Field(
+        default="approved", min_length=1, description="Version tag that means approved."
+    )
     deployments: bool = Field(
         default=True,
         description="Write alias moves as deployments; turn off when another source (events, "
@@ -43,6 +46,19 @@ class MlflowOptions(SourceOptions):
     concurrency: int = Field(
         default=4, ge=1, le=32, description="Metric-history requests in flight at once."
     )
+
+    @property
+    def production_aliases(self) -> tuple[str, ...]:
+        """The aliases whose holder is in production (``aliases.production``); the lifecycle
+        family and the models report read them through the kernel's ``source_options``."""
+        return tuple(self.aliases.get("production", DEFAULT_ALIASES["production"]))
+
+    @field_validator("aliases", mode="before")
+    @classmethod
+    def _one_alias_is_a_list(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: [v] if isinstance(v, str) else v for k, v in value.items()}
+        return value
 
     @model_validator(mode="after")
     def _one_store(self) -> MlflowOptions:

@@ -18,7 +18,6 @@ from mlreport.metrics import (
     split_window,
 )
 from mlreport.plugins.lifecycle import (
-    DEFAULT_PRODUCTION,
     LifecycleMetrics,
     is_rollback,
     settings,
@@ -99,7 +98,7 @@ def test_defaults_without_an_mlflow_source(wh):
     sc.credit(r)
     r.write(wh)
     cfg = settings(config(""))
-    assert cfg.production_aliases("mlflow") == DEFAULT_PRODUCTION
+    assert cfg.production_aliases("mlflow") == ("champion", "production")
     assert cfg.approval_tag("mlflow") == "approved"
     frame = compute(wh, sc.MONTHS, cfg_text="")
     # the 5 Mar move of the `production` alias now counts: its first value, so a promotion
@@ -134,7 +133,7 @@ path = "."
     assert cfg.production_aliases("other") == ("live",)
     assert cfg.approval_tag("other") == "approved"
     assert cfg.approval_tag("mlflow") == "signed-off"
-    assert cfg.production_aliases("unconfigured") == DEFAULT_PRODUCTION
+    assert cfg.production_aliases("unconfigured") == ("champion", "production")
     r = Registry(source="other")
     r.model("m")
     r.version("m", "1", None, d("2026-01-02"))
@@ -210,8 +209,9 @@ def test_rollback_rule(new, old, expected):
 
 def test_through_the_kernel_is_deterministic(wh):
     p = plugin_manager.Plugins()
-    name = "mlreport.plugins.lifecycle"
-    p.register_module(importlib.import_module(name), name)
+    # the family and the source whose registry history (and settings) it reads
+    for name in ("mlreport.plugins.lifecycle", "mlreport.connectors.mlflow"):
+        p.register_module(importlib.import_module(name), name)
     plugin_manager._plugins = p
     r = Registry()
     sc.credit(r)

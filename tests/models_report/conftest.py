@@ -23,9 +23,10 @@ FILE_URL = '<img src="file:///etc/passwd">'
 
 
 def install(lifecycle: bool = True) -> None:
-    """Renderers, the models report and (optionally) the lifecycle family: nothing else."""
+    """Renderers, the models report, the mlflow source type (its options say which aliases
+    are production) and (optionally) the lifecycle family: nothing else."""
     p = plugin_manager.Plugins()
-    names = ["mlreport.reports.renderers", "mlreport.reports.models"]
+    names = ["mlreport.reports.renderers", "mlreport.reports.models", "mlreport.connectors.mlflow"]
     if lifecycle:
         names.append("mlreport.plugins.lifecycle")
     for name in names:
