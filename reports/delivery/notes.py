@@ -1,0 +1,138 @@
+"""The data-quality section: why a number may mislead (missing links, open failures, thin
+samples, idle entities)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mlreport.reporting import ReportContext, Section
+from mlreport.reports.delivery.facts import DORA_FOUR, Facts, facts
+
+NOTE_KINDS = {
+    "no_metrics": "Delivery metrics unavailable",
+    "unmapped_repository": "Deployments without a repository",
+    "unlinked_deployments": "Deployments not linked to a commit",
+    "open_failures": "Unresolved failures",
+    "small_sample": "Small samples",
+    "no_activity": "Entities without activity",
+}
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n:,} {word}" + ("" if n == 1 else "s")
+
+
+def _note(kind: str, entity: str | None, count: int | None, message: str, env=None) -> dict:
+    return {"kind": kind, "entity": entity, "environment": env, "count": count, "message": message}
+
+
+def quality_notes(f: Facts) -> list[dict[str, Any]]:
+    """Why a number may mislead: missing links, open failures, thin samples, idle entities."""
+    notes = []
+    if not f.has_dora:
+        notes.append(
+            _note(
+                "no_metrics",
+                None,
+                None,
+                "No plugin provides dora.* metrics; only deployments and incidents are shown.",
+            )
+        )
+    for entity, n in f.unmapped.items():
+        notes.append(
+            _note(
+                "unmapped_repository",
+                entity,
+                n,
+                f"{entity} has {plural(n, 'production deployment')} but no repository is "
+                "mapped to it, so lead time cannot be computed. Name it as the entity of the "
+                "git source that builds it.",
+            )
+        )
+    for (metric, entity, env, _), r in f.rows.items():
+        count = int(r["value"] or 0)
+        if entity not in f.entities or not count:
+            continue
+        if metric == "dora.unlinked_deployments":
+            notes.append(
+                _note(
+                    "unlinked_deployments",
+                    entity,
+                    count,
+                    f"{plural(count, 'production deployment')} of {entity} ({env}) "
+                    + (
+                        "names a commit that is not in any synced repository; its changes are "
+                        if count == 1
+                        else "name commits that are not in any synced repository; their changes "
+                        "are "
+                    )
+                    + "missing from lead time.",
+                    env,
+                )
+            )
+        elif metric == "dora.open_failures":
+            notes.append(
+                _note(
+                    "open_failures",
+                    entity,
+                    count,
+                    f"{plural(count, 'failed deployment')} of {entity} ({env}) "
+                    f"{'is' if count == 1 else 'are'} not resolved yet; recovery time leaves "
+                    f"{'it' if count == 1 else 'them'} out until resolved.",
+                    env,
+                )
+            )
+    for entity in f.entities:
+        for env in f.environments.get(entity, []):
+            thin = [
+                (s, f.rows[(s.metric, entity, env, s.stat)]["n"])
+                for s in DORA_FOUR
+                if (s.metric, entity, env, s.stat) in f.rows
+                and 0 < (f.rows[(s.metric, entity, env, s.stat)]["n"] or 0) < f.small
+            ]
+            if thin:
+                parts = ", ".join(
+                    f"{s.label.lower()} ({plural(n, s.noun.rstrip('s'))})" for s, n in thin
+                )
+                notes.append(
+                    _note(
+                        "small_sample",
+                        entity,
+                        len(thin),
+                        f"{entity} ({env}): {parts} — fewer than {f.small}; bands are indicative.",
+                        env,
+                    )
+                )
+    for entity in f.idle:
+        notes.append(
+            _note(
+                "no_activity",
+                entity,
+                0,
+                f"{entity} had no deployments or incidents in this window.",
+            )
+        )
+    order = list(NOTE_KINDS)
+    return sorted(
+        notes, key=lambda n: (order.index(n["kind"]), n["entity"] or "", n["environment"] or "")
+    )
+
+
+class Quality(Section):
+    name = "quality"
+    title = "Data-quality notes"
+    template = "delivery/quality.html.j2"
+    markdown = "delivery/quality.md.j2"
+
+    def data(self, ctx: ReportContext) -> dict[str, Any]:
+        f = facts(ctx)
+        notes = quality_notes(f)
+        counts: dict[str, int] = {}
+        for n in notes:
+            counts[n["kind"]] = counts.get(n["kind"], 0) + 1
+        return {
+            "notes": notes,
+            "counts": counts,
+            "kinds": NOTE_KINDS,
+            "small_sample": f.small,
+        }
