@@ -20,7 +20,7 @@ import polars as pl
 
 from mlreport.coerce import as_dict
 from mlreport.metrics import MetricContext
-from mlreport.plugins.lifecycle import Facts
+from mlreport.plugins.lifecycle.registry import Facts
 
 TIME = pl.Datetime("us", "UTC")
 
