@@ -24,7 +24,9 @@ from mlreport.metrics import Window, canonical_dimensions, iso
 from mlreport.policies import PolicyResult
 from mlreport.reporting import MetricNeed, ReportContext, ReportType, Section
 from mlreport.reports import models_data as md
-from mlreport.reports.charts import Point, Series, TrendSpec, _no_data, finite, trend_chart
+from mlreport.reports.charts.numbers import finite
+from mlreport.reports.charts.svg import _no_data
+from mlreport.reports.charts.trend import Point, Series, TrendSpec, trend_chart
 from mlreport.reports.models_registry import Registry, registry
 
 MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]

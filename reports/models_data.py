@@ -16,7 +16,7 @@ from typing import Any
 
 from mlreport.coerce import as_dict, blank
 from mlreport.metrics import iso
-from mlreport.reports.charts import finite
+from mlreport.reports.charts.numbers import finite
 from mlreport.reports.models_registry import Registry as Facts
 from mlreport.warehouse import Warehouse
 

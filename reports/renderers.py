@@ -22,7 +22,7 @@ from markupsafe import Markup
 from mlreport import hookimpl
 from mlreport.metrics import iso, parse_time
 from mlreport.reporting import BuiltReport, RenderEnv, Renderer, markdown_env
-from mlreport.reports.charts import band_label, format_value, table_label
+from mlreport.reports.charts.numbers import band_label, format_value, table_label
 
 STATIC_PACKAGE = "mlreport.reports"
 STATIC_SCHEME = "mlreport-static"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from mlreport import hookimpl
 from mlreport.reporting import MetricNeed, ReportType
-from mlreport.reports.charts import lead_time_svg, trend_svg
+from mlreport.reports.charts.report_charts import lead_time_svg, trend_svg
 from mlreport.reports.delivery.entities import Entities, quantile
 from mlreport.reports.delivery.facts import MAX_ROWS
 from mlreport.reports.delivery.grading import band_segments, tone

@@ -11,7 +11,8 @@ import polars as pl
 from mlreport.metrics import iso
 from mlreport.policies import chart_bound
 from mlreport.reporting import ReportContext, Section
-from mlreport.reports.charts import LEAD_TIME_BINS, bin_counts, finite, table_label, week_points
+from mlreport.reports.charts.histogram import LEAD_TIME_BINS, bin_counts
+from mlreport.reports.charts.numbers import finite, table_label, week_points
 from mlreport.reports.delivery.facts import (
     DORA_FOUR,
     MAX_ROWS,

@@ -9,7 +9,7 @@ import polars as pl
 
 from mlreport.metrics import iso
 from mlreport.reporting import ReportContext, Section
-from mlreport.reports.charts import finite, format_value, table_label
+from mlreport.reports.charts.numbers import finite, format_value, table_label
 from mlreport.reports.delivery.facts import DORA_FOUR, Facts, MetricSpec, _policy, facts
 from mlreport.reports.delivery.grading import levels_for, tone
 from mlreport.reports.delivery.notes import quality_notes

@@ -12,7 +12,9 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
-from mlreport.reports.charts import (
+from mlreport.reports.charts.numbers import _f, format_value, ticks
+from mlreport.reports.charts.report_charts import week_label
+from mlreport.reports.charts.svg import (
     AXIS,
     FONT,
     GRID,
@@ -20,18 +22,10 @@ from mlreport.reports.charts import (
     MUTED,
     POLICY,
     SERIES,
-    Point,
-    Series,
-    TrendSpec,
-    _f,
     _no_data,
     _text,
-    format_value,
-    ticks,
-    trend_chart,
-    week_label,
-    y_axis,
 )
+from mlreport.reports.charts.trend import Point, Series, TrendSpec, trend_chart, y_axis
 
 SOLID = SERIES[0]
 SECOND = "#1f2933"

@@ -13,7 +13,7 @@ from mlreport.metrics import Window, canonical_dimensions
 from mlreport.policies import PolicyResult, outcome
 from mlreport.prediction_logs import PredictionLog
 from mlreport.reporting import ReportContext
-from mlreport.reports.charts import finite
+from mlreport.reports.charts.numbers import finite
 from mlreport.reports.quality.labels import label_of, unit_of
 
 FAMILIES = ("performance", "drift", "fairness", "explain")

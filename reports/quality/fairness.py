@@ -8,7 +8,7 @@ from typing import Any
 
 from mlreport.metrics import iso
 from mlreport.prediction_logs import PredictionLog
-from mlreport.reports.charts import finite
+from mlreport.reports.charts.numbers import finite
 from mlreport.reports.quality.facts import Facts, _entity_rows, _no_values, cell
 from mlreport.reports.quality.labels import (
     DEFAULT_PARITY_RATIO,

@@ -12,7 +12,7 @@ from mlreport import report_facts as rf
 from mlreport.metrics import iso
 from mlreport.prediction_logs import PredictionLog, prediction_logs
 from mlreport.reporting import ReportContext
-from mlreport.reports.charts import finite
+from mlreport.reports.charts.numbers import finite
 from mlreport.reports.quality.drift import drift
 from mlreport.reports.quality.facts import (
     FAMILIES,
@@ -188,7 +188,7 @@ def headline(r: dict[str, Any], m: dict[str, Any]) -> str:
         parts.append("No feature drifted.")
     w = r["worst_disparity"]
     if w:
-        from mlreport.reports.charts import format_value
+        from mlreport.reports.charts.numbers import format_value
 
         parts.append(
             f"Worst disparity: {w['label'].lower()} {format_value(w['value'], w['unit'])} "

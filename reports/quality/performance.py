@@ -9,7 +9,7 @@ from typing import Any
 from mlreport.metrics import canonical_dimensions
 from mlreport.policies import chart_bound, outcome
 from mlreport.prediction_logs import PredictionLog
-from mlreport.reports.charts import finite, week_points
+from mlreport.reports.charts.numbers import finite, week_points
 from mlreport.reports.quality.facts import (
     Facts,
     _entity_rows,

@@ -10,22 +10,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mlreport.config import BandLevel
-from mlreport.reports.charts import (
+from mlreport.reports.charts.histogram import (
     LEAD_TIME_BINS,
-    Band,
     HistogramSpec,
     Marker,
-    Point,
-    Series,
-    TrendSpec,
-    band_label,
     bin_counts,
-    format_value,
     histogram_chart,
-    table_label,
-    trend_chart,
-    y_axis,
 )
+from mlreport.reports.charts.numbers import band_label, format_value, table_label
+from mlreport.reports.charts.trend import Band, Point, Series, TrendSpec, trend_chart, y_axis
 from mlreport.reports.delivery import band_segments, quantile, tone
 
 from .conftest import HOSTILE
