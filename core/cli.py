@@ -390,6 +390,8 @@ def plugins(show_all: bool, fmt: str) -> None:
         click.echo(f"{r['name']} {r['version'] or ''}".rstrip())
         if r["hooks"]:
             click.echo(f"  hooks: {', '.join(r['hooks'])}")
+        for what in r.get("replaces", []):
+            click.echo(f"  replaces: {what}")
         for e in r["errors"]:
             click.echo(f"  error: {e}")
 

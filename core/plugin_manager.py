@@ -73,6 +73,7 @@ class Registry:
     kind: str
     items: dict[str, Registered] = field(default_factory=dict)
     conflicts: dict[str, list[str]] = field(default_factory=dict)
+    replaced: dict[str, str] = field(default_factory=dict)  # name -> built-in plugin replaced
 
     def add(self, name: str, obj: Any, plugin: str, **options: Any) -> None:
         """Add an item; a second plugin giving the same name is a conflict, unless it says
@@ -81,9 +82,14 @@ class Registry:
         new = Registered(name, obj, plugin, options)
         old = self.items.get(name)
         replaces_builtin = old is not None and old.plugin in DEFAULT_PLUGINS
-        if old is None or old.plugin == plugin or (options.get("replace") and replaces_builtin):
+        if old is None or old.plugin == plugin:
             self.items[name] = new
-        elif not (old.options.get("replace") and plugin in DEFAULT_PLUGINS):
+        elif options.get("replace") and replaces_builtin:
+            self.items[name] = new
+            self.replaced[name] = old.plugin
+        elif old.options.get("replace") and plugin in DEFAULT_PLUGINS:
+            self.replaced[name] = plugin
+        else:
             self.conflicts.setdefault(name, [old.plugin]).append(plugin)
 
     def get(self, name: str) -> Any:
@@ -234,7 +240,12 @@ class Plugins:
             )
             row["errors"].append(f"{err.stage}: {err.error}")
         for hook in REGISTRATION_HOOKS:
-            for name, owners in self.registry(hook).conflicts.items():
+            registry = self.registry(hook)
+            for name, builtin in registry.replaced.items():
+                owner = registry.items[name].plugin
+                if owner in rows:
+                    rows[owner].setdefault("replaces", []).append(f"{hook}: {name!r} of {builtin}")
+            for name, owners in registry.conflicts.items():
                 for owner in owners:
                     if owner in rows:
                         others = " and ".join(o for o in owners if o != owner)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from click.testing import CliRunner
 
-from mlreport import metrics
+from mlreport import hookimpl, metrics
+from mlreport.cli import cli
 from mlreport.config import parse_config
 from mlreport.metric_store import load_run
 from mlreport.pipeline import run
@@ -55,6 +57,8 @@ def test_a_plugin_family_replaces_the_builtin_lead_time_in_the_report(
     install(tmp_path, monkeypatch, "mlr_house_lead_time", LEAD_TIME_PLUGIN)
     config, wh = seeded
     assert get_plugins().metrics().items["dora"].plugin == "mlr_house_lead_time"
+    listed = CliRunner().invoke(cli, ["plugins"])
+    assert "replaces: register_metrics: 'dora' of mlreport.plugins.dora" in listed.output
     outcome = run(wh, config, tmp_path / "out", AS_OF)
     doc = json.loads(outcome.outputs["delivery"]["json"].read_text())
     cells = [r["metrics"]["lead_time"] for r in doc["sections"]["summary"]["rows"]]
@@ -111,4 +115,31 @@ def test_each_family_computes_once_in_a_run_and_reports_read_that_run(
     (run_id,) = wh.con.execute("SELECT run_id FROM metric_runs").fetchone()
     stored = load_run(wh, run_id)
     assert stored.failures == {} and "dora_changes" in stored.detail_names
-    assert {p["passed"] for p in (p.as_dict() for p in outcome.policies)} <= {True, False}
+    assert outcome.outputs.keys() == {"delivery", "models", "quality"}
+
+
+class _Broken(metrics.MetricFamily):
+    name = "ops"
+    metrics = (metrics.MetricInfo("ops.time_to_restore", "hours", "broken on purpose"),)
+
+    def compute(self, ctx):
+        raise RuntimeError("incidents table unreadable")
+
+
+def test_a_failing_family_is_recorded_and_the_run_goes_on(seeded, tmp_path):
+    class BrokenOps:
+        @staticmethod
+        @hookimpl
+        def register_metrics(register):
+            register("ops", _Broken, replace=True)
+
+    get_plugins().register_module(BrokenOps, "broken-ops")
+    config, wh = seeded
+    outcome = run(wh, config, tmp_path / "out", AS_OF)
+    (failures,) = wh.con.execute("SELECT failures FROM metric_runs").fetchone()
+    assert json.loads(failures) == {"ops": "RuntimeError: incidents table unreadable"}
+    doc = json.loads(outcome.outputs["delivery"]["json"].read_text())
+    assert doc["sections"]["summary"]["rows"]  # dora values still shown
+    assert wh.con.execute(
+        "SELECT count(*) FROM metric_values WHERE metric LIKE 'ops.%'"
+    ).fetchone() == (0,)
