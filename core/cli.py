@@ -19,7 +19,8 @@ import duckdb
 
 from mlreport import __version__
 from mlreport.config import CONFIG_NAME, Config, ConfigError, load_config
-from mlreport.lock import LockHeld, run_lock
+from mlreport.errors import USER_ERRORS
+from mlreport.lock import run_lock
 from mlreport.metrics import (
     METRIC_COLUMNS,
     compute_metrics,
@@ -27,22 +28,13 @@ from mlreport.metrics import (
     split_window,
     to_records,
 )
-from mlreport.plugin_manager import PluginError, get_plugins
+from mlreport.plugin_manager import get_plugins
 from mlreport.policies import evaluate, failed
-from mlreport.reporting import ReportContext, ReportError, render_report
-from mlreport.sources import SourceError
-from mlreport.warehouse import Warehouse, WarehouseError
+from mlreport.reporting import ReportContext, failed_families, render_report
+from mlreport.warehouse import Warehouse
+from mlreport.wording import plural
 
 EXIT_OK, EXIT_POLICY, EXIT_ERROR = 0, 1, 2
-USER_ERRORS = (
-    ConfigError,
-    SourceError,
-    PluginError,
-    WarehouseError,
-    ReportError,
-    LockHeld,
-    ValueError,
-)
 
 log = logging.getLogger("mlreport")
 
@@ -195,16 +187,24 @@ def init(path: str, force: bool) -> None:
 @cli.command()
 @click.argument("sources", nargs=-1)
 @click.option("--full", is_flag=True, help="Ignore cursors and re-read everything.")
+@click.option("--fail-fast", is_flag=True, help="Stop at the first source that fails.")
 @click.pass_obj
 @handle_errors
-def sync(state: State, sources: tuple[str, ...], full: bool) -> None:
+def sync(state: State, sources: tuple[str, ...], full: bool, fail_fast: bool) -> None:
     """Pull sources into the warehouse (incrementally by default)."""
     from mlreport.pipeline import sync_all
 
     with run_lock(state.warehouse_path), state.warehouse() as wh, _progress() as progress:
-        results = sync_all(wh, state.config, list(sources), full, progress)
+        results = sync_all(wh, state.config, list(sources), full, progress, fail_fast)
     for st in results:
-        click.echo(f"{st.source}\t{st.rows} rows\t{json.dumps(st.reads, sort_keys=True)}")
+        if st.error is None:
+            click.echo(
+                f"{st.source}\t{plural(st.rows, 'row')}\t{json.dumps(st.reads, sort_keys=True)}"
+            )
+    failures = [st for st in results if st.error is not None]
+    for st in failures:
+        click.echo(f"Error: source {st.source}: {st.error} (its previous data is kept)", err=True)
+    sys.exit(EXIT_ERROR if failures else EXIT_OK)
 
 
 def _window_options(fn: Callable) -> Callable:
@@ -287,8 +287,12 @@ def report(state: State, report_type, formats, out, since, until, as_of, title, 
     with state.warehouse() as wh:
         ctx = ReportContext(wh, state.config, window, as_of_dt, title, list(entities) or None)
         outputs = render_report(ctx, report_type, fmts, Path(out))
+        failed = failed_families(ctx, get_plugins().reports().get(report_type))
     for path in outputs.values():
         click.echo(str(path))
+    for family, error in failed.items():
+        click.echo(f"Error: metric family {family} failed, its parts are empty: {error}", err=True)
+    sys.exit(EXIT_ERROR if failed else EXIT_OK)
 
 
 @cli.command()
@@ -297,17 +301,26 @@ def report(state: State, report_type, formats, out, since, until, as_of, title, 
 )
 @click.option("--as-of", help="Run as of this time (default now).")
 @click.option("--wait", type=float, default=0, help="Seconds to wait for another run's lock.")
+@click.option("--fail-fast", is_flag=True, help="Stop at the first source that fails.")
 @click.pass_obj
 @handle_errors
-def run(state: State, out, as_of, wait) -> None:
+def run(state: State, out, as_of, wait, fail_fast) -> None:
     """The nightly job: sync, metrics, reports, archive, check, notify."""
     from mlreport import pipeline
 
     out_dir = Path(out) if out else state.config.output.dir
     with run_lock(state.warehouse_path, wait), state.warehouse() as wh, _progress() as progress:
-        outcome = pipeline.run(wh, state.config, out_dir, as_of, progress)
+        outcome = pipeline.run(wh, state.config, out_dir, as_of, progress, fail_fast)
     _print_outcome(outcome, out_dir)
-    sys.exit(EXIT_POLICY if outcome.failed else EXIT_OK)
+    sys.exit(outcome_code(outcome))
+
+
+def outcome_code(outcome: Any) -> int:
+    """2 when a source or a family failed (the reports are written all the same), else 1 when
+    a policy failed, else 0."""
+    if outcome.errors:
+        return EXIT_ERROR
+    return EXIT_POLICY if outcome.failed else EXIT_OK
 
 
 def _print_outcome(outcome: Any, out_dir: Path) -> None:
@@ -319,6 +332,8 @@ def _print_outcome(outcome: Any, out_dir: Path) -> None:
     for p in outcome.policies:
         if not p.passed:
             click.echo(p.message, err=True)
+    for error in outcome.errors:
+        click.echo(f"Error: {error}", err=True)
 
 
 @cli.command()

@@ -8,13 +8,14 @@ depends on (or leaks) a secret.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import os
 import re
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args, get_origin
 
 from pydantic import (
     AfterValidator,
@@ -89,7 +90,8 @@ class PolicyConfig(Strict):
 
 class ReportConfig(Strict):
     type: str
-    formats: list[Literal["html", "pdf", "json", "md"]] | None = None
+    # Any registered renderer (html, pdf, json, md, or a plugin's); checked when rendering.
+    formats: list[Annotated[str, Field(min_length=1)]] | None = None
     title: str | None = None
     entities: list[str] | None = None
     since: str | None = None
@@ -170,17 +172,73 @@ def _key(loc: tuple[Any, ...]) -> str:
     return out or "(top level)"
 
 
-def format_validation_error(file: str, err: ValidationError, prefix: tuple = ()) -> str:
+def format_validation_error(
+    file: str,
+    err: ValidationError,
+    prefix: tuple = (),
+    model: type[BaseModel] | None = None,
+    secrets: set[str] | frozenset[str] = frozenset(),
+) -> str:
+    """One line per problem, naming the key; an unknown key gets "did you mean" from the
+    fields of ``model`` at that place, a value outside a fixed set is shown (unless secret)."""
     lines = []
     for e in err.errors():
         key = _key(prefix + tuple(e["loc"]))
         msg = e["msg"]
         if e["type"] == "extra_forbidden":
-            msg = "unknown key (check the spelling; see `mlreport init` for the known keys)"
+            msg = "unknown key" + _did_you_mean(model, tuple(e["loc"]))
+        elif e["type"] in ("literal_error", "enum") and _shown(e.get("input"), secrets):
+            msg = f"{msg} (got {e['input']!r})"
         elif "input" in e and e["type"] not in ("missing",) and not isinstance(e["input"], dict):
             msg = f"{msg} (got {type(e['input']).__name__})"
         lines.append(f"{file}: {key}: {msg}")
     return "\n".join(lines)
+
+
+def _shown(value: Any, secrets: set[str] | frozenset[str]) -> bool:
+    return isinstance(value, str) and len(value) <= 60 and not any(s in value for s in secrets)
+
+
+def _did_you_mean(model: type[BaseModel] | None, loc: tuple) -> str:
+    known = _fields_at(model, loc[:-1]) if model is not None else []
+    close = difflib.get_close_matches(str(loc[-1]), known, n=3, cutoff=0.6)
+    if close:
+        return " (did you mean " + " or ".join(f"`{c}`" for c in close) + "?)"
+    if known:
+        return f" (known keys here: {', '.join(sorted(known))})"
+    return " (check the spelling; see `mlreport init` for the known keys)"
+
+
+def _fields_at(model: Any, loc: tuple) -> list[str]:
+    """The field names of the model reached by following ``loc`` (field names, list indexes,
+    dict keys) from ``model``; empty when the path leaves the models."""
+    annotation = model
+    for part in loc:
+        annotation = _step(annotation, part)
+        if annotation is None:
+            return []
+    found = _step(annotation, None)
+    return list(found.model_fields) if found is not None else []
+
+
+def _step(annotation: Any, part: Any) -> Any:
+    """One step down ``annotation``: a model's field, a list's item, a dict's value (through
+    ``X | None`` and ``Annotated``); with ``part`` None, the model itself."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        if part is None:
+            return annotation
+        field = annotation.model_fields.get(part) if isinstance(part, str) else None
+        return field.annotation if field is not None else None
+    origin, args = get_origin(annotation), get_args(annotation)
+    if origin in (list, tuple) and args and part is not None:
+        return args[0]
+    if origin is dict and args and part is not None:
+        return args[1]
+    for arg in args:  # Union, Optional, Annotated
+        found = _step(arg, part)
+        if found is not None:
+            return found
+    return None
 
 
 def _expand(value: Any, loc: tuple, file: str, secrets: set[str]) -> Any:
@@ -218,7 +276,8 @@ def parse_config(text: str, file: Path | None, base_dir: Path) -> Config:
     try:
         config = Config.model_validate(expanded, context={"base_dir": base_dir})
     except ValidationError as exc:
-        raise ConfigError(format_validation_error(name, exc)) from None
+        message = format_validation_error(name, exc, model=Config, secrets=secrets)
+        raise ConfigError(message) from None
     names = [s.name for s in config.sources]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
@@ -257,6 +316,6 @@ def validate_options(
     try:
         return model.model_validate(options, context={"base_dir": config.base_dir})
     except ValidationError as exc:
-        raise ConfigError(
-            format_validation_error(str(config.file or CONFIG_NAME), exc, prefix)
-        ) from None
+        file = str(config.file or CONFIG_NAME)
+        message = format_validation_error(file, exc, prefix, model, config.secrets)
+        raise ConfigError(message) from None

@@ -11,11 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from mlreport.config import Config
+from mlreport.errors import USER_ERRORS
 from mlreport.metrics import MetricRequest, default_window, parse_time
 from mlreport.plugin_manager import get_plugins
 from mlreport.policies import PolicyResult, evaluate, failed
 from mlreport.reporting import ReportContext, jinja_env, prepare_metrics, render_report
-from mlreport.sources import SyncStats, build_source, sync_entities, sync_source
+from mlreport.sources import SyncStats, build_source, record_sync, sync_entities, sync_source
 from mlreport.warehouse import Warehouse, utcnow
 
 log = logging.getLogger("mlreport")
@@ -27,8 +28,14 @@ def sync_all(
     names: list[str] | None = None,
     full: bool = False,
     progress: Callable[..., None] | None = None,
+    fail_fast: bool = False,
 ) -> list[SyncStats]:
-    """Sync the named sources (all when ``names`` is empty), in config order."""
+    """Sync the named sources (all when ``names`` is empty), in config order.
+
+    A source that fails keeps what it had stored (each checkpoint is its own transaction), is
+    recorded in ``source_status`` and in its ``SyncStats.error``, and the others still sync:
+    one bad CSV line must not leave git and MLflow stale too. ``fail_fast`` re-raises instead.
+    """
     sync_entities(warehouse, config)
     wanted = names or [s.name for s in config.sources]
     for name in wanted:
@@ -37,19 +44,47 @@ def sync_all(
     for index, src in enumerate(config.sources):
         if src.name not in wanted:
             continue
-        source = build_source(src, config, index)
-        log.info("syncing %s (%s)", src.name, src.type)
-        stats = sync_source(warehouse, source, full=full, progress=progress)
-        log.info(
-            "synced %s: %d rows in %.2fs, reads %s",
-            src.name,
-            stats.rows,
-            stats.seconds,
-            json.dumps(stats.reads, sort_keys=True),
-        )
-        get_plugins().pm.hook.after_sync(warehouse=warehouse, source=source, stats=stats)
+        try:
+            stats = _sync_one(warehouse, config, index, full, progress)
+        except Exception as exc:
+            error = config.redact(f"{type(exc).__name__}: {exc}" if _is_bug(exc) else str(exc))
+            record_sync(warehouse, src.name, error)
+            if fail_fast:
+                raise
+            log.error("source %s failed, its previous data is kept: %s", src.name, error)
+            log.debug("source %s failed", src.name, exc_info=True)
+            stats = SyncStats(src.name, error=error)
+        else:
+            record_sync(warehouse, src.name, None)
         results.append(stats)
     return results
+
+
+def _sync_one(
+    warehouse: Warehouse,
+    config: Config,
+    index: int,
+    full: bool,
+    progress: Callable[..., None] | None,
+) -> SyncStats:
+    src = config.sources[index]
+    source = build_source(src, config, index)
+    log.info("syncing %s (%s)", src.name, src.type)
+    stats = sync_source(warehouse, source, full=full, progress=progress)
+    log.info(
+        "synced %s: %d rows in %.2fs, reads %s",
+        src.name,
+        stats.rows,
+        stats.seconds,
+        json.dumps(stats.reads, sort_keys=True),
+    )
+    get_plugins().pm.hook.after_sync(warehouse=warehouse, source=source, stats=stats)
+    return stats
+
+
+def _is_bug(exc: Exception) -> bool:
+    """Errors a user can fix carry their own clear message; anything else names its type."""
+    return not isinstance(exc, USER_ERRORS)
 
 
 def report_formats(config: Config, report_name: str, requested: list[str] | None) -> list[str]:
@@ -68,10 +103,19 @@ class RunOutcome:
     syncs: list[SyncStats] = field(default_factory=list)
     outputs: dict[str, dict[str, Path]] = field(default_factory=dict)
     policies: list[PolicyResult] = field(default_factory=list)
+    failed_families: dict[str, str] = field(default_factory=dict)
 
     @property
     def failed(self) -> bool:
         return failed(self.policies)
+
+    @property
+    def errors(self) -> list[str]:
+        """What went wrong besides policies: sources that did not sync, families that raised.
+        The reports are still written; the run exits 2 so a scheduler sees it."""
+        return [f"source {s.source}: {s.error}" for s in self.syncs if s.error] + [
+            f"metric family {name}: {error}" for name, error in self.failed_families.items()
+        ]
 
 
 def run(
@@ -80,12 +124,13 @@ def run(
     out: Path,
     as_of: Any = None,
     progress: Callable[..., None] | None = None,
+    fail_fast: bool = False,
 ) -> RunOutcome:
     """Everything ``mlreport run`` does once the lock is held."""
     as_of_dt = parse_time(as_of, "--as-of") or utcnow()
     outcome = RunOutcome(as_of_dt, out / as_of_dt.strftime("%Y-%m-%d"))
     outcome.out_dir.mkdir(parents=True, exist_ok=True)
-    outcome.syncs = sync_all(warehouse, config, progress=progress)
+    outcome.syncs = sync_all(warehouse, config, progress=progress, fail_fast=fail_fast)
     window = default_window(config, as_of=as_of_dt)
     contexts = []
     for rc in config.reports:
@@ -94,6 +139,7 @@ def run(
         ctx = ReportContext(warehouse, config, win, as_of_dt, rc.title, rc.entities)
         contexts.append((ctx, get_plugins().reports().get(rc.type)))
     stored = prepare_metrics(warehouse, config, contexts, [MetricRequest("*", (window,))])
+    outcome.failed_families = dict(stored.failures)
     for rc, (ctx, _) in zip(config.reports, contexts, strict=True):
         formats = report_formats(config, rc.type, None)
         outcome.outputs[rc.type] = render_report(ctx, rc.type, formats, outcome.out_dir)

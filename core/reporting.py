@@ -14,6 +14,7 @@ import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
+from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -23,6 +24,7 @@ import polars as pl
 from mlreport.config import Config
 from mlreport.metric_store import StoredRun, load_run, store_run
 from mlreport.metrics import MetricRequest, Window, iso, run_metrics, split_window
+from mlreport.sources import sync_failures
 from mlreport.warehouse import Warehouse, utcnow
 
 
@@ -135,6 +137,8 @@ class BuiltReport:
     sections: list[BuiltSection]
     manifest: dict[str, Any]
     template_packages: list[str] = field(default_factory=list)
+    # What the numbers may be missing: sources whose latest sync failed, families that raised.
+    status: dict[str, Any] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -142,9 +146,14 @@ class BuiltReport:
             "title": self.title,
             "as_of": iso(self.as_of),
             "window": {"since": iso(self.window.start), "until": iso(self.window.end)},
+            "status": self.status,
             "sections": {s.name: s.data for s in self.sections},
             "manifest": self.manifest,
         }
+
+    @property
+    def failed_families(self) -> dict[str, str]:
+        return self.status.get("failed_families", {})
 
 
 class Renderer:
@@ -258,7 +267,30 @@ def build_report(report_type: type[ReportType], ctx: ReportContext) -> BuiltRepo
         sections=sections,
         manifest=build_manifest(ctx, report_type),
         template_packages=[report_type.template_package],
+        status=report_status(ctx, report_type),
     )
+
+
+def report_status(ctx: ReportContext, report_type: type[ReportType]) -> dict[str, Any]:
+    """The sources whose latest sync failed (with their last good sync) and the families this
+    report reads that failed in its run: shown on every report, above its sections."""
+    return {
+        "sync_failures": [
+            {**f, "last_success_at": iso(f["last_success_at"])}
+            for f in sync_failures(ctx.warehouse)
+        ],
+        "failed_families": failed_families(ctx, report_type),
+    }
+
+
+def failed_families(ctx: ReportContext, report_type: type[ReportType]) -> dict[str, str]:
+    """The families the report reads (by its ``needs``) that raised in its run."""
+    failures = ctx.run.failures if ctx.run else {}
+    return {
+        family: error
+        for family, error in sorted(failures.items())
+        if any(fnmatch(f"{family}.", need.pattern) for need in report_type.needs)
+    }
 
 
 def render_report(

@@ -79,6 +79,7 @@ class SyncStats:
         default_factory=dict
     )  # what the source read: files, bytes, requests
     seconds: float = 0.0
+    error: str | None = None  # the sync failed: what went wrong (rows committed before stay)
 
     @property
     def rows(self) -> int:
@@ -189,6 +190,26 @@ def sync_source(
     stats.reads = dict(source.reads)
     stats.seconds = time.monotonic() - started
     return stats
+
+
+def record_sync(warehouse: Warehouse, source: str, error: str | None) -> None:
+    """Keep the outcome of a source's latest sync in ``source_status``."""
+    now = utcnow()
+    warehouse.con.execute(
+        "INSERT INTO source_status VALUES (?, ?, ?, ?) ON CONFLICT (source) DO UPDATE SET "
+        "last_attempt_at = excluded.last_attempt_at, error = excluded.error, "
+        "last_success_at = coalesce(excluded.last_success_at, source_status.last_success_at)",
+        [source, now, None if error else now, error],
+    )
+
+
+def sync_failures(warehouse: Warehouse) -> list[dict[str, Any]]:
+    """Sources whose latest sync failed: name, error and the time of the last good sync."""
+    rows = warehouse.con.execute(
+        "SELECT source, error, last_success_at FROM source_status WHERE error IS NOT NULL "
+        "ORDER BY source"
+    ).fetchall()
+    return [{"source": s, "error": e, "last_success_at": t} for s, e, t in rows]
 
 
 def _replace_view(warehouse: Warehouse, source: Source, view: View) -> None:

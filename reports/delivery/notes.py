@@ -7,6 +7,7 @@ from typing import Any
 
 from mlreport.reporting import ReportContext, Section
 from mlreport.reports.delivery.facts import DORA_FOUR, Facts, facts
+from mlreport.wording import plural
 
 NOTE_KINDS = {
     "no_metrics": "Delivery metrics unavailable",
@@ -16,10 +17,6 @@ NOTE_KINDS = {
     "small_sample": "Small samples",
     "no_activity": "Entities without activity",
 }
-
-
-def plural(n: int, word: str) -> str:
-    return f"{n:,} {word}" + ("" if n == 1 else "s")
 
 
 def _note(kind: str, entity: str | None, count: int | None, message: str, env=None) -> dict:
