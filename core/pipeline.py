@@ -128,6 +128,10 @@ def run(
 ) -> RunOutcome:
     """Everything ``mlreport run`` does once the lock is held."""
     as_of_dt = parse_time(as_of, "--as-of") or utcnow()
+    for rc in config.reports:  # an unknown report type or format fails before any work
+        get_plugins().reports().get(rc.type)
+        for fmt in report_formats(config, rc.type, None):
+            get_plugins().renderers().get(fmt)
     outcome = RunOutcome(as_of_dt, out / as_of_dt.strftime("%Y-%m-%d"))
     outcome.out_dir.mkdir(parents=True, exist_ok=True)
     outcome.syncs = sync_all(warehouse, config, progress=progress, fail_fast=fail_fast)

@@ -64,7 +64,7 @@ class EventsWorld:
     def sync(self, full: bool = False) -> SyncStats:
         config = load_config(self.root / "mlreport.toml")
         with Warehouse(config.warehouse.path) as wh:
-            return sync_all(wh, config, full=full)[0]
+            return sync_all(wh, config, full=full, fail_fast=True)[0]
 
     def rows(self, table: str) -> list[dict[str, Any]]:
         key = "deployment_id" if table == "deployments" else "incident_id"

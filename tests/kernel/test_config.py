@@ -57,7 +57,8 @@ def test_missing_env_var_names_file_key_and_variable(write_config, monkeypatch):
         ('[[sources]]\ntype = "git"\n', "sources[0].name", "Field required"),
         ('[warehouse]\npaht = "x"\n', "warehouse.paht", "unknown key"),
         ('[policies]\n"dora.x" = { min = "low" }\n', "policies.dora.x.min", "number"),
-        ('[[reports]]\ntype = "delivery"\nformats = ["docx"]\n', "reports[0].formats[0]", "'html'"),
+        ('[policies]\n"x.y" = { severity = "fatal" }\n', "policies.x.y.severity", "got 'fatal'"),
+        ('[metrics]\nwindow_dayz = 3\n', "metrics.window_dayz", "did you mean `window_days`?"),
     ],
 )
 def test_validation_errors_name_file_key_and_expectation(write_config, text, key, expected):
@@ -131,3 +132,14 @@ def test_unknown_source_option_names_the_key(write_config, tmp_path):
     )
     with pytest.raises(ConfigError, match=r"m.toml: sources\[0\].nn: unknown key"):
         build_source(config.sources[0], config, 0)
+
+
+def test_an_unknown_report_format_is_refused_naming_the_known_ones(write_config, tmp_path):
+    from click.testing import CliRunner
+
+    from mlreport.cli import cli
+
+    write_config('[[reports]]\ntype = "delivery"\nformats = ["docx"]\n')
+    result = CliRunner().invoke(cli, ["--config", str(tmp_path / "mlreport.toml"), "run"])
+    assert result.exit_code == 2
+    assert "unknown renderer 'docx' (known: html, json, md, pdf)" in result.output
