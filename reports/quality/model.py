@@ -136,6 +136,8 @@ def findings(f: Facts, log: PredictionLog, m: dict[str, Any]) -> dict[str, Any]:
         "worst_disparity": worst,
         "small_groups": sum(len(x["small_groups"]) for x in m["fairness"]["features"]),
         "top_feature": m["explain"]["features"][0]["feature"] if m["explain"]["features"] else None,
+        # families that raised: their policies were not evaluated, so nothing "passes"
+        "failed_families": sorted(f.failed),
     }
     result["headline"] = headline(result, m)
     return result
@@ -170,6 +172,9 @@ def _worst_disparity(fair: dict[str, Any]) -> dict[str, Any] | None:
 def headline(r: dict[str, Any], m: dict[str, Any]) -> str:
     """One line a reader can act on."""
     parts = []
+    if r["failed_families"]:
+        names = ", ".join(r["failed_families"])
+        parts.append(f"Not assessed: the {names} metrics failed (see the notes).")
     if r["policy_failures"]:
         names = ", ".join(
             dict.fromkeys(
@@ -180,7 +185,7 @@ def headline(r: dict[str, Any], m: dict[str, Any]) -> str:
         )
         n = len(r["policy_failures"])
         parts.append(f"{n} policy {'failure' if n == 1 else 'failures'}: {names}.")
-    else:
+    elif not r["failed_families"]:
         parts.append("Every policy passes.")
     if r["drifted"]:
         parts.append(f"Drifted: {', '.join(r['drifted'])}.")

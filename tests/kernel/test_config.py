@@ -58,7 +58,7 @@ def test_missing_env_var_names_file_key_and_variable(write_config, monkeypatch):
         ('[warehouse]\npaht = "x"\n', "warehouse.paht", "unknown key"),
         ('[policies]\n"dora.x" = { min = "low" }\n', "policies.dora.x.min", "number"),
         ('[policies]\n"x.y" = { severity = "fatal" }\n', "policies.x.y.severity", "got 'fatal'"),
-        ('[metrics]\nwindow_dayz = 3\n', "metrics.window_dayz", "did you mean `window_days`?"),
+        ("[metrics]\nwindow_dayz = 3\n", "metrics.window_dayz", "did you mean `window_days`?"),
     ],
 )
 def test_validation_errors_name_file_key_and_expectation(write_config, text, key, expected):

@@ -143,3 +143,34 @@ def test_a_failing_family_is_recorded_and_the_run_goes_on(seeded, tmp_path):
     assert wh.con.execute(
         "SELECT count(*) FROM metric_values WHERE metric LIKE 'ops.%'"
     ).fetchone() == (0,)
+
+
+def test_report_exits_2_when_a_family_it_reads_failed(seeded, tmp_path):
+    class BrokenOps:
+        @staticmethod
+        @hookimpl
+        def register_metrics(register):
+            register("ops", _Broken, replace=True)
+
+    get_plugins().register_module(BrokenOps, "broken-ops")
+    config, wh = seeded
+    wh.close()
+    (tmp_path / "mlreport.toml").write_text(CONFIG)
+    args = ["--config", str(tmp_path / "mlreport.toml"), "--warehouse", str(tmp_path / "wh.duckdb")]
+    result = CliRunner().invoke(
+        cli,
+        [
+            *args,
+            "report",
+            "delivery",
+            "--format",
+            "json",
+            "--out",
+            str(tmp_path / "r"),
+            "--as-of",
+            AS_OF.isoformat(),
+        ],
+    )
+    assert result.exit_code == 2, result.output
+    assert "metric family ops failed, its parts are empty: RuntimeError" in result.output
+    assert (tmp_path / "r" / "delivery.json").exists()  # written all the same

@@ -198,6 +198,11 @@ def test_failing_family_is_noted(seeded, tmp_path):
     failed = [n for n in notes if n["kind"] == "family_failed"]
     assert len(failed) == 1 and "reference view is gone" in failed[0]["message"]
     assert doc["sections"]["models"]["models"][0]["performance"]["available"]
+    (row,) = doc["sections"]["summary"]["models"]
+    assert row["findings"]["failed_families"] == ["drift"]
+    assert row["findings"]["headline"].startswith("Not assessed: the drift metrics failed")
+    assert "Every policy passes" not in row["findings"]["headline"]
+    assert doc["status"]["failed_families"] == {"drift": "RuntimeError: reference view is gone"}
 
 
 def test_no_logs_and_regression(seeded, tmp_path):
