@@ -14,7 +14,7 @@ from mlreport.reports.quality.facts import (
     cell,
     sql_failed,
 )
-from mlreport.reports.quality.labels import DRIFT_METRICS, label_of
+from mlreport.reports.quality.labels import DRIFT_METRICS, label_of, unit_of
 
 
 def drift(f: Facts, log: PredictionLog) -> dict[str, Any]:
@@ -56,7 +56,7 @@ def drift(f: Facts, log: PredictionLog) -> dict[str, Any]:
     return {
         "available": bool(rows),
         "metrics": [
-            {"key": m, "label": label_of(f"drift.{m}")}
+            {"key": m, "label": label_of(f"drift.{m}"), "unit": unit_of(f"drift.{m}")}
             for m in DRIFT_METRICS
             if any(m in t["metrics"] for t in table)
         ],

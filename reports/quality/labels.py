@@ -23,7 +23,7 @@ LABELS: dict[str, tuple[str, str | None]] = {
     "drift.ks_pvalue": ("KS p-value", None),
     "drift.wasserstein": ("Wasserstein (norm.)", None),
     "drift.jensen_shannon": ("Jensen–Shannon", None),
-    "drift.unseen_categories": ("Unseen categories", "ratio"),
+    "drift.unseen_categories": ("Unseen categories", "count"),
     "drift.missing_share": ("Missing", "ratio"),
     "drift.share": ("Drifted features", "ratio"),
     "fairness.count": ("Rows", "count"),

@@ -237,7 +237,15 @@ class Drift(MetricFamily):
     name = "drift"
     metrics = tuple(
         MetricInfo(f"drift.{m}", "", m)
-        for m in ("psi", "ks", "ks_pvalue", "jensen_shannon", "missing_share", "share")
+        for m in (
+            "psi",
+            "ks",
+            "ks_pvalue",
+            "jensen_shannon",
+            "unseen_categories",
+            "missing_share",
+            "share",
+        )
     )
 
     def compute(self, ctx: MetricContext):
@@ -264,6 +272,8 @@ class Drift(MetricFamily):
                     js = categorical.jensen_shannon(con, ref, cur, f)
                     values[f]["drift.jensen_shannon"] = js
                     yield _row("drift.jensen_shannon", log.entity, w, {"feature": f}, js, n, "")
+                    unseen = float(len(categorical.unseen_categories(con, ref, cur, f)))
+                    yield _row("drift.unseen_categories", log.entity, w, {"feature": f}, unseen, n)
                 for f in log.features:
                     share = one_column.missing_share(con, cur, f, numeric=f in log.numeric)
                     values[f]["drift.missing_share"] = share

@@ -219,3 +219,28 @@ def test_no_logs_and_regression(seeded, tmp_path):
     doc = _load(render(wh, cfg, tmp_path / "o2", ("json", "html")))
     m = doc["sections"]["models"]["models"][0]
     assert m["confusion"] is None and m["calibration"] is None
+
+
+def test_unseen_categories_are_a_count_not_a_percentage(seeded, tmp_path):
+    import re
+
+    install(fakes.AllFamilies())
+    wh, cfg = seeded()
+    out = render(wh, cfg, tmp_path / "out", ("json", "html"))
+    drift = _load(out)["sections"]["models"]["models"][0]["drift"]
+    (col,) = [c for c in drift["metrics"] if c["key"] == "unseen_categories"]
+    assert col["unit"] == "count"
+    html = out["html"].read_text(encoding="utf-8")
+    table = html[
+        html.index('<table class="data drift">') : html.index(
+            "</table>", html.index('<table class="data drift">')
+        )
+    ]
+    index = [c["key"] for c in drift["metrics"]].index("unseen_categories")
+    for t in drift["features"]:
+        value = t["metrics"].get("unseen_categories")
+        if value is None:
+            continue
+        row = table[table.index(f'<td class="wrap">{t["feature"]}</td>') :]
+        cells = re.findall(r'<td class="num">(.*?)</td>', row)
+        assert cells[index].split(" <")[0] == f"{value['value']:,.0f}"  # e.g. "1", never "100%"
