@@ -11,6 +11,8 @@ from typing import Any
 
 from mlreport.hookspecs import hookimpl
 
+CONFIG_NAME = "mlreport.toml"  # the config file looked for in the current folder
+
 try:
     __version__ = version("mlreport")
 except PackageNotFoundError:  # running from a source tree without metadata

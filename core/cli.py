@@ -1,4 +1,8 @@
-"""The ``mlreport`` command line. Results go to stdout; logs and progress to stderr."""
+"""The ``mlreport`` command line. Results go to stdout; logs and progress to stderr.
+
+Each command imports what it needs when it runs, so ``mlreport --version`` and ``--help`` do
+not pay for polars, DuckDB, pydantic, scikit-learn or WeasyPrint (benchmarks/bench_cli_startup.py).
+"""
 
 from __future__ import annotations
 
@@ -12,27 +16,16 @@ from contextlib import contextmanager
 from functools import wraps
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-import duckdb
 
-from mlreport import __version__
-from mlreport.config import CONFIG_NAME, Config, ConfigError, load_config
-from mlreport.errors import USER_ERRORS
-from mlreport.lock import run_lock
-from mlreport.metrics import (
-    METRIC_COLUMNS,
-    compute_metrics,
-    default_window,
-    split_window,
-    to_records,
-)
-from mlreport.plugin_manager import get_plugins
-from mlreport.policies import evaluate, failed
-from mlreport.reporting import ReportContext, failed_families, render_report
-from mlreport.warehouse import Warehouse
+from mlreport import CONFIG_NAME, __version__
 from mlreport.wording import plural
+
+if TYPE_CHECKING:
+    from mlreport.config import Config
+    from mlreport.warehouse import Warehouse
 
 EXIT_OK, EXIT_POLICY, EXIT_ERROR = 0, 1, 2
 
@@ -62,6 +55,8 @@ class State:
     @property
     def config(self) -> Config:
         if self._config is None:
+            from mlreport.config import load_config
+
             self._config = load_config(self.config_path)
             for handler in logging.getLogger().handlers:
                 handler.addFilter(_Redact(self._config.secrets))
@@ -74,6 +69,8 @@ class State:
         return self.config.warehouse.path
 
     def warehouse(self, read_only: bool = False) -> Warehouse:
+        from mlreport.warehouse import Warehouse
+
         return Warehouse(self.warehouse_path, read_only=read_only)
 
 
@@ -92,13 +89,17 @@ def handle_errors(fn: Callable) -> Callable:
         state = click.get_current_context().find_object(State)
         try:
             return fn(*args, **kwargs)
-        except USER_ERRORS as exc:
-            _fail(str(exc), state)
-        except duckdb.Error as exc:
-            _fail(f"warehouse: {exc}", state)
         except (click.exceptions.Exit, click.ClickException, SystemExit, KeyboardInterrupt):
             raise
         except Exception as exc:  # never let a crash look like a policy failure (exit 1)
+            import duckdb
+
+            from mlreport.errors import USER_ERRORS
+
+            if isinstance(exc, USER_ERRORS):
+                _fail(str(exc), state)
+            if isinstance(exc, duckdb.Error):
+                _fail(f"warehouse: {exc}", state)
             log.debug("unexpected error", exc_info=True)
             _fail(
                 f"unexpected {type(exc).__name__}: {exc} (run with -vv for the traceback; "
@@ -192,6 +193,7 @@ def init(path: str, force: bool) -> None:
 @handle_errors
 def sync(state: State, sources: tuple[str, ...], full: bool, fail_fast: bool) -> None:
     """Pull sources into the warehouse (incrementally by default)."""
+    from mlreport.lock import run_lock
     from mlreport.pipeline import sync_all
 
     with run_lock(state.warehouse_path), state.warehouse() as wh, _progress() as progress:
@@ -256,6 +258,14 @@ def _cell(v: Any) -> str:
 @handle_errors
 def metrics(state: State, pattern, entities, since, until, as_of, by, fmt) -> None:
     """Compute metrics and print them."""
+    from mlreport.metrics import (
+        METRIC_COLUMNS,
+        compute_metrics,
+        default_window,
+        split_window,
+        to_records,
+    )
+
     window = default_window(state.config, since, until, as_of)
     with state.warehouse() as wh:
         frame = compute_metrics(
@@ -275,8 +285,10 @@ def metrics(state: State, pattern, entities, since, until, as_of, by, fmt) -> No
 @handle_errors
 def report(state: State, report_type, formats, out, since, until, as_of, title, entities):
     """Render one report."""
-    from mlreport.metrics import parse_time
+    from mlreport.metrics import default_window, parse_time
     from mlreport.pipeline import report_formats
+    from mlreport.plugin_manager import get_plugins
+    from mlreport.reporting import ReportContext, failed_families, render_report
     from mlreport.warehouse import utcnow
 
     as_of_dt = parse_time(as_of, "--as-of") or utcnow()
@@ -307,6 +319,7 @@ def report(state: State, report_type, formats, out, since, until, as_of, title, 
 def run(state: State, out, as_of, wait, fail_fast) -> None:
     """The nightly job: sync, metrics, reports, archive, check, notify."""
     from mlreport import pipeline
+    from mlreport.lock import run_lock
 
     out_dir = Path(out) if out else state.config.output.dir
     with run_lock(state.warehouse_path, wait), state.warehouse() as wh, _progress() as progress:
@@ -343,6 +356,9 @@ def _print_outcome(outcome: Any, out_dir: Path) -> None:
 @handle_errors
 def check(state: State, since, until, as_of, fmt) -> None:
     """Evaluate policies: exit 0 all pass, 1 a policy failed, 2 an error."""
+    from mlreport.metrics import compute_metrics, default_window
+    from mlreport.policies import evaluate, failed
+
     window = default_window(state.config, since, until, as_of)
     with state.warehouse() as wh:
         results = evaluate(state.config, compute_metrics(wh, state.config, [window]))
@@ -366,6 +382,8 @@ READ_ONLY_STATEMENTS = {"SELECT", "EXPLAIN", "PRAGMA", "RELATION"}
 @handle_errors
 def sql(state: State, query: str, fmt: str) -> None:
     """Read-only SQL over the warehouse."""
+    import duckdb
+
     with state.warehouse(read_only=True) as wh:
         try:
             statements = wh.con.extract_statements(query)
@@ -395,6 +413,8 @@ def sql(state: State, query: str, fmt: str) -> None:
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
 def plugins(show_all: bool, fmt: str) -> None:
     """List plugins, their versions, hooks and load errors."""
+    from mlreport.plugin_manager import get_plugins
+
     rows = get_plugins().describe(include_builtin=show_all)
     if fmt == "json":
         click.echo(json.dumps(rows, indent=2))
@@ -415,6 +435,9 @@ def plugins(show_all: bool, fmt: str) -> None:
 @click.pass_obj
 def doctor(state: State) -> None:
     """Check the config and that each source is reachable."""
+    from mlreport.config import ConfigError
+    from mlreport.errors import USER_ERRORS
+    from mlreport.plugin_manager import get_plugins
     from mlreport.sources import build_source
 
     ok = True
@@ -450,7 +473,9 @@ def doctor(state: State) -> None:
 def demo(state: State, out: str) -> None:
     """Run the whole pipeline on the bundled sample organisation (no network)."""
     from mlreport import pipeline
+    from mlreport.lock import run_lock
     from mlreport.sample_data import materialize
+    from mlreport.warehouse import Warehouse
 
     out_dir = Path(out).resolve()
     config, as_of = materialize(out_dir)
@@ -466,7 +491,11 @@ def demo(state: State, out: str) -> None:
 
 
 def _load_command_plugins() -> None:
-    get_plugins().call_each("register_commands", cli=cli)
+    """Add the commands of third-party plugins; built-in plugins add none, so they are not
+    imported here (``mlreport --help`` stays fast)."""
+    from mlreport.plugin_manager import add_plugin_commands
+
+    add_plugin_commands(cli)
 
 
 def main() -> None:

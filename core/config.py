@@ -26,7 +26,8 @@ from pydantic import (
     ValidationInfo,
 )
 
-CONFIG_NAME = "mlreport.toml"
+from mlreport import CONFIG_NAME
+
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 

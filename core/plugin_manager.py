@@ -271,6 +271,7 @@ def _version_of(plugin: object) -> str | None:
 
 
 _plugins: Plugins | None = None
+_command_errors: list[LoadError] = []  # register_commands failures, kept for get_plugins()
 
 
 def get_plugins() -> Plugins:
@@ -280,10 +281,25 @@ def get_plugins() -> Plugins:
         _plugins = Plugins()
         _plugins.load_defaults()
         _plugins.load_entrypoints()
+        _plugins.load_errors.extend(_command_errors)
     return _plugins
+
+
+def add_plugin_commands(cli: Any) -> None:
+    """Call ``register_commands`` of the third-party plugins only: no built-in plugin adds a
+    command, and importing them all (polars, scikit-learn, WeasyPrint …) would make every
+    ``mlreport --help`` slow. Failures are recorded for ``mlreport plugins`` and ``doctor``."""
+    if _plugins is not None:  # already loaded (embedding, tests): use every plugin it has
+        _plugins.call_each("register_commands", cli=cli)
+        return
+    commands = Plugins()
+    commands.load_entrypoints()
+    commands.call_each("register_commands", cli=cli)
+    _command_errors[:] = [e for e in commands.load_errors if e.stage == "register_commands"]
 
 
 def reset_plugins() -> None:
     """Forget loaded plugins (tests use this after changing the environment)."""
     global _plugins
     _plugins = None
+    _command_errors.clear()

@@ -223,3 +223,26 @@ def test_stdout_carries_only_results_and_logs_go_to_stderr(synced):
     result = invoke("-vv", "metrics", "--metric", "fake.*", "--format", "json")
     assert result.exit_code == 0
     assert isinstance(json.loads(result.stdout), list)
+
+
+@pytest.mark.parametrize("args", [["--version"], ["--help"], ["sync", "--help"]])
+def test_version_and_help_import_no_heavy_library(args):
+    """Start-up stays fast (benchmarks/bench_cli_startup.py): the heavy libraries load only
+    in the commands that use them."""
+    code = textwrap.dedent(
+        f"""
+        import sys
+        from mlreport.cli import main
+        sys.argv = ["mlreport", *{args!r}]
+        try:
+            main()
+        except SystemExit:
+            pass
+        heavy = ["polars", "duckdb", "pydantic", "sklearn", "weasyprint", "pandas", "numpy",
+                 "jinja2", "fairlearn", "shap", "scipy"]
+        print("LOADED", sorted(m for m in heavy if m in sys.modules))
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "LOADED []" in done.stdout, done.stdout
