@@ -249,27 +249,35 @@ def _cell(v: Any) -> str:
 
 
 @cli.command()
-@click.option("--metric", "pattern", default="*", help="Glob over metric names (dora.*).")
+@click.option(
+    "--metric",
+    "patterns",
+    multiple=True,
+    help="Glob over metric names (dora.*); repeatable, or a comma list. Default: all.",
+)
 @click.option("--entity", "entities", multiple=True, help="Only this entity (repeatable).")
 @_window_options
 @click.option("--by", type=click.Choice(["week", "month"]), help="A series, one row per period.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table")
 @click.pass_obj
 @handle_errors
-def metrics(state: State, pattern, entities, since, until, as_of, by, fmt) -> None:
+def metrics(state: State, patterns, entities, since, until, as_of, by, fmt) -> None:
     """Compute metrics and print them."""
     from mlreport.metrics import (
         METRIC_COLUMNS,
+        check_patterns,
         compute_metrics,
         default_window,
         split_window,
         to_records,
     )
 
+    wanted = [p.strip() for value in patterns for p in value.split(",") if p.strip()] or ["*"]
+    check_patterns(wanted)
     window = default_window(state.config, since, until, as_of)
     with state.warehouse() as wh:
         frame = compute_metrics(
-            wh, state.config, split_window(window, by), pattern, list(entities) or None
+            wh, state.config, split_window(window, by), wanted, list(entities) or None
         )
     _print_rows(to_records(frame), METRIC_COLUMNS, fmt)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 import logging
 import re
@@ -287,6 +288,24 @@ def run_metrics(
     return run
 
 
+def metric_catalogue() -> list[str]:
+    """Every metric name the installed families declare, sorted."""
+    return sorted({m.name for fam in installed_families() for m in fam.metrics})
+
+
+def check_patterns(patterns: Sequence[str]) -> None:
+    """Refuse a glob that names no installed metric (or family), listing close names: a
+    misspelt ``--metric`` must not look like an empty result."""
+    names = metric_catalogue()
+    families = sorted({n.split(".")[0] for n in names})
+    for pattern in patterns:
+        if any(fnmatch(n, pattern) for n in names) or any(fnmatch(f, pattern) for f in families):
+            continue
+        close = difflib.get_close_matches(pattern.rstrip("*").rstrip("."), names + families, 5, 0.5)
+        hint = f"; close: {', '.join(close)}" if close else f"; families: {', '.join(families)}"
+        raise ValueError(f"--metric {pattern!r} matches no installed metric{hint}")
+
+
 def _keep(
     frame: pl.DataFrame, requests: list[MetricRequest], entities: list[str] | None
 ) -> pl.DataFrame:
@@ -302,16 +321,17 @@ def compute_metrics(
     warehouse: Warehouse,
     config: Config,
     windows: list[Window],
-    pattern: str = "*",
+    pattern: str | Sequence[str] = "*",
     entities: list[str] | None = None,
     store: bool = True,
 ) -> pl.DataFrame:
-    """Compute every family with a metric matching ``pattern``; grade; keep the history."""
+    """Compute every family with a metric matching ``pattern`` (or any of several); grade;
+    keep the history."""
     from mlreport.metric_store import store_run
 
-    run = run_metrics(
-        warehouse, config, [MetricRequest(pattern, tuple(windows))], entities, isolate=False
-    )
+    patterns = [pattern] if isinstance(pattern, str) else list(pattern)
+    requests = [MetricRequest(p, tuple(windows)) for p in patterns]
+    run = run_metrics(warehouse, config, requests, entities, isolate=False)
     if store and run.values.height:
         store_run(warehouse, run)
     return run.values

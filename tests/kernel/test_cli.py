@@ -246,3 +246,14 @@ def test_version_and_help_import_no_heavy_library(args):
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert "LOADED []" in done.stdout, done.stdout
+
+
+def test_metric_accepts_several_globs_and_refuses_one_that_matches_nothing(synced):
+    both = invoke(
+        "metrics", "--metric", "fake.deploys,fake.*", "--metric", "fake", "--format", "json"
+    )
+    assert both.exit_code == 0, both.output
+    assert {r["metric"] for r in json.loads(both.output)} == {"fake.deploys"}
+    typo = invoke("metrics", "--metric", "fake.deplys")
+    assert typo.exit_code == 2
+    assert "--metric 'fake.deplys' matches no installed metric; close: fake.deploys" in typo.output
