@@ -18,7 +18,7 @@ import numpy as np
 import polars as pl
 
 from mlreport import hookimpl
-from mlreport.config import BandLevel, Config
+from mlreport.config import BandLevel
 from mlreport.metrics import MetricContext, MetricFamily, MetricInfo, Window
 from mlreport.plugins import dora_changes, dora_data, dora_rows
 from mlreport.plugins.commit_graph import NULL_TIME
@@ -235,24 +235,15 @@ def shipped_changes(
 # -- detail rows ---------------------------------------------------------------------
 
 
-def deployment_changes(
-    warehouse: Warehouse, config: Config, window: Window, entities: list[str] | None = None
+def changes_frame(
+    warehouse: Warehouse, facts: DoraFacts, found: dora_changes.Changes
 ) -> pl.DataFrame:
-    """One row per (successful production deployment in ``window``, commit it ships).
+    """The changes ``found`` as rows (published to reports as ``details.dora_changes``).
 
     Columns: entity, environment, source, deployment_id, finished_at, sha, authored_at,
     lead_time_hours (null when authored_at is unknown): exactly the changes
     ``dora.lead_time`` aggregates.
     """
-    facts = dora_data.load_facts(warehouse.con, config, entities)
-    return changes_frame(warehouse, facts, shipped_changes(warehouse, facts, [window]))
-
-
-def changes_frame(
-    warehouse: Warehouse, facts: DoraFacts, found: dora_changes.Changes
-) -> pl.DataFrame:
-    """The changes ``found`` as rows, with the columns :func:`deployment_changes` documents
-    (published to reports as ``details.dora_changes``)."""
     con = warehouse.con
     authored = pl.Series("authored", found.authored).replace(NULL_TIME, None)
     changes = pl.DataFrame({"di": found.di, "crow": found.crow}).with_columns(authored)
@@ -276,43 +267,6 @@ def changes_frame(
         "sha",
         _as_time("authored").alias("authored_at"),
         pl.col("lead").alias("lead_time_hours"),
-    )
-
-
-def attributed_incidents(
-    warehouse: Warehouse, config: Config, window: Window, entities: list[str] | None = None
-) -> pl.DataFrame:
-    """Incidents detected in ``window`` with the production deployment they are attributed to.
-
-    Columns: entity, environment, source, incident_id, detected_at, resolved_at,
-    cause_deployment_id (blank as null), deployment_source, deployment_id,
-    deployment_environment, deployment_finished_at (deployment columns null when unattributed).
-    """
-    facts = dora_data.load_facts(warehouse.con, config, entities)
-    rows, _ = dora_rows.memberships(facts.incidents["det"].to_numpy(), [window])
-    incidents = facts.incidents[np.sort(rows)]
-    deps = facts.deployments.select(
-        pl.col("di").alias("att_di"),
-        pl.col("source").alias("deployment_source"),
-        "deployment_id",
-        pl.col("environment").alias("deployment_environment"),
-        pl.col("fin").alias("dep_fin"),
-    )
-    out = incidents.join(deps, on="att_di", how="left").sort(
-        "entity", "det", "source", "incident_id"
-    )
-    return out.select(
-        "entity",
-        "environment",
-        "source",
-        "incident_id",
-        _as_time("det").alias("detected_at"),
-        _as_time("res").alias("resolved_at"),
-        pl.col("cause").alias("cause_deployment_id"),
-        "deployment_source",
-        "deployment_id",
-        "deployment_environment",
-        _as_time("dep_fin").alias("deployment_finished_at"),
     )
 
 
