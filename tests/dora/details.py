@@ -9,8 +9,10 @@ import polars as pl
 
 from mlreport.config import Config
 from mlreport.metrics import Window
-from mlreport.plugins import dora_data, dora_rows
-from mlreport.plugins.dora import changes_frame, shipped_changes
+from mlreport.plugins.dora.data import load_facts
+from mlreport.plugins.dora.details import changes_frame
+from mlreport.plugins.dora.family import shipped_changes
+from mlreport.plugins.dora.rows import memberships
 from mlreport.warehouse import Warehouse
 
 
@@ -23,7 +25,7 @@ def deployment_changes(
     lead_time_hours (null when authored_at is unknown): exactly the changes
     ``dora.lead_time`` aggregates, as ``details.dora_changes`` publishes them.
     """
-    facts = dora_data.load_facts(warehouse.con, config, entities)
+    facts = load_facts(warehouse.con, config, entities)
     return changes_frame(warehouse, facts, shipped_changes(warehouse, facts, [window]))
 
 
@@ -36,8 +38,8 @@ def attributed_incidents(
     cause_deployment_id (blank as null), deployment_source, deployment_id,
     deployment_environment, deployment_finished_at (deployment columns null when unattributed).
     """
-    facts = dora_data.load_facts(warehouse.con, config, entities)
-    rows, _ = dora_rows.memberships(facts.incidents["det"].to_numpy(), [window])
+    facts = load_facts(warehouse.con, config, entities)
+    rows, _ = memberships(facts.incidents["det"].to_numpy(), [window])
     incidents = facts.incidents[np.sort(rows)]
     deps = facts.deployments.select(
         pl.col("di").alias("att_di"),

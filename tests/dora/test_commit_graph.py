@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mlreport.plugins.commit_graph import (
+from mlreport.plugins.dora.commit_graph import (
     CommitGraph,
     CommitGraphError,
     build_csr,

@@ -15,7 +15,7 @@ import duckdb
 import numpy as np
 import polars as pl
 
-from mlreport.plugins.commit_graph import CommitGraph, load_commit_graph, rev_list
+from mlreport.plugins.dora.commit_graph import CommitGraph, load_commit_graph, rev_list
 
 
 @dataclass(frozen=True)
