@@ -46,4 +46,5 @@ def changes_frame(warehouse: Warehouse, facts: DoraFacts, found: Changes) -> pl.
 
 
 def _as_time(col: str) -> pl.Expr:
+    """The facts keep times as int64 µs (exact arithmetic); reports get UTC datetimes."""
     return pl.col(col).cast(pl.Datetime("us", "UTC"))

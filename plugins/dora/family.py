@@ -123,7 +123,8 @@ class OpsMetrics(MetricFamily):
 
 
 @hookimpl
-def register_metrics(register):
+def register_metrics(register) -> None:
+    """Both families come from this one plugin because they share the facts they read."""
     register("dora", DoraMetrics)
     register("ops", OpsMetrics)
 
@@ -145,6 +146,8 @@ def compute_rows(ctx: MetricContext, dora: bool, ops: bool) -> pl.DataFrame:
 
 @dataclass
 class _Shared:
+    """What ``dora`` and ``ops`` read once per context (``ctx.cache["dora"]``)."""
+
     facts: DoraFacts
     grid: Grid
     changes: Changes | None = None
