@@ -12,7 +12,7 @@ import polars as pl
 
 from mlreport.config import Config, parse_config
 from mlreport.metrics import MetricContext, Window, compute_metrics
-from mlreport.plugins.dora import DoraMetrics, OpsMetrics
+from mlreport.plugins.dora.family import DoraMetrics, OpsMetrics
 from mlreport.warehouse import Warehouse
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)

@@ -7,14 +7,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mlreport.plugins.commit_graph import (
-    CommitGraph,
-    CommitGraphError,
-    build_csr,
-    compute_generations,
-    load_commit_graph,
-    rev_list,
-)
+from mlreport.plugins.dora.commit_graph import CommitGraph, CommitGraphError
+from mlreport.plugins.dora.graph_loading import build_csr, compute_generations, load_commit_graph
+from mlreport.plugins.dora.rev_list import rev_list
 from mlreport.warehouse import Warehouse
 
 from .builder import Data

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from mlreport.metrics import Window
-from mlreport.plugins.dora import deployment_changes
 from mlreport.warehouse import Warehouse
 
 from .builder import Data, config, t
+from .details import deployment_changes
 
 
 def git(repo: Path, *args: str, when: int = 0) -> str:

@@ -8,10 +8,10 @@ import polars as pl
 import pytest
 
 from mlreport.metrics import Window, split_window
-from mlreport.plugins.dora import attributed_incidents, deployment_changes
 from mlreport.warehouse import Warehouse
 
 from .builder import Data, compute, compute_all, config, t, value
+from .details import attributed_incidents, deployment_changes
 
 WEEK = Window(t(days=0), t(days=7))
 MONTH = Window(t(days=0), t(days=28))

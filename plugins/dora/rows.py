@@ -16,9 +16,9 @@ import numpy as np
 import polars as pl
 
 from mlreport.metrics import Window
-from mlreport.plugins.commit_graph import NULL_TIME
-from mlreport.plugins.dora_changes import Changes
-from mlreport.plugins.dora_data import US_PER_HOUR, DoraFacts
+from mlreport.plugins.dora.changes import Changes
+from mlreport.plugins.dora.commit_graph import NULL_TIME
+from mlreport.plugins.dora.data import US_PER_HOUR, DoraFacts
 
 STATS = (("p50", 0.5), ("p75", 0.75), ("p90", 0.9))
 

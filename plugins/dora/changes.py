@@ -15,7 +15,9 @@ import duckdb
 import numpy as np
 import polars as pl
 
-from mlreport.plugins.commit_graph import CommitGraph, load_commit_graph, rev_list
+from mlreport.plugins.dora.commit_graph import CommitGraph
+from mlreport.plugins.dora.graph_loading import load_commit_graph
+from mlreport.plugins.dora.rev_list import rev_list
 
 
 @dataclass(frozen=True)

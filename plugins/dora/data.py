@@ -2,7 +2,7 @@
 
 Everything here is independent of the reporting windows: the previous successful deployment,
 the next successful one, which incidents are attributed to which deployment, whether a
-deployment is rework. The windows only select rows afterwards (``dora_rows``), so one
+deployment is rework. The windows only select rows afterwards (``rows``), so one
 computation serves ``--by week`` as well as a single window.
 
 Times are int64 microseconds since the epoch (``fin``, ``det``, ``res``) so that the arithmetic
