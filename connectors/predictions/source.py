@@ -23,9 +23,8 @@ import duckdb
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from mlreport import hookimpl
 from mlreport.config import ConfigPath
-from mlreport.connectors import prediction_files as pf
+from mlreport.connectors.predictions import files as pf
 from mlreport.metrics import parse_time
 from mlreport.sources import Checkpoint, Rows, Source, SourceError, SourceOptions, Stream, View
 
@@ -710,8 +709,3 @@ def scratch_connection() -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
     return con
-
-
-@hookimpl
-def register_sources(register):
-    register("predictions", PredictionsSource)
