@@ -1,8 +1,13 @@
-"""The built-in ``predictions`` source: a prediction log exposed as a warehouse view.
+"""The built-in ``predictions`` source: a prediction log exposed as a warehouse view, not copied.
 
 This package is the plugin module (``DEFAULT_PLUGINS``); it only registers the source. The
-work lives in ``source`` (the ``PredictionsSource``) and ``files`` (finding, fingerprinting
-and naming the log's files to DuckDB).
+work is split by job, each module importing only those before it:
+
+- ``files``: finding the log's files, fingerprinting them (sha256) and naming them to DuckDB;
+- ``options``: the option models and their validators;
+- ``views``: the SQL of the log's view, its reference view and the canonical ``predictions``
+  view, bound and checked on a scratch connection;
+- ``source``: the ``PredictionsSource``, its stream, inputs and ``prediction_logs`` row.
 """
 
 from __future__ import annotations
