@@ -16,6 +16,7 @@ import duckdb
 
 from mlreport.connectors.predictions import files as pf
 from mlreport.connectors.predictions.options import CANONICAL, SHAP_PREFIX, PredictionsOptions
+from mlreport.prediction_logs import quote
 from mlreport.sources import SourceError
 from mlreport.warehouse import Warehouse
 
@@ -341,11 +342,6 @@ def _still_binds(con: duckdb.DuckDBPyConnection, log_name: str, view: str, sql: 
         )
         return False
     return True
-
-
-def quote(name: str) -> str:
-    """A DuckDB identifier: double quotes, inner quotes doubled."""
-    return '"' + name.replace('"', '""') + '"'
 
 
 def single_expression(con: duckdb.DuckDBPyConnection, expr: str) -> bool:
