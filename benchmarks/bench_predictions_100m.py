@@ -53,7 +53,7 @@ def floor(path: str, repeat: int) -> dict:
 def ours(path: str, repeat: int, auc: bool) -> dict:
     from benchmarks.prediction_log import T0
     from mlreport.config import parse_config
-    from mlreport.connectors.predictions import PredictionsSource
+    from mlreport.connectors.predictions.source import PredictionsSource
     from mlreport.metrics import MetricContext, Window
     from mlreport.plugins import performance_sql as ps
     from mlreport.plugins.fairness import FairnessMetrics

@@ -13,7 +13,7 @@ import polars as pl
 import pytest
 
 from mlreport.config import Config, parse_config, validate_options
-from mlreport.connectors import predictions as predictions_module
+from mlreport.connectors.predictions.source import PredictionsSource
 from mlreport.sources import SyncStats, sync_source
 from mlreport.warehouse import Warehouse
 
@@ -60,11 +60,11 @@ BASE_OPTIONS: dict[str, Any] = {
 }
 
 
-def build(config: Config) -> list[predictions_module.PredictionsSource]:
+def build(config: Config) -> list[PredictionsSource]:
     """The config's sources, built without loading every plugin (imports are slow here)."""
     out = []
     for i, src in enumerate(config.sources):
-        cls = predictions_module.PredictionsSource
+        cls = PredictionsSource
         options = validate_options(cls.Options, src.options, config, ("sources", i))
         out.append(cls(src.name, options, config))
     return out

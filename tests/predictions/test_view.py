@@ -10,6 +10,7 @@ import polars as pl
 
 from mlreport.config import parse_config
 from mlreport.connectors import predictions as predictions_module
+from mlreport.connectors.predictions.source import PredictionsSource
 from mlreport.sources import sync_source
 from mlreport.warehouse import Warehouse
 from tests.predictions.conftest import BASE_OPTIONS, START, build, json_to_toml, log_frame
@@ -262,8 +263,8 @@ def test_view_reads_files_in_place(world):
 def test_registered_as_predictions():
     found = {}
     predictions_module.register_sources(register=lambda name, cls: found.update({name: cls}))
-    assert found == {"predictions": predictions_module.PredictionsSource}
-    assert predictions_module.PredictionsSource.entity_kind == "model"
+    assert found == {"predictions": PredictionsSource}
+    assert PredictionsSource.entity_kind == "model"
 
 
 def _cols():

@@ -1,0 +1,175 @@
+"""The built-in ``predictions`` source: a prediction log exposed as a warehouse view, not copied.
+
+Each sync fingerprints the log's files (an unchanged size and mtime reuse the stored sha256),
+checks that they share one schema, binds every column mapping and the ``where`` filter in a
+scratch DuckDB connection (so a bad expression is reported with its config key and DuckDB's
+message before anything in the warehouse changes), and then yields the view
+``predictions__<name>`` over exactly the fingerprinted files, the optional reference view, the
+``prediction_logs`` row and the rebuilt canonical ``predictions`` view, all committed with the
+cursor at one checkpoint. See docs/sources-predictions.md.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from mlreport.connectors.predictions import files as pf
+from mlreport.connectors.predictions.options import SHAP_PREFIX, PredictionsOptions
+from mlreport.connectors.predictions.views import (
+    LogInput,
+    ViewBuilder,
+    canonical_sql,
+    config_key,
+    scratch_connection,
+)
+from mlreport.sources import Checkpoint, Rows, Source, SourceError, Stream, View
+
+
+class PredictionsSource(Source):
+    """A prediction log as a view; see the module docstring."""
+
+    Options = PredictionsOptions
+    entity_kind = "model"
+
+    @property
+    def opts(self) -> PredictionsOptions:
+        return self.options  # type: ignore[return-value]
+
+    @property
+    def view_name(self) -> str:
+        return f"predictions__{self.name}"
+
+    @property
+    def reference_view_name(self) -> str:
+        return f"predictions_reference__{self.name}"
+
+    def streams(self) -> list[Stream]:
+        return [Stream("logs", "prediction_logs", ("log",), "entity")]
+
+    def check(self) -> str:
+        if self.opts.database is not None:
+            return f"table {self.opts.table!r} of {self.opts.database}"
+        return f"{len(pf.expand(self.opts.paths(), self._key('path')))} file(s)"
+
+    def read(self, stream: Stream, cursor: Any) -> Iterator[Rows | View | Checkpoint]:
+        known = pf.load_cursor(cursor)
+        views = ViewBuilder(self.name, self.opts)
+        con = scratch_connection()
+        try:
+            main = self._input(con, known)
+            view = views.mapped(con, main)
+            row_count = views.row_count(con, main, view)
+            ref_input = self._reference_input(con, known)
+            ref_view = views.reference(con, ref_input, view, self.view_name)
+            canonical = canonical_sql(con, self.warehouse, self.name, self.view_name)
+        finally:
+            con.close()
+        yield View(self.view_name, view.sql)
+        if ref_view is not None:
+            yield View(self.reference_view_name, ref_view)
+        yield Rows(self._log_row(main, ref_input, row_count))
+        yield View("predictions", canonical)
+        infos = main.infos + (ref_input.infos if ref_input else [])
+        yield Checkpoint(pf.make_cursor(infos))
+
+    # -- inputs --------------------------------------------------------------------------------
+
+    def _key(self, key: str) -> str:
+        return config_key(self.name, key)
+
+    def _input(self, con: duckdb.DuckDBPyConnection, known: dict[str, Any]) -> LogInput:
+        if self.opts.database is not None and self.opts.table is not None:
+            return self._table_input(con, known, self.opts.database, self.opts.table)
+        return self._files_input(con, known, self.opts.paths(), "path")
+
+    def _files_input(
+        self, con: duckdb.DuckDBPyConnection, known: dict[str, Any], paths: list[Path], key: str
+    ) -> LogInput:
+        files = pf.expand(paths, self._key(key))
+        infos = [
+            pf.fingerprint(p, known, lambda q: pf.file_schema(con, q), self.count) for p in files
+        ]
+        self.count("files", len(infos))
+        pf.check_same_schema(infos, self._key(key))
+        relation = pf.scan_sql(files, pf.file_format(files[0]))
+        label = str(files[0]) if len(files) == 1 else f"{files[0]} (and {len(files) - 1} more)"
+        schema = pf.describe(con, relation, f"{self._key(key)}: {label}")
+        return LogInput(key, relation, infos, label, schema)
+
+    def _table_input(
+        self, con: duckdb.DuckDBPyConnection, known: dict[str, Any], database: Path, table: str
+    ) -> LogInput:
+        if not database.is_file():
+            what = "is not a file" if database.exists() else "does not exist"
+            raise SourceError(f"{self._key('database')}: {database} {what}")
+        relation = pf.table_sql(database, table)
+        label = f"table {table!r} of {database}"
+        info = pf.fingerprint(database, known, lambda _: (), self.count)
+        self.count("files", 1)
+        # Describe the table every time (cheap; the cursor's schema is for files).
+        schema = pf.describe(con, relation, self._key("table") + f": {label}")
+        info = pf.FileInfo(info.path, info.size, info.mtime_ns, info.sha256, schema)
+        return LogInput("table", relation, [info], label, schema)
+
+    def _reference_input(
+        self, con: duckdb.DuckDBPyConnection, known: dict[str, Any]
+    ) -> LogInput | None:
+        ref = self.opts.reference
+        if ref is None or ref.path is None:
+            return None
+        return self._files_input(con, known, ref.paths(), "reference.path")
+
+    # -- the prediction_logs row -------------------------------------------------------------
+
+    def _log_row(self, main: LogInput, ref: LogInput | None, row_count: int) -> pl.DataFrame:
+        opts = self.opts
+        reference = opts.reference
+        kind = None if reference is None else ("files" if ref is not None else "window")
+        shap = {}
+        if opts.explain is not None and opts.explain.shap_prefix is not None:
+            shap = {f: SHAP_PREFIX + f for f in opts.explained()}
+        row = {
+            "log": self.name,
+            "entity": opts.entity,
+            "task": opts.task,
+            "view_name": self.view_name,
+            "reference_view": None if reference is None else self.reference_view_name,
+            "reference_kind": kind,
+            "reference_since": reference.since if reference else None,
+            "reference_until": reference.until if reference else None,
+            "numeric_features": list(opts.features.numeric),
+            "categorical_features": list(opts.features.categorical),
+            "sensitive_features": list(opts.features.sensitive),
+            "intersections": json.dumps(opts.features.intersections),
+            "shap_columns": json.dumps(shap, sort_keys=True),
+            "files": json.dumps([i.manifest() for i in main.infos]),
+            "reference_files": json.dumps([i.manifest() for i in ref.infos]) if ref else None,
+            "row_count": row_count,
+        }
+        return pl.DataFrame([row], schema=LOG_ROW_SCHEMA)
+
+
+LOG_ROW_SCHEMA = {
+    "log": pl.String,
+    "entity": pl.String,
+    "task": pl.String,
+    "view_name": pl.String,
+    "reference_view": pl.String,
+    "reference_kind": pl.String,
+    "reference_since": pl.Datetime("us", "UTC"),
+    "reference_until": pl.Datetime("us", "UTC"),
+    "numeric_features": pl.List(pl.String),
+    "categorical_features": pl.List(pl.String),
+    "sensitive_features": pl.List(pl.String),
+    "intersections": pl.String,
+    "shap_columns": pl.String,
+    "files": pl.String,
+    "reference_files": pl.String,
+    "row_count": pl.Int64,
+}
