@@ -22,14 +22,14 @@ cached under ``$XDG_CACHE_HOME/mlreport`` (default ``~/.cache/mlreport``). Shape
 
 The fast path is ``mlreport.metrics.compute_metrics`` (both families, one window over the whole
 span, results stored as ``mlreport metrics`` does). The reference is pandas for the tables plus,
-for lead time, a per-deployment ``rev-list D ^P`` walk over Python dicts and sets (a heap by
-generation, as git does). Both results must be equal (relative tolerance 1e-9).
+for lead time, the definition as it reads: each entity's successful production deployments in
+order, a set per (entity, repository) of the commits production already had, and a Python walk
+from each deployment that stops at them. Both results must be equal (relative tolerance 1e-9).
 """
 
 from __future__ import annotations
 
 import argparse
-import heapq
 import json
 import math
 import os
@@ -341,32 +341,18 @@ def _dims(env: str | None, stat: str | None = None) -> str:
     return json.dumps(d, sort_keys=True, separators=(",", ":"))
 
 
-def rev_list(commits: dict, head: str, base: str) -> list[str]:
-    """``git rev-list head ^base`` by git's painting: a heap by generation, Python sets."""
-    gen = {head: commits[head][0], base: commits[base][0]}
-    flags = {head: False, base: True}  # True = uninteresting
-    if head == base:
-        return []
-    heap = [(-gen[head], head), (-gen[base], base)]
-    heapq.heapify(heap)
-    interesting = 1
+def first_reached(commits: dict, head: str, shipped: set[str]) -> list[str]:
+    """Commits reachable from ``head`` that are not in ``shipped`` (what production already
+    had), by a plain stack walk that stops at shipped commits; adds them to ``shipped``."""
     out = []
-    while heap and interesting:
-        _, c = heapq.heappop(heap)
-        bad = flags[c]
-        if not bad:
-            interesting -= 1
-            out.append(c)
-        for p in commits[c][1]:
-            if p not in commits:
-                continue
-            if p not in flags:
-                flags[p] = bad
-                heapq.heappush(heap, (-commits[p][0], p))
-                interesting += not bad
-            elif bad and not flags[p]:
-                flags[p] = True
-                interesting -= 1
+    todo = [head]
+    while todo:
+        c = todo.pop()
+        if c in shipped or c not in commits:
+            continue
+        shipped.add(c)
+        out.append(c)
+        todo.extend(commits[c][1])
     return out
 
 
@@ -399,12 +385,17 @@ def pandas_metrics(path: Path, window: Window, production=("production", "prod")
         lambda s: s.shift(-1).bfill()
     )
     inside = (deps["finished_at"] >= window.start) & (deps["finished_at"] < window.end)
-    # links and changes
+    # links and changes: each commit once, at its entity's first production deployment that
+    # reaches it (per repository); the first deployment of a repository ships nothing
     mapped = mapping.groupby("entity")["repo"].apply(set).to_dict()
     all_repos = sorted(repos)
     lead: dict[int, list[float]] = {}
     linked = {}
-    for i in deps.index[ok & inside]:
+    shipped: dict[tuple[str, str], set[str]] = {}
+    reach_order = deps[ok].sort_values(
+        ["entity", "finished_at", "environment", "source", "deployment_id"]
+    )
+    for i in reach_order.index:
         entity, sha = deps.at[i, "entity"], deps.at[i, "commit_sha"]
         repo = None
         if sha is not None:
@@ -413,18 +404,16 @@ def pandas_metrics(path: Path, window: Window, production=("production", "prod")
                     repo = r
                     break
         linked[i] = repo is not None
-        p = deps.at[i, "prev"]
-        if repo is None or pd.isna(p):
+        if repo is None:
             continue
-        p_sha = deps.at[int(p), "commit_sha"]
         graph = repos[repo]
-        if p_sha not in graph:
+        first = (entity, repo) not in shipped
+        new = first_reached(graph, sha, shipped.setdefault((entity, repo), set()))
+        if first or not inside[i]:
             continue
         fin = deps.at[i, "finished_at"]
         lead[i] = [
-            (fin - graph[c][2]).total_seconds() / 3600
-            for c in rev_list(graph, sha, p_sha)
-            if graph[c][2] is not None
+            (fin - graph[c][2]).total_seconds() / 3600 for c in new if graph[c][2] is not None
         ]
     deps["linked"] = pd.Series(linked)
     # attribution

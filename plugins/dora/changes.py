@@ -1,10 +1,20 @@
-"""The changes each deployment ships: ``git rev-list D ^P`` for all deployments at once.
+"""The changes each deployment ships: the commits that reach production with it.
+
+A change of a successful production deployment D is a commit reachable from D's commit and
+from **no earlier successful production deployment of D's entity** (in D's repository): each
+commit counts once, at its first production deployment, however release lines interleave
+(a maintenance 2.2.5 after 2.3.2 ships only its own backports). The entity's first deployment
+in a repository ships nothing: there is nothing before it to tell new commits from old.
 
 A deployment is linked to a commit through ``repo_entities``: among the repositories mapped to
 its entity, or, for an entity without a mapping, among all repositories, the first by name that
-holds the sha. The previous deployment P is looked up in D's repository. D ships no changes
-when it has no P (the first deployment) or when P's sha is not in D's repository (git would
-refuse ``rev-list D ^P`` too).
+holds the sha.
+
+Computed for all deployments at once: with the entity's deployments in order in each
+repository (D_0, D_1, …), a commit first reached at D_j is in ``rev-list D_j ^D_{j-1}``, so the
+first such set that holds it (by deployment order) is its first deployment, unless it is an
+ancestor of D_0 (production had it from the start); only commits at or below D_0's generation
+can be, and only those are checked, with ``rev-list D_j ^D_0``.
 """
 
 from __future__ import annotations
@@ -16,6 +26,7 @@ import numpy as np
 import polars as pl
 
 from mlreport.plugins.dora.commit_graph import CommitGraph
+from mlreport.plugins.dora.data import SUCCESS
 from mlreport.plugins.dora.graph_loading import load_commit_graph
 from mlreport.plugins.dora.rev_list import rev_list
 
@@ -29,7 +40,6 @@ class Changes:
     """
 
     d_row: np.ndarray
-    p_row: np.ndarray
     repo: np.ndarray  # index into repos, -1 when unlinked
     repos: tuple[str, ...]
     di: np.ndarray
@@ -45,67 +55,116 @@ class Changes:
 
 @dataclass(frozen=True)
 class Loaded:
-    """What the warehouse says about the wanted deployments' commits (the expensive part)."""
+    """What the warehouse says about the deployments' commits (the expensive part)."""
 
     wanted_di: np.ndarray
     graph: CommitGraph | None
-    found_i: np.ndarray  # 2 * di for D's sha, 2 * di + 1 for P's sha
+    found_di: np.ndarray  # a deployment whose sha a node holds, once per repository
     found_node: np.ndarray
     mapping: pl.DataFrame
 
 
 def changes(con: duckdb.DuckDBPyConnection, deps: pl.DataFrame, wanted_di: np.ndarray) -> Changes:
-    """Link the deployments ``wanted_di`` (row numbers of ``deps``) and walk their changes."""
+    """Link the deployments ``wanted_di`` (row numbers of ``deps``) and find their changes."""
     return walk(deps, load(con, deps, wanted_di))
 
 
+def members(deps: pl.DataFrame, wanted_di: np.ndarray) -> np.ndarray:
+    """The successful deployments that decide what the wanted ones ship: every successful
+    deployment of their entities up to the last wanted one, in deployment order."""
+    if wanted_di.size == 0:
+        return wanted_di
+    last = deps[wanted_di].group_by("ek").agg(pl.col("rank").max().alias("last"))
+    chosen = (
+        deps.filter(pl.col("status") == SUCCESS)
+        .join(last, on="ek", how="inner")
+        .filter(pl.col("rank") <= pl.col("last"))
+    )
+    return np.sort(chosen["di"].to_numpy().astype(np.int64))
+
+
 def load(con: duckdb.DuckDBPyConnection, deps: pl.DataFrame, wanted_di: np.ndarray) -> Loaded:
-    """Load the commit graph of the wanted deployments' repositories and find their shas and
-    their predecessors' shas, in one pass over ``commits``. Touches the warehouse only
-    through ``con`` (so it can run on a cursor in another thread)."""
+    """Load the commit graph of the deployments' repositories and find the shas of every
+    deployment that decides what the wanted ones ship, in one pass over ``commits``. Touches
+    the warehouse only through ``con`` (so it can run on a cursor in another thread)."""
     wanted_di = np.asarray(wanted_di, dtype=np.int64)
     mapping = con.sql("SELECT DISTINCT entity, repo FROM repo_entities").pl()
     none = np.zeros(0, dtype=np.int64)
     if wanted_di.size == 0:
         return Loaded(wanted_di, None, none, none, mapping)
-    sha = deps["commit_sha"]
-    prev = deps["prev_di"].fill_null(-1).to_numpy()[wanted_di]
-    has_p = prev >= 0
-    find = pl.concat(
-        [
-            pl.DataFrame({"i": wanted_di * 2, "sha": sha.gather(wanted_di)}),
-            pl.DataFrame({"i": wanted_di[has_p] * 2 + 1, "sha": sha.gather(prev[has_p])}),
-        ]
-    )
-    entities = deps["entity"].gather(wanted_di).unique()
+    member_di = members(deps, wanted_di)
+    find = pl.DataFrame({"i": member_di, "sha": deps["commit_sha"].gather(member_di)})
+    entities = deps["entity"].gather(member_di).unique()
     repos = _repos_to_load(con, entities, mapping)
-    graph, found_i, found_node = load_commit_graph(con, repos, find)
-    return Loaded(wanted_di, graph, found_i, found_node, mapping)
+    graph, found_di, found_node = load_commit_graph(con, repos, find)
+    return Loaded(wanted_di, graph, found_di, found_node, mapping)
 
 
 def walk(deps: pl.DataFrame, loaded: Loaded) -> Changes:
-    """Link each wanted deployment and its P to commits, then walk ``rev-list D ^P``."""
+    """Link each deployment to a commit, then find the commits each wanted one ships first."""
     n = deps.height
     d_row = np.full(n, -1, dtype=np.int64)
-    p_row = np.full(n, -1, dtype=np.int64)
     repo = np.full(n, -1, dtype=np.int64)
     none = np.zeros(0, dtype=np.int64)
     graph = loaded.graph
     if graph is None:
-        return Changes(d_row, p_row, repo, (), none, none, none, none)
+        return Changes(d_row, repo, (), none, none, none, none)
     ek = deps["ek"].to_numpy()
     allowed = _allowed(deps, loaded.mapping, graph.repos)
-    d_node, p_node, rk = _link(loaded.found_i, loaded.found_node, graph, ek, allowed, n)
-    linked = d_node >= 0
-    d_row[linked] = graph.rowid[d_node[linked]]
-    repo[linked] = rk[linked]
-    ok_p = p_node >= 0
-    p_row[ok_p] = graph.rowid[p_node[ok_p]]
-    pairs = np.flatnonzero(linked & ok_p)
-    k, node = rev_list(graph, d_node[pairs], p_node[pairs])
-    return Changes(
-        d_row, p_row, repo, graph.repos, pairs[k], node, graph.authored_us[node], graph.rowid
-    )
+    di, node, rk = _hits(loaded.found_di, loaded.found_node, graph, ek, allowed)
+    own_rk = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(own_rk, di, rk)
+    own = rk == own_rk[di]
+    d_row[di[own]] = graph.rowid[node[own]]
+    repo[di[own]] = rk[own]
+    rank = deps["rank"].to_numpy()
+    c_di, c_node = _first_reached(graph, di, node, rk, ek[di] * len(graph.repos) + rk, rank)
+    # a change belongs to its deployment in the deployment's own repository, if it was asked for
+    keep = (graph.repo[c_node] == own_rk[c_di]) & np.isin(c_di, loaded.wanted_di)
+    c_di, c_node = c_di[keep], c_node[keep]
+    order = np.lexsort((c_node, c_di))
+    c_di, c_node = c_di[order], c_node[order]
+    return Changes(d_row, repo, graph.repos, c_di, c_node, graph.authored_us[c_node], graph.rowid)
+
+
+def _first_reached(
+    graph: CommitGraph,
+    di: np.ndarray,
+    node: np.ndarray,
+    rk: np.ndarray,
+    group: np.ndarray,
+    rank: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(deployment, commit) for every commit of a group (entity, repository) and the first
+    deployment of that group that reaches it; ancestors of the group's first deployment and
+    the first deployment's own commits are left out."""
+    order = np.lexsort((rank[di], group))
+    di, node, group = di[order], node[order], group[order]
+    first = np.ones(di.size, dtype=bool)
+    first[1:] = group[1:] != group[:-1]
+    later = np.flatnonzero(~first)
+    if later.size == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    k, found = rev_list(graph, node[later], node[later - 1])
+    pair = later[k]
+    # each commit once per group: at its first deployment in order
+    by = np.lexsort((rank[di[pair]], found, group[pair]))
+    pair, found = pair[by], found[by]
+    once = np.ones(pair.size, dtype=bool)
+    once[1:] = (group[pair[1:]] != group[pair[:-1]]) | (found[1:] != found[:-1])
+    pair, found = pair[once], found[once]
+    # what the group's first deployment already had is no change
+    start = np.maximum.accumulate(np.where(first, np.arange(di.size), 0))
+    base = node[start[pair]]
+    low = graph.generation[found] <= graph.generation[base]
+    if low.any():
+        suspect = np.unique(pair[low])
+        kk, new = rev_list(graph, node[suspect], node[start[suspect]])
+        fresh = suspect[kk] * graph.size + new
+        keep = np.ones(pair.size, dtype=bool)
+        keep[low] = np.isin(pair[low] * graph.size + found[low], fresh)
+        pair, found = pair[keep], found[keep]
+    return di[pair], found
 
 
 def _repos_to_load(
@@ -139,18 +198,17 @@ def _allowed(deps: pl.DataFrame, mapping: pl.DataFrame, repos: tuple[str, ...]) 
     return _Allowed(mapped, keys)
 
 
-def _link(
-    found_i: np.ndarray,
+def _hits(
+    found_di: np.ndarray,
     found_node: np.ndarray,
     graph: CommitGraph,
     ek: np.ndarray,
     allowed: _Allowed,
-    n: int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per deployment: D's node (first allowed repository), P's node in that repository."""
-    di, is_p = found_i // 2, (found_i % 2) == 1
+    """Every (deployment, node, repository) where a deployment's sha is in a repository its
+    entity may deploy from (the mapped ones; any, for an entity without a mapping)."""
     rk = graph.repo[found_node].astype(np.int64)
-    e = ek[di]
+    e = ek[found_di]
     key = e * max(len(graph.repos), 1) + rk
     if allowed.keys.size:
         pos = np.clip(np.searchsorted(allowed.keys, key), 0, allowed.keys.size - 1)
@@ -158,14 +216,4 @@ def _link(
     else:
         in_map = np.zeros(key.size, dtype=bool)
     ok = ~allowed.mapped[e] | in_map
-    d_rk = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
-    d_cand = ok & ~is_p
-    np.minimum.at(d_rk, di[d_cand], rk[d_cand])
-    d_node = np.full(n, -1, dtype=np.int64)
-    best = d_cand & (rk == d_rk[di])
-    d_node[di[best]] = found_node[best]
-    d_rk[d_node < 0] = -1
-    p_node = np.full(n, -1, dtype=np.int64)
-    p_ok = is_p & (rk == d_rk[di])
-    p_node[di[p_ok]] = found_node[p_ok]
-    return d_node, p_node, d_rk
+    return found_di[ok], found_node[ok], rk[ok]

@@ -70,7 +70,9 @@ def load_deployments(
 
     That order breaks ties between equal ``finished_at`` deterministically; ``prev_di`` is the
     previous successful deployment of the same entity and environment (P), ``next_success``
-    the ``finished_at`` of the next successful one.
+    the ``finished_at`` of the next successful one. ``rank`` orders an entity's deployments
+    across its production environments (finished_at, environment, source, id): the order in
+    which commits reach production.
     """
     frame = con.sql(
         "SELECT source, deployment_id, entity, environment, commit_sha, "
@@ -81,8 +83,14 @@ def load_deployments(
         params=_params(production, entities),
     ).pl()
     success = pl.col("status") == SUCCESS
+    order = frame.select(
+        pl.arg_sort_by(["entity", "fin", "environment", "source", "deployment_id"])
+    ).to_series()
+    rank = np.empty(frame.height, dtype=np.int64)
+    rank[order.to_numpy()] = np.arange(frame.height, dtype=np.int64)
     return (
         frame.with_row_index("di")
+        .with_columns(pl.Series("rank", rank))
         .with_columns(pl.col("di").cast(pl.Int64))
         .with_columns(
             ek=_starts(pl.col("entity") != pl.col("entity").shift(1)),

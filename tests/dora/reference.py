@@ -98,16 +98,34 @@ def reference(
         holding = sorted(r for r in allowed if sha in repos.get(r, {}))
         return holding[0] if holding else None
 
+    # A change of D: reachable from D and from no earlier successful production deployment of
+    # D's entity (any production environment) whose commit is in D's repository. D ships
+    # nothing when there is no such earlier deployment.
+    def reach_order(d):
+        return (d["finished_at"], d["environment"], d["source"], d["deployment_id"])
+
     changes: dict[int, list[float]] = defaultdict(list)
     for d in deps:
         if d["status"] != "success":
             continue
         d["repo"] = link(d["entity"], d["commit_sha"])
-        p = d["prev"]
-        if d["repo"] is None or p is None or p["commit_sha"] not in repos[d["repo"]]:
+        if d["repo"] is None:
             continue
         graph = repos[d["repo"]]
-        shipped = reach(graph, d["commit_sha"]) - reach(graph, p["commit_sha"])
+        earlier = [
+            e
+            for e in deps
+            if e["entity"] == d["entity"]
+            and e["status"] == "success"
+            and reach_order(e) < reach_order(d)
+            and e["commit_sha"] in graph
+        ]
+        if not earlier:
+            continue
+        before: set[str] = set()
+        for e in earlier:
+            before |= reach(graph, e["commit_sha"])
+        shipped = reach(graph, d["commit_sha"]) - before
         for sha in shipped:
             when = authored[(d["repo"], sha)]
             if when is not None:

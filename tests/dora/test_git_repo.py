@@ -1,4 +1,5 @@
-"""Changes of deployments of a real git repository equal ``git rev-list D ^P``."""
+"""Changes of deployments of a real git repository equal ``git rev-list D ^E1 ^E2 …`` over
+every earlier deployment E: each commit once, at its first production deployment."""
 
 from __future__ import annotations
 
@@ -103,8 +104,10 @@ def test_changes_equal_git_rev_list(tmp_path, repo):
         for d in changes["deployment_id"].unique().to_list()
     }
     for i in range(1, len(order)):
-        head, base = shas[order[i]], shas[order[i - 1]]
-        want = sorted(git(repo, "rev-list", head, f"^{base}").split())
+        # each commit once, at its first production deployment: not reachable from ANY
+        # earlier deployment (git takes several negative refs)
+        earlier = [f"^{shas[name]}" for name in order[:i]]
+        want = sorted(git(repo, "rev-list", shas[order[i]], *earlier).split())
         assert got.get(f"d{i}", []) == want, order[i]
     assert "d0" not in got  # the first deployment ships nothing
     assert len(got) >= 6

@@ -67,18 +67,38 @@ def test_a_merge_ships_each_side_commit_once(wh):
     assert changes["deployment_id"].unique().to_list() == ["d2"]
 
 
-def test_a_rollback_to_an_older_sha_ships_nothing_and_the_fix_ships_again(wh):
+def test_a_rollback_and_the_redeploy_ship_each_commit_once(wh):
     d = Data()
     c = d.chain("c", 3)
     d.deploy("d1", c[0], t(hours=10))
     d.deploy("d2", c[2], t(hours=11))  # ships c2, c3
     d.deploy("d3", c[0], t(hours=12), kind="rollback")  # back to c1: ships nothing
-    d.deploy("d4", c[2], t(hours=13))  # c2, c3 again
+    d.deploy("d4", c[2], t(hours=13))  # c2, c3 were in production already: nothing new
     changes = deployment_changes(d.write(wh), config(), WEEK)
-    assert changes.group_by("deployment_id").len().sort("deployment_id").rows() == [
-        ("d2", 2),
-        ("d4", 2),
+    assert changes.group_by("deployment_id").len().sort("deployment_id").rows() == [("d2", 2)]
+
+
+def test_interleaved_release_lines_ship_each_commit_at_its_first_production_deployment(wh):
+    """Feature line 2.3.x and maintenance line 2.2.x deploy in turns (2.3.2, then 2.2.5,
+    then 2.3.3): each commit counts once, when it first reached production."""
+    d = Data()
+    base = d.chain("b", 3)  # b1..b3: history before the lines split
+    m = d.chain("m", 2, parent=base[-1])  # 2.2 backports m1, m2
+    f = d.chain("f", 3, parent=base[-1])  # 2.3 features f1..f3
+    d.deploy("v2.3.1", f[0], t(hours=1))  # baseline: ships nothing
+    d.deploy("v2.2.4", m[0], t(hours=2))  # m1 only (b1..b3 were in production with 2.3.1)
+    d.deploy("v2.3.2", f[1], t(hours=3))  # f2
+    d.deploy("v2.2.5", m[1], t(hours=4))  # m2, not m1 again
+    d.deploy("v2.3.3", f[2], t(hours=5))  # f3, nothing of the 2.2 line (not reachable)
+    changes = deployment_changes(d.write(wh), config(), WEEK)
+    got = changes.group_by("deployment_id").agg(pl.col("sha").sort()).sort("deployment_id")
+    assert got.rows() == [
+        ("v2.2.4", ["m1"]),
+        ("v2.2.5", ["m2"]),
+        ("v2.3.2", ["f2"]),
+        ("v2.3.3", ["f3"]),
     ]
+    assert changes["sha"].n_unique() == changes.height  # no commit counted twice
 
 
 def test_unlinked_shas_are_counted_and_ship_nothing(wh):
@@ -87,11 +107,11 @@ def test_unlinked_shas_are_counted_and_ship_nothing(wh):
     d.deploy("d1", "c1", t(hours=5))
     d.deploy("d2", None, t(hours=6))
     d.deploy("d3", "not-a-commit", t(hours=7))
-    d.deploy("d4", "c2", t(hours=8))  # P is d3, whose sha is unknown: no changes
+    d.deploy("d4", "c2", t(hours=8))  # c2 is new since d1 (d2, d3 are unlinked): ships c2
     d.deploy("d5", "c2", t(hours=9), status="failure")  # not successful: not counted
     f = compute(d.write(wh), [WEEK])
     assert value(f, "dora.unlinked_deployments") == (2.0, 4)
-    assert lead(f) == (None, 0)
+    assert lead(f) == (7.0, 1)  # c2 authored at 01:00 (T0 + 1 h), d4 at 08:00
 
 
 def test_null_generations_are_computed(wh):
