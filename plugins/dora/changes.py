@@ -19,7 +19,7 @@ can be, and only those are checked, with ``rev-list D_j ^D_0``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import duckdb
 import numpy as np
@@ -29,6 +29,20 @@ from mlreport.plugins.dora.commit_graph import CommitGraph
 from mlreport.plugins.dora.data import SUCCESS
 from mlreport.plugins.dora.graph_loading import load_commit_graph
 from mlreport.plugins.dora.rev_list import rev_list
+from mlreport.warehouse import registered
+
+# An abbreviated sha (7–39 hex digits, any case) per deployment and repository: the full sha it
+# names there (``resolved``) when exactly one commit starts with it, else null (``matches`` > 1).
+PREFIXES = pl.DataFrame(
+    schema={
+        "di": pl.Int64,
+        "sha": pl.String,
+        "repo": pl.String,
+        "resolved": pl.String,
+        "matches": pl.Int64,
+    }
+)
+ABBREVIATED = r"^[0-9a-fA-F]{7,40}$"
 
 
 @dataclass(frozen=True)
@@ -46,6 +60,7 @@ class Changes:
     node: np.ndarray
     authored: np.ndarray
     node_rowid: np.ndarray  # the graph's rowid of each node
+    prefixes: pl.DataFrame = field(default_factory=PREFIXES.clear)  # di, sha, repo, resolved
 
     @property
     def crow(self) -> np.ndarray:
@@ -62,6 +77,7 @@ class Loaded:
     found_di: np.ndarray  # a deployment whose sha a node holds, once per repository
     found_node: np.ndarray
     mapping: pl.DataFrame
+    prefixes: pl.DataFrame = field(default_factory=PREFIXES.clear)  # abbreviated shas
 
 
 def changes(con: duckdb.DuckDBPyConnection, deps: pl.DataFrame, wanted_di: np.ndarray) -> Changes:
@@ -96,8 +112,41 @@ def load(con: duckdb.DuckDBPyConnection, deps: pl.DataFrame, wanted_di: np.ndarr
     find = pl.DataFrame({"i": member_di, "sha": deps["commit_sha"].gather(member_di)})
     entities = deps["entity"].gather(member_di).unique()
     repos = _repos_to_load(con, entities, mapping)
+    prefixes = resolve_prefixes(con, find, repos)
+    resolved = prefixes.filter(pl.col("resolved").is_not_null())
+    find = pl.concat([find, resolved.select(i="di", sha="resolved")]).unique()
     graph, found_di, found_node = load_commit_graph(con, repos, find)
-    return Loaded(wanted_di, graph, found_di, found_node, mapping)
+    return Loaded(wanted_di, graph, found_di, found_node, mapping, prefixes)
+
+
+def resolve_prefixes(
+    con: duckdb.DuckDBPyConnection, find: pl.DataFrame, repos: list[str]
+) -> pl.DataFrame:
+    """Resolve abbreviated (or upper-case) shas of ``find`` (i, sha) against ``repos``, as git
+    does: a prefix names a commit of a repository when exactly one commit there starts with it.
+    Only shas that match no commit exactly are tried (one hash join on the first 7 digits)."""
+    candidates = find.filter(
+        pl.col("sha").str.contains(ABBREVIATED)
+        & (
+            (pl.col("sha").str.len_chars() < 40)
+            | (pl.col("sha") != pl.col("sha").str.to_lowercase())
+        )
+    ).with_columns(pl.col("sha").str.to_lowercase().alias("prefix"))
+    if candidates.is_empty() or not repos:
+        return PREFIXES.clear()
+    with registered(con, candidates.select("i", "sha", "prefix")) as name:
+        hits = con.sql(
+            f"SELECT f.i AS di, f.sha, c.repo, min(c.sha) AS resolved, count(*) AS matches "
+            f"FROM {name} f JOIN commits c ON left(c.sha, 7) = left(f.prefix, 7) "
+            "AND starts_with(c.sha, f.prefix) WHERE list_contains($repos, c.repo) "
+            "GROUP BY ALL ORDER BY di, repo",
+            params={"repos": sorted(set(repos))},
+        ).pl()
+    return hits.with_columns(
+        pl.when(pl.col("matches") == 1).then(pl.col("resolved")).alias("resolved"),
+        pl.col("di").cast(pl.Int64),
+        pl.col("matches").cast(pl.Int64),
+    ).select(PREFIXES.columns)
 
 
 def walk(deps: pl.DataFrame, loaded: Loaded) -> Changes:
@@ -124,7 +173,8 @@ def walk(deps: pl.DataFrame, loaded: Loaded) -> Changes:
     c_di, c_node = c_di[keep], c_node[keep]
     order = np.lexsort((c_node, c_di))
     c_di, c_node = c_di[order], c_node[order]
-    return Changes(d_row, repo, graph.repos, c_di, c_node, graph.authored_us[c_node], graph.rowid)
+    authored = graph.authored_us[c_node]
+    return Changes(d_row, repo, graph.repos, c_di, c_node, authored, graph.rowid, loaded.prefixes)
 
 
 def _first_reached(

@@ -1,6 +1,7 @@
-"""The detail rows the ``dora`` family publishes as ``details.dora_changes``: one row per
-change a deployment ships, from the same facts and changes as ``dora.lead_time``, so a
-report's lead-time distribution matches the metric."""
+"""The detail rows the ``dora`` family publishes: ``details.dora_changes``, one row per change
+a deployment ships, from the same facts and changes as ``dora.lead_time`` (so a report's
+lead-time distribution matches the metric); and ``details.dora_sha_prefixes``, the deployments
+that named an abbreviated sha and what it resolved to."""
 
 from __future__ import annotations
 
@@ -42,6 +43,26 @@ def changes_frame(warehouse: Warehouse, facts: DoraFacts, found: Changes) -> pl.
         "sha",
         _as_time("authored").alias("authored_at"),
         pl.col("lead").alias("lead_time_hours"),
+    )
+
+
+def prefixes_frame(facts: DoraFacts, found: Changes) -> pl.DataFrame:
+    """Deployments that named an abbreviated sha, per repository tried: ``resolved`` the full
+    sha (null when ``matches`` > 1 commits start with it: ambiguous, so not linked there)."""
+    deps = facts.deployments.select("di", "entity", "environment", "source", "deployment_id", "fin")
+    out = found.prefixes.join(deps, on="di", how="inner").sort(
+        "entity", "environment", "fin", "source", "deployment_id", "repo"
+    )
+    return out.select(
+        "entity",
+        "environment",
+        "source",
+        "deployment_id",
+        _as_time("fin").alias("finished_at"),
+        pl.col("sha").alias("commit_sha"),
+        "repo",
+        "resolved",
+        "matches",
     )
 
 

@@ -9,6 +9,7 @@ published ``details.dora_changes``.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -23,11 +24,14 @@ from mlreport.plugins.dora import changes, data, rows
 from mlreport.plugins.dora.bands import DORA_2023
 from mlreport.plugins.dora.changes import Changes, Loaded
 from mlreport.plugins.dora.data import DoraFacts
-from mlreport.plugins.dora.details import changes_frame
+from mlreport.plugins.dora.details import changes_frame, prefixes_frame
 from mlreport.plugins.dora.rows import Grid
 from mlreport.warehouse import Warehouse
 
 P = ("p50", "p75", "p90")
+
+
+log = logging.getLogger("mlreport")
 
 
 class DoraMetrics(MetricFamily):
@@ -84,10 +88,22 @@ class DoraMetrics(MetricFamily):
 
     def compute(self, ctx: MetricContext) -> pl.DataFrame:
         out = compute_rows(ctx, dora=True, ops=False)
+        shared: _Shared = ctx.cache["dora"]
+        prefixes = prefixes_frame(shared.facts, shared.changes)
+        for r in prefixes.filter(pl.col("resolved").is_null()).iter_rows(named=True):
+            log.warning(
+                "dora: deployment %s of %s names the abbreviated sha %r, which matches %d "
+                "commits of %s; it is not linked (give more digits)",
+                r["deployment_id"],
+                r["entity"],
+                r["commit_sha"],
+                r["matches"],
+                r["repo"],
+            )
         if ctx.detail_windows:
-            shared: _Shared = ctx.cache["dora"]
             found = changes_frame(ctx.warehouse, shared.facts, shared.changes)
             ctx.publish("dora_changes", found)
+            ctx.publish("dora_sha_prefixes", prefixes)
         return out
 
 

@@ -74,6 +74,7 @@ class Facts:
     deployments: pl.DataFrame
     incidents: pl.DataFrame
     changes: pl.DataFrame | None
+    prefixes: pl.DataFrame | None  # deployments that named an abbreviated sha (dora's detail)
     policies: dict[rf.Key, PolicyResult]
     tables: BandTables
     has_dora: bool
@@ -133,6 +134,7 @@ def _collect(ctx: ReportContext) -> Facts:
         deployments=deployments.filter(pl.col("entity").is_in(shown)),
         incidents=incidents.filter(pl.col("entity").is_in(shown)),
         changes=_changes(ctx, shown),
+        prefixes=_in_window(ctx, "dora_sha_prefixes", shown),
         policies=rf.policy_outcomes(ctx, table.frame),
         tables=band_tables(cfg, installed_families()),
         has_dora=rf.installed("dora"),
@@ -170,14 +172,22 @@ def _incidents(ctx: ReportContext) -> pl.DataFrame:
 def _changes(ctx: ReportContext, entities: list[str]) -> pl.DataFrame | None:
     """Per-change lead times of the deployments in the window, as the family that computed
     ``dora.lead_time`` published them (``details.dora_changes``); None when none did."""
-    changes = ctx.detail("dora_changes")
-    if changes is None or not entities:
+    changes = _in_window(ctx, "dora_changes", entities)
+    return (
+        None if changes is None else changes.sort(["entity", "finished_at", "deployment_id", "sha"])
+    )
+
+
+def _in_window(ctx: ReportContext, name: str, entities: list[str]) -> pl.DataFrame | None:
+    """A dora detail table's rows of deployments in the window of the shown entities."""
+    rows = ctx.detail(name)
+    if rows is None or not entities:
         return None
-    return changes.filter(
+    return rows.filter(
         pl.col("entity").is_in(entities)
         & (pl.col("finished_at") >= ctx.window.start)
         & (pl.col("finished_at") < ctx.window.end)
-    ).sort(["entity", "finished_at", "deployment_id", "sha"])
+    )
 
 
 def _unmapped(ctx: ReportContext, f: Facts) -> dict[str, int]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import polars as pl
+
 from mlreport.reporting import ReportContext, Section
 from mlreport.reports.delivery.facts import DORA_FOUR, Facts, facts
 from mlreport.wording import plural
@@ -13,6 +15,7 @@ NOTE_KINDS = {
     "no_metrics": "Delivery metrics unavailable",
     "unmapped_repository": "Deployments without a repository",
     "unlinked_deployments": "Deployments not linked to a commit",
+    "abbreviated_shas": "Abbreviated commit SHAs",
     "open_failures": "Unresolved failures",
     "small_sample": "Small samples",
     "no_activity": "Entities without activity",
@@ -23,9 +26,41 @@ def _note(kind: str, entity: str | None, count: int | None, message: str, env=No
     return {"kind": kind, "entity": entity, "environment": env, "count": count, "message": message}
 
 
+def prefix_notes(f: Facts) -> list[dict[str, Any]]:
+    """Deployments that named an abbreviated sha: resolved to the one commit it starts with,
+    or ambiguous (several commits start with it) and so not linked."""
+    if f.prefixes is None or f.prefixes.is_empty():
+        return []
+    per = f.prefixes.group_by("entity", "environment", "source", "deployment_id").agg(
+        linked=pl.col("resolved").is_not_null().any(),
+        sha=pl.col("commit_sha").first(),
+        matches=pl.col("matches").max(),
+    )
+    notes = []
+    for (entity, env), rows in sorted(per.group_by("entity", "environment"), key=lambda g: g[0]):
+        ok = rows.filter(pl.col("linked")).height
+        bad = rows.filter(~pl.col("linked")).sort("deployment_id")
+        parts = []
+        if ok:
+            parts.append(
+                f"{plural(ok, 'production deployment')} of {entity} ({env}) named an "
+                "abbreviated commit SHA; each was resolved to the one commit it starts with."
+            )
+        if bad.height:
+            example = bad.row(0, named=True)
+            parts.append(
+                f"{plural(bad.height, 'production deployment')} of {entity} ({env}) named an "
+                f"ambiguous abbreviated SHA (e.g. {example['sha']!r} matches "
+                f"{example['matches']} commits) and {'is' if bad.height == 1 else 'are'} not "
+                "linked; give at least as many digits as `git rev-parse --short` does."
+            )
+        notes.append(_note("abbreviated_shas", entity, ok + bad.height, " ".join(parts), env))
+    return notes
+
+
 def quality_notes(f: Facts) -> list[dict[str, Any]]:
     """Why a number may mislead: missing links, open failures, thin samples, idle entities."""
-    notes = []
+    notes = prefix_notes(f)
     if not f.has_dora:
         notes.append(
             _note(

@@ -324,3 +324,32 @@ def test_through_the_kernel_values_are_graded_with_dora_2023(wh):
     assert (cfr["value"], cfr["band"]) == (0.0, "elite")
     stored = wh.query("SELECT count(*) AS n FROM metric_values")["n"][0]
     assert stored == f.height
+
+
+# -- abbreviated shas --------------------------------------------------------------------------
+
+A1 = "a1b2c3d4e5f60718293a4b5c6d7e8f9012345678"
+A2 = "a1b2c3d0000000000000000000000000000000aa"  # shares 7 digits with A1
+B1 = "b" * 40
+B2 = "bc" * 20
+
+
+def test_abbreviated_shas_link_by_unique_prefix_and_ambiguous_ones_do_not(wh, caplog):
+    d = Data()
+    d.commit(B1, (), authored=t(hours=0))
+    d.commit(A1, (B1,), authored=t(hours=1))
+    d.commit(A2, (A1,), authored=t(hours=2))
+    d.commit(B2, (A2,), authored=t(hours=3))
+    d.deploy("d1", B1[:7], t(hours=10))  # unique prefix: linked, the baseline
+    d.deploy("d2", A1[:7].upper(), t(hours=11))  # 'A1B2C3D' matches A1 and A2: ambiguous
+    d.deploy("d3", A2[:12], t(hours=12))  # 12 digits: unique, ships A1 and A2
+    d.deploy("d4", B2[:9], t(hours=13))  # ships B2
+    with caplog.at_level("WARNING", logger="mlreport"):
+        f = compute(d.write(wh), [WEEK])
+    assert value(f, "dora.unlinked_deployments") == (1.0, 4)  # d2 only
+    assert lead(f, stat="p50") == (10.0, 3)  # A1: 11 h, A2: 10 h, B2: 10 h
+    assert "deployment d2 of svc names the abbreviated sha 'A1B2C3D', which matches 2" in (
+        caplog.text
+    )
+    changes = deployment_changes(wh, config(), WEEK)
+    assert sorted(changes.filter(pl.col("deployment_id") == "d3")["sha"]) == sorted([A1, A2])

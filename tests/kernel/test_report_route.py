@@ -174,3 +174,24 @@ def test_report_exits_2_when_a_family_it_reads_failed(seeded, tmp_path):
     assert result.exit_code == 2, result.output
     assert "metric family ops failed, its parts are empty: RuntimeError" in result.output
     assert (tmp_path / "r" / "delivery.json").exists()  # written all the same
+
+
+def test_the_delivery_report_notes_abbreviated_shas(seeded, tmp_path):
+    config, wh = seeded
+    hexed = "md5({c}) || left(md5({c}), 8)"  # the seed's shas as 40 hex digits
+    wh.con.execute(
+        f"UPDATE commits SET sha = {hexed.format(c='sha')}, "
+        f"parents = list_transform(parents, lambda p: {hexed.format(c='p')})"
+    )
+    wh.con.execute(f"UPDATE deployments SET commit_sha = {hexed.format(c='commit_sha')}")
+    wh.con.execute(
+        "UPDATE deployments SET commit_sha = left(commit_sha, 10) "
+        "WHERE entity = 'credit-risk' AND deployment_id IN "
+        "(SELECT deployment_id FROM deployments WHERE entity = 'credit-risk' "
+        "AND environment = 'production' AND status = 'success' ORDER BY finished_at DESC LIMIT 3)"
+    )
+    outcome = run(wh, config, tmp_path / "out", AS_OF)
+    doc = json.loads(outcome.outputs["delivery"]["json"].read_text())
+    (note,) = [n for n in doc["sections"]["quality"]["notes"] if n["kind"] == "abbreviated_shas"]
+    assert note["entity"] == "credit-risk" and note["count"] == 3
+    assert "resolved to the one commit it starts with" in note["message"]
