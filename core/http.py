@@ -26,6 +26,9 @@ from mlreport.sources import SourceError
 log = logging.getLogger("mlreport.http")
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+# Before a server has answered once, a refused connection or an unknown host is most likely a
+# wrong URL or a server that is down: retry this many times only, so the error comes in seconds.
+FIRST_CONTACT_RETRIES = 1
 MAX_RETRY_AFTER = 60.0  # seconds; a server asking for longer is not waited for blindly
 MAX_BACKOFF = 30.0
 
@@ -77,6 +80,7 @@ class HttpClient:
         self._sleep = sleep
         self.requests = 0
         self.retried = 0
+        self.answered = False  # a response (any status) has come back
         self._lock = threading.Lock()  # counters are shared by threads using this client
         self._client = httpx.Client(
             base_url=self.base_url,
@@ -118,7 +122,9 @@ class HttpClient:
                 response, body = self._send(method, path, **kwargs)
             except (httpx.TimeoutException, httpx.TransportError) as exc:
                 reason = _transport_reason(exc)
-                if attempt >= self.retries:
+                unreachable = isinstance(exc, httpx.ConnectError) and not self.answered
+                limit = min(self.retries, FIRST_CONTACT_RETRIES) if unreachable else self.retries
+                if attempt >= limit:
                     raise HttpError(
                         self._redact(
                             f"{self.base_url}: {where}: {reason} "
@@ -128,6 +134,7 @@ class HttpClient:
                 delay = self._backoff(attempt)
                 log.debug("%s: %s; retrying in %.1fs", where, reason, delay)
             else:
+                self.answered = True
                 if response.status_code < 400:
                     return self._parse(response, body, where)
                 if response.status_code not in RETRY_STATUSES or attempt >= self.retries:
@@ -166,7 +173,7 @@ class HttpClient:
         self, response: httpx.Response, body: bytes, where: str, attempt: int
     ) -> HttpError:
         status = response.status_code
-        code, message = _error_body(body)
+        code, message = _error_body(body, response.headers.get("content-type", ""))
         if status in (401, 403):
             label = "forbidden" if status == 403 else "unauthorized"
             if self._has_auth:
@@ -212,9 +219,14 @@ def _strip_userinfo(url: str) -> str:
 
 
 def _transport_reason(exc: Exception) -> str:
+    """What went wrong, in words: the OS's reason (refused, unknown host) when there is one."""
     if isinstance(exc, httpx.TimeoutException):
         return "timed out"
-    return f"connection failed ({type(exc).__name__})"
+    cause = str(exc).strip()
+    for marker in ("] ", ": "):  # "[Errno 111] Connection refused" -> "Connection refused"
+        if marker in cause:
+            cause = cause.rsplit(marker, 1)[-1]
+    return f"connection failed: {cause or type(exc).__name__}"
 
 
 def _retry_after(response: httpx.Response) -> float | None:
@@ -236,12 +248,15 @@ def _retry_after(response: httpx.Response) -> float | None:
     return min(MAX_RETRY_AFTER, max(0.0, seconds))
 
 
-def _error_body(raw: bytes) -> tuple[str | None, str | None]:
-    """MLflow-style ``{"error_code", "message"}`` (or a short text body), length-capped."""
+def _error_body(raw: bytes, content_type: str = "") -> tuple[str | None, str | None]:
+    """MLflow-style ``{"error_code", "message"}`` (or a short text body), length-capped. An
+    HTML error page (a proxy's, a wrong URL's) is not pasted into the message."""
     try:
         body = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         text = raw.decode("utf-8", "replace").strip()
+        if "html" in content_type.lower() or text[:1] == "<":
+            return None, "(an HTML page, not an API answer: check the URL)"
         return None, (text[:200] or None)
     if isinstance(body, dict):
         code = body.get("error_code")

@@ -50,18 +50,45 @@ def test_retry_after_is_capped_and_backoff_doubles() -> None:
     assert c.requests == 4 and c.retried == 3
 
 
-def test_connection_errors_are_retried() -> None:
+def test_connection_errors_are_retried_once_the_server_has_answered() -> None:
     calls = []
 
     def handler(request):
         calls.append(1)
-        if len(calls) < 3:
+        if 1 < len(calls) < 4:
             raise httpx.ConnectError("refused", request=request)
         return httpx.Response(200, json=[])
 
     c, waits = client(handler)
-    assert c.get_json("/x") == []
+    assert c.get_json("/x") == []  # first contact
+    assert c.get_json("/x") == []  # two refused connections, retried
     assert len(waits) == 2
+
+
+def test_an_unreachable_server_fails_fast_naming_the_url_and_the_cause() -> None:
+    def handler(request):
+        raise httpx.ConnectError("[Errno 111] Connection refused", request=request)
+
+    c, waits = client(handler)
+    with pytest.raises(SourceError) as err:
+        c.get_json("/x")
+    assert str(err.value) == (
+        "http://api.test: GET /x: connection failed: Connection refused (gave up after 2 attempts)"
+    )
+    assert len(waits) == 1
+
+
+def test_an_html_error_page_is_not_pasted_into_the_error() -> None:
+    page = "<html><head><title>404</title></head><body>" + "x" * 5000 + "</body></html>"
+
+    def handler(request):
+        return httpx.Response(404, text=page, headers={"content-type": "text/html"})
+
+    c, _ = client(handler)
+    with pytest.raises(SourceError) as err:
+        c.get_json("/x")
+    assert "<html" not in str(err.value) and "HTTP 404" in str(err.value)
+    assert "an HTML page, not an API answer: check the URL" in str(err.value)
 
 
 def test_credentials_in_the_url_are_refused_without_echoing_them() -> None:
