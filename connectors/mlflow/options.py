@@ -53,6 +53,11 @@ class MlflowOptions(SourceOptions):
         family and the models report read them through the kernel's ``source_options``."""
         return tuple(self.aliases.get("production", DEFAULT_ALIASES["production"]))
 
+    @field_validator("experiments", mode="before")
+    @classmethod
+    def _one_experiment_is_a_list(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
     @field_validator("aliases", mode="before")
     @classmethod
     def _one_alias_is_a_list(cls, value: Any) -> Any:

@@ -143,3 +143,30 @@ def test_an_unknown_report_format_is_refused_naming_the_known_ones(write_config,
     result = CliRunner().invoke(cli, ["--config", str(tmp_path / "mlreport.toml"), "run"])
     assert result.exit_code == 2
     assert "unknown renderer 'docx' (known: html, json, md, pdf)" in result.output
+
+
+def test_init_writes_a_commented_example_of_every_built_in_source(tmp_path):
+    """Each commented [[sources]] block of the template, uncommented, is a valid source of its
+    type, and every built-in source type has one."""
+    import re
+    from importlib import resources
+
+    from mlreport.plugin_manager import DEFAULT_PLUGINS, get_plugins
+    from mlreport.sources import build_source
+
+    text = resources.files("mlreport").joinpath("templates/mlreport.toml").read_text()
+    blocks = re.findall(r"^# \[\[sources\]\]\n((?:# .*\n)+)", text, flags=re.M)
+    (tmp_path / "logs").mkdir()
+    seen = set()
+    for block in blocks:
+        body = "[[sources]]\n" + re.sub(r"^# ?", "", block, flags=re.M)
+        body = re.sub(r"^\[\[reports\]\][\s\S]*", "", body, flags=re.M)
+        config = parse_config(body.replace("${MLFLOW_TOKEN}", "t"), tmp_path / "x.toml", tmp_path)
+        (src,) = config.sources
+        build_source(src, config, 0)  # validates the options of its type
+        seen.add(src.type)
+    plugins = get_plugins()
+    builtin = {
+        n for n in plugins.sources().names() if plugins.sources().items[n].plugin in DEFAULT_PLUGINS
+    }
+    assert seen == builtin
