@@ -99,7 +99,7 @@ class GitSource(Source):
         if stream.name == "commits":
             yield from self._read_commits(cursor)
         elif stream.name == "repo_entities":
-            yield from self._read_entities()
+            yield from self._read_entities(cursor)
         else:
             raise SourceError(f"source {self.name!r}: no stream {stream.name!r}")
 
@@ -118,9 +118,11 @@ class GitSource(Source):
         names = ([self.options.entity] if self.options.entity else []) + self.options.entities
         return list(dict.fromkeys(names))
 
-    def _read_entities(self) -> Iterator[Rows | Checkpoint]:
+    def _read_entities(self, cursor: Any) -> Iterator[Rows | Checkpoint]:
+        """The mapping is written when it changed (or on --full), so a sync with nothing new
+        reports 0 rows."""
         names = self.mapped_entities
-        if names:
+        if names and cursor != {"entities": names}:
             yield Rows(
                 pl.DataFrame(
                     {"repo": [self.name] * len(names), "entity": names},

@@ -73,7 +73,9 @@ class PredictionsSource(Source):
         yield View(self.view_name, view.sql)
         if ref_view is not None:
             yield View(self.reference_view_name, ref_view)
-        yield Rows(self._log_row(main, ref_input, row_count))
+        row = self._log_row(main, ref_input, row_count)
+        if not self._stored(row):  # a sync with nothing new reports 0 rows
+            yield Rows(row)
         yield View("predictions", canonical)
         infos = main.infos + (ref_input.infos if ref_input else [])
         yield Checkpoint(pf.make_cursor(infos))
@@ -126,6 +128,17 @@ class PredictionsSource(Source):
         return self._files_input(con, known, ref.paths(), "reference.path")
 
     # -- the prediction_logs row -------------------------------------------------------------
+
+    def _stored(self, row: pl.DataFrame) -> bool:
+        """Whether the warehouse already holds exactly this ``prediction_logs`` row."""
+        if self.warehouse is None:
+            return False
+        stored = self.warehouse.query(
+            f"SELECT {', '.join(LOG_ROW_SCHEMA)} FROM prediction_logs WHERE log = ?", [self.name]
+        )
+        if stored.height != 1:
+            return False
+        return stored.cast(LOG_ROW_SCHEMA).to_dicts() == row.to_dicts()
 
     def _log_row(self, main: LogInput, ref: LogInput | None, row_count: int) -> pl.DataFrame:
         opts = self.opts

@@ -162,3 +162,15 @@ def test_demo_html_in_headless_chromium_and_pdf_through_pdftoppm(demo, tmp_path)
     assert "DORA 2023" in first_page
     for band in ("Elite", "Low"):
         assert band in first_page
+
+
+@pytest.mark.slow
+def test_a_sync_with_nothing_new_reports_no_rows(demo):
+    out, _ = demo
+    args = ["--config", str(out / "mlreport.toml"), "sync"]
+    CliRunner().invoke(cli, args)  # whatever the demo left to sync
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.stdout.splitlines() if line.strip()]
+    assert len(lines) >= 6
+    assert all(line.split("\t")[1] == "0 rows" for line in lines), lines
