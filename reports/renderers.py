@@ -23,6 +23,7 @@ from mlreport import hookimpl
 from mlreport.metrics import iso, parse_time
 from mlreport.reporting import BuiltReport, RenderEnv, Renderer, markdown_env
 from mlreport.reports.charts.numbers import band_label, format_value, table_label
+from mlreport.wording import plural
 
 STATIC_PACKAGE = "mlreport.reports"
 STATIC_SCHEME = "mlreport-static"
@@ -55,13 +56,29 @@ def format_date(value: datetime | str | None) -> str:
 
 
 def format_days(days: float) -> str:
-    return f"{days:g} day" + ("" if days == 1 else "s")
+    """A window's length: "90 days", "1 day", "2.5 days"; under a day in hours or minutes."""
+    if days < 1:
+        return format_value(days * 24, "hours")
+    text = f"{days:g}" if days == int(days) else f"{days:.1f}"
+    return plural_text(text, days == 1, "day")
+
+
+def plural_text(number: str, one: bool, word: str) -> str:
+    return f"{number} {word}" + ("" if one else "s")
+
+
+def format_plural(n: Any, word: str, words: str | None = None) -> str:
+    """``{{ n|plural("rollback") }}``: "1 rollback", "2 rollbacks", "—" for no number."""
+    if n is None:
+        return "—"
+    return plural(int(n), word, words)
 
 
 def md_escape(value: Any) -> str:
     """Text safe inside Markdown (and GitHub's HTML): no markup, links, tables or newlines."""
     text = "" if value is None else str(value)
-    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    # only an "&" that would start an entity is escaped: "sex & age" stays readable as text
+    text = re.sub(r"&(?=#?\w+;)", "&amp;", text).replace("<", "&lt;").replace(">", "&gt;")
     text = re.sub(r"([\\`*_{}\[\]#|~])", r"\\\1", text)
     text = re.sub(r"\s+", " ", text).strip()
     text = re.sub(r"^(\d+)([.)])", r"\1\\\2", text)  # not an ordered list item
@@ -81,6 +98,7 @@ FILTERS = {
     "days": format_days,
     "isodt": format_isodt,
     "md": md_escape,
+    "plural": format_plural,
 }
 
 

@@ -52,6 +52,8 @@ def format_value(value: float | None, unit: str | None) -> str:
         if value < 48:
             return _trim(f"{value:.1f}") + " h"
         return _trim(f"{value / 24:.1f}") + " d"
+    if unit == "days":  # "0.000378 days" helps nobody: 33 s is "1 min"
+        return format_value(value * 24, "hours")
     if unit == "ratio":
         return _trim(f"{value * 100:.1f}") + "%"
     if unit == "deploys/week":

@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from mlreport.config import ConfigError
 from mlreport.metrics import iso
+from mlreport.plugin_manager import PluginError
 from mlreport.prediction_logs import PredictionLog
 from mlreport.reports.charts.numbers import finite
 from mlreport.reports.quality.facts import Facts, _entity_rows, _no_values, cell
@@ -18,6 +20,7 @@ from mlreport.reports.quality.labels import (
     SUMMARIES,
     label_of,
 )
+from mlreport.sources import source_options
 
 
 def fairness(f: Facts, log: PredictionLog) -> dict[str, Any]:
@@ -102,11 +105,29 @@ def _parity_rule(f: Facts, entity: str, metric: str) -> tuple[str, float, str]:
     return "ratio", DEFAULT_PARITY_RATIO, "four-fifths rule"
 
 
+def _explain_configured(f: Facts, log: PredictionLog) -> bool:
+    """Whether the log's source asks for explanations (its ``[sources.explain]`` table, read
+    through the kernel as the predictions source validated it)."""
+    try:
+        options = source_options(f.ctx.config, "predictions").get(log.log)
+    except (ConfigError, PluginError):  # the source type is gone: say nothing of explain
+        return False
+    return getattr(options, "explain", None) is not None
+
+
 def explain(f: Facts, log: PredictionLog) -> dict[str, Any]:
     rows = [r for m, d, r in _entity_rows(f, "explain.mean_abs_shap", log.entity) if "feature" in d]
+    configured = _explain_configured(f, log)
     if not rows:
-        _no_values(f, log, "explain", "")
-        return {"available": False, "features": [], "window": None, "hidden": 0}
+        if configured:  # not configured is a choice, not a problem to note
+            _no_values(f, log, "explain", "")
+        return {
+            "available": False,
+            "configured": configured,
+            "features": [],
+            "window": None,
+            "hidden": 0,
+        }
     latest = max(r["window_end"] for r in rows)
     rows = [r for r in rows if r["window_end"] == latest]
     items = [
@@ -120,6 +141,7 @@ def explain(f: Facts, log: PredictionLog) -> dict[str, Any]:
     items.sort(key=lambda i: (-(i["value"] or 0.0), i["feature"]))
     return {
         "available": True,
+        "configured": configured,
         "features": items[:MAX_SHAP],
         "hidden": max(len(items) - MAX_SHAP, 0),
         "window": {"since": iso(rows[0]["window_start"]), "until": iso(latest)},

@@ -187,7 +187,7 @@ def test_missing_families_leave_notes_not_crashes(seeded, tmp_path):
     assert m["performance"]["labelled_share"] is None
     html = out["html"].read_text(encoding="utf-8")
     assert "No plugin provides performance.* metrics" in html
-    assert "No SHAP values for this model." in html
+    assert "Explanations are not configured for this log" in html  # no explain table
 
 
 def test_failing_family_is_noted(seeded, tmp_path):

@@ -158,3 +158,23 @@ def test_pdf_of_raw_hostile_html_fetches_nothing(http_server, tmp_path):
         ["pdftotext", str(path), "-"], capture_output=True, text=True, check=True
     ).stdout
     assert "hello" in text and "root:" not in text
+
+
+def test_markdown_keeps_a_plain_ampersand_and_neutralises_entities():
+    assert md_escape("sex & age_band") == "sex & age\\_band"
+    assert md_escape("&lt;b&gt; &#60;") == "&amp;lt;b&amp;gt; &amp;\\#60;"
+    assert md_escape("<b>") == "&lt;b&gt;"
+
+
+def test_small_durations_and_counts_read_as_words():
+    from mlreport.reports.charts.numbers import format_value
+    from mlreport.reports.renderers import format_days, format_plural
+
+    assert format_value(0.000378, "days") == "1 min"
+    assert format_value(0.5, "days") == "12 h"
+    assert format_value(3.25, "days") == "3.2 d"
+    assert format_days(90) == "90 days" and format_days(1) == "1 day"
+    assert format_days(2.5) == "2.5 days" and format_days(0.25) == "6 h"
+    assert format_plural(1, "rollback") == "1 rollback"
+    assert format_plural(2, "rollback") == "2 rollbacks"
+    assert format_plural(None, "rollback") == "—"
