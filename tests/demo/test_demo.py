@@ -174,3 +174,14 @@ def test_a_sync_with_nothing_new_reports_no_rows(demo):
     lines = [line for line in result.stdout.splitlines() if line.strip()]
     assert len(lines) >= 6
     assert all(line.split("\t")[1] == "0 rows" for line in lines), lines
+
+
+@pytest.mark.slow
+def test_the_pdf_drift_table_keeps_feature_names_and_headers_whole(demo):
+    from tests.browser import pdf_text
+
+    out, printed = demo
+    (pdf,) = [p for p in printed if p.name == "quality.pdf"]
+    text = pdf_text(pdf)
+    assert "credit_history_months" in text and "employment_years" in text  # not "credit_histo"
+    assert "\nJENSEN" in text.split("WASSERSTEIN", 1)[1][:40]  # its own word, not "…STEIJENSEN"
