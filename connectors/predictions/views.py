@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import duckdb
 
 from mlreport.connectors.predictions import files as pf
+from mlreport.connectors.predictions.checks import check_rows
 from mlreport.connectors.predictions.options import CANONICAL, SHAP_PREFIX, PredictionsOptions
 from mlreport.prediction_logs import quote
 from mlreport.sources import SourceError
@@ -23,7 +24,6 @@ from mlreport.warehouse import Warehouse
 log = logging.getLogger("mlreport.predictions")
 
 DOUBLES = ("prediction", "score", "label")
-SAMPLE_ROWS = 1000  # rows read at sync time to catch values a mapping cannot convert
 NUMERIC_TYPES = {
     "TINYINT",
     "SMALLINT",
@@ -109,7 +109,7 @@ class ViewBuilder:
         if where is not None:
             sql += f"\nWHERE (\n{where}\n)"
         columns = self._describe_view(con, source, sql)
-        self._check_sample(con, source, sql)
+        self._check_rows(con, source, sql, columns)
         return MappedView(sql, columns)
 
     def _bind(
@@ -155,7 +155,8 @@ class ViewBuilder:
                 f"{self._skey(source, f'columns.{name}')} = {expr!r}: is {kind} in "
                 f"{source.label}; {hint}"
             )
-        return f"CAST((\n{expr}\n) AS {target}) AS {name}"
+        wrapped = f"(\n{expr}\n)"
+        return f"{cast(wrapped, kind, target)} AS {name}"
 
     def _timestamp(self, con: duckdb.DuckDBPyConnection, source: LogInput) -> str:
         expr = self.opts.columns.timestamp
@@ -191,7 +192,7 @@ class ViewBuilder:
                     f"{source.label}, not a number; list it under features.categorical"
                 )
             target = "DOUBLE" if kind == "numeric" else "VARCHAR"
-            out.append(f"CAST({quote(found[0])} AS {target}) AS {quote(name)}")
+            out.append(f"{cast(quote(found[0]), found[1], target)} AS {quote(name)}")
         return out
 
     def _feature_kind(self, name: str) -> str:
@@ -239,23 +240,29 @@ class ViewBuilder:
             ) from None
         return tuple((str(r[0]), str(r[1])) for r in rows)
 
-    def _check_sample(self, con: duckdb.DuckDBPyConnection, source: LogInput, sql: str) -> None:
-        """Read the first rows through the view: values a mapping cannot convert (a text time
-        that does not parse, a 0.7 "class") fail here, at sync, not in every metric later."""
-        sample = f"(SELECT * FROM ({sql}) LIMIT {SAMPLE_ROWS})"
+    def _check_rows(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        source: LogInput,
+        sql: str,
+        columns: tuple[tuple[str, str], ...],
+    ) -> None:
+        """Read the rows through the view (see :mod:`.checks`), then check that a
+        classification's prediction and label are 0 or 1."""
+        scope = check_rows(
+            con, source, sql, columns, lambda k: self._skey(source, k), self.opts.where is not None
+        )
+        if self.opts.task != "classification":
+            return
         try:
-            con.execute(f"SELECT * FROM {sample}").fetchall()
-            bad = []
-            if self.opts.task == "classification":
-                bad = con.execute(
-                    f"SELECT which, value FROM (SELECT 'prediction' AS which, prediction AS value "
-                    f"FROM {sample} UNION ALL SELECT 'label', label FROM {sample}) "
-                    "WHERE value NOT IN (0, 1) ORDER BY which DESC LIMIT 1"
-                ).fetchall()
+            bad = con.execute(
+                f"SELECT which, value FROM (SELECT 'prediction' AS which, prediction AS value "
+                f"FROM {scope} UNION ALL SELECT 'label', label FROM {scope}) "
+                "WHERE value NOT IN (0, 1) ORDER BY which DESC LIMIT 1"
+            ).fetchall()
         except duckdb.Error as exc:
             raise SourceError(
-                f"{self._skey(source, 'columns')}: reading the first rows of {source.label}: "
-                f"{pf.short_error(exc)}"
+                f"{self._skey(source, 'columns')}: reading {source.label}: {pf.short_error(exc)}"
             ) from None
         if bad:
             which, value = bad[0]
@@ -342,6 +349,15 @@ def _still_binds(con: duckdb.DuckDBPyConnection, log_name: str, view: str, sql: 
         )
         return False
     return True
+
+
+def cast(expr: str, kind: str, target: str) -> str:
+    """``CAST(expr AS target)``; a BOOLEAN goes through INTEGER on its way to DOUBLE: DuckDB
+    2.0 pushes a BOOLEAN-to-DOUBLE cast into its CSV reader, which then fails on "true"
+    under an aggregate (seen with ``count(label)``)."""
+    if kind == "BOOLEAN" and target == "DOUBLE":
+        return f"CAST(CAST({expr} AS INTEGER) AS DOUBLE)"
+    return f"CAST({expr} AS {target})"
 
 
 def single_expression(con: duckdb.DuckDBPyConnection, expr: str) -> bool:

@@ -338,3 +338,28 @@ def test_hostile_table_name(world):
     con.close()
     world.sync(database="logs.duckdb", table="t'; DROP TABLE x; --")
     assert world.log_row()["row_count"] == 4
+
+
+def test_a_bad_value_far_down_a_csv_is_found_at_sync_naming_file_row_and_column(world):
+    """Row 3,500 of 4,000 has a time that does not parse: the sync reads the whole (small)
+    file, so the error comes now, not from every metric family later."""
+    frame = log_frame(4000).with_columns(pl.col("ts").dt.strftime("%Y-%m-%d %H:%M:%S"))
+    frame = frame.with_columns(
+        pl.when(pl.int_range(pl.len()) == 3499)
+        .then(pl.lit("2026-13-45 99:00:00"))
+        .otherwise(pl.col("ts"))
+        .alias("ts")
+    )
+    path = world.csv("preds/a.csv", frame)
+    message = fails(world, "columns.timestamp does not convert", path="preds/*.csv")
+    assert f"{path}: row 3,500 (line 3,501 with the header)" in message, message
+
+
+def test_a_large_log_is_sampled_and_the_sync_says_so(world, monkeypatch, caplog):
+    from mlreport.connectors.predictions import checks
+
+    monkeypatch.setattr(checks, "FULL_CHECK_BYTES", 10)
+    world.parquet("preds/a.parquet", log_frame(50))
+    with caplog.at_level("INFO", logger="mlreport.predictions"):
+        world.sync(path="preds/*.parquet")
+    assert "checked its first 1000 rows only" in caplog.text
