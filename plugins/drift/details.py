@@ -2,10 +2,11 @@
 
 - ``details.drift_policies``: the per-feature policies that judged each log (``defaulted``:
   no policy names a per-feature drift metric for the entity, so the family's defaults did);
-- ``details.drift_features``: each feature's verdict (``failed``: the metrics whose policy
-  flags it, in catalogue order; ``drifted``: any), the same rule as ``drift.share``;
-- ``details.drift_histograms``: reference-vs-current histograms of drifted features (JSON,
-  see :mod:`~mlreport.plugins.drift.histograms`);
+- ``details.drift_features``: each feature's verdict in every computed window, detail windows
+  and their periods alike (``failed``: the metrics whose policy flags it, in catalogue order;
+  ``drifted``: any), the same rule as ``drift.share``;
+- ``details.drift_histograms``: reference-vs-current histograms of drifted features in the
+  detail windows (JSON, see :mod:`~mlreport.plugins.drift.histograms`);
 - ``details.drift_query_errors``: a histogram query that failed (files moved, bad mapping).
 """
 
@@ -64,7 +65,9 @@ class Details:
         window: Window,
         values: dict[str, dict[str, float | None]],
         policies: dict[str, PolicyConfig],
+        histograms: bool = True,
     ) -> None:
+        """Each feature's verdict in ``window``; the histograms of drifted ones if asked."""
         key = {
             "log": log.log,
             "entity": log.entity,
@@ -77,7 +80,7 @@ class Details:
             self.rows["drift_features"].append(
                 {**key, "feature": feature, "kind": kind, "drifted": bool(failed), "failed": failed}
             )
-            if failed:
+            if failed and histograms:
                 self._histogram(log, window, key, feature, kind)
 
     def _histogram(self, log, window, key, feature: str, kind: str) -> None:

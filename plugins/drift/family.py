@@ -80,8 +80,8 @@ class DriftMetrics(MetricFamily):
                         con, log, (ref, ref_values), window, profile, policies, scratch
                     )
                     rows += found
-                    if window in ctx.detail_windows:
-                        published.add_window(log, window, values, policies)
+                    detailed = window in ctx.detail_windows
+                    published.add_window(log, window, values, policies, histograms=detailed)
         if ctx.detail_windows:
             published.publish(ctx)
         return rows

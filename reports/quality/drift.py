@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from mlreport.metrics import Window, canonical_dimensions, iso
+from mlreport.policies import chart_bound
 from mlreport.prediction_logs import PredictionLog
+from mlreport.reports.charts.numbers import week_points
 from mlreport.reports.quality.facts import (
     Facts,
     _entity_rows,
@@ -47,6 +50,9 @@ def drift(f: Facts, log: PredictionLog) -> dict[str, Any]:
                 "drifted features have no reference-vs-current histograms.",
             )
         )
+    trends = [_trend(f, log, t) for t in table if t["drifted"] or t["drifted_weeks"]]
+    latest = [t["feature"] for t in table if t["drifted_latest"]]
+    _overlap_note(f, log)
     histograms = []
     for t in table:
         if t["drifted"] and ref is not None:
@@ -62,6 +68,9 @@ def drift(f: Facts, log: PredictionLog) -> dict[str, Any]:
         ],
         "features": table,
         "drifted": drifted,
+        "drifted_latest": latest,
+        "latest_week": _week(f.weeks[-1]) if f.weeks else None,
+        "trends": trends,
         "share": cell(f, "drift.share", entity, {}),
         "policies": [{"metric": p, "label": label_of(p)} for p in policies],
         "histograms": histograms,
@@ -83,6 +92,9 @@ def _drift_feature(f: Facts, log: PredictionLog, feature: str) -> dict[str, Any]
     kind = "numeric" if feature in log.numeric else "categorical"
     if feature not in log.numeric and feature not in log.categorical:
         kind = "numeric" if "ks" in metrics or "psi" in metrics else "categorical"
+    weekly = f.details.drift_weekly.get((log.log, feature), {})
+    drifted_weeks = [_week(w) for w in f.weeks if (weekly.get(w.start) or {}).get("drifted")]
+    latest = weekly.get(f.weeks[-1].start) if f.weeks else None
     return {
         "feature": feature,
         "kind": kind,
@@ -90,4 +102,45 @@ def _drift_feature(f: Facts, log: PredictionLog, feature: str) -> dict[str, Any]
         "n": n,
         "drifted": bool(failed),
         "failed": failed,
+        "drifted_weeks": drifted_weeks,
+        "drifted_latest": bool(latest and latest["drifted"]),
     }
+
+
+def _week(w: Window) -> dict[str, Any]:
+    return {"since": iso(w.start), "until": iso(w.end)}
+
+
+def _trend(f: Facts, log: PredictionLog, t: dict[str, Any]) -> dict[str, Any]:
+    """The weekly series of the metric that judges the feature (the first judging policy's
+    metric it has, else PSI or Jensen–Shannon), with that policy's line."""
+    judged = [p.removeprefix("drift.") for p in f.details.drift_policies.get(log.log, [])]
+    fallback = "psi" if t["kind"] == "numeric" else "jensen_shannon"
+    short = next((m for m in judged if m in t["metrics"]), fallback)
+    metric = f"drift.{short}"
+    key = (metric, log.entity, canonical_dimensions({"feature": t["feature"]}))
+    points = week_points(f.weeks, f.weekly.get(key, {}), f.ctx.config.metrics.small_sample)
+    return {
+        "feature": t["feature"],
+        "metric": metric,
+        "label": f"{label_of(metric)} · {t['feature']}",
+        "unit": unit_of(metric),
+        "policy": chart_bound(f.ctx.config, metric, log.entity),
+        "points": points,
+        "drifted_weeks": t["drifted_weeks"],
+    }
+
+
+def _overlap_note(f: Facts, log: PredictionLog) -> None:
+    ref = log.reference_window()
+    window = f.ctx.window
+    if ref is not None and ref.start < window.end and window.start < ref.end:
+        f.notes.append(
+            _note(
+                "reference_overlap",
+                log,
+                f"{log.log}: the report window overlaps the reference "
+                f"({iso(ref.start)} – {iso(ref.end)}); there, drift compares data with itself "
+                "and reads low.",
+            )
+        )

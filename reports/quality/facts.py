@@ -9,7 +9,7 @@ from typing import Any
 
 import polars as pl
 
-from mlreport.metrics import Window, canonical_dimensions
+from mlreport.metrics import Window, canonical_dimensions, split_window
 from mlreport.policies import PolicyResult, outcome
 from mlreport.prediction_logs import PredictionLog
 from mlreport.reporting import ReportContext
@@ -25,6 +25,7 @@ NOTE_KINDS = {
     "no_values": "No values from a metric family",
     "sql_failed": "Prediction-log queries that failed",
     "no_reference": "No reference data",
+    "reference_overlap": "Windows overlapping the reference",
     "no_labels": "No labels yet",
     "scores": "Scores left out of the calibration curve",
     "confusion": "Labels or predictions that are not 0/1",
@@ -62,6 +63,8 @@ class Details:
     drift_policies: dict[str, list[str]] = field(default_factory=dict)
     drift_defaulted: dict[str, bool] = field(default_factory=dict)
     drift_features: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    # (log, feature) -> {week start: verdict}, for the weeks of the report window
+    drift_weekly: dict[tuple[str, str], dict[Any, dict[str, Any]]] = field(default_factory=dict)
     histograms: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     errors: dict[tuple[str, str], str] = field(default_factory=dict)  # (log, query) -> error
 
@@ -81,6 +84,10 @@ def read_details(ctx: ReportContext) -> Details:
         d.drift_defaulted[r["log"]] = r["defaulted"]
     for r in _rows(ctx, "drift_features"):
         d.drift_features[(r["log"], r["feature"])] = r
+    weeks = {(w.start, w.end) for w in split_window(ctx.window, "week")}
+    for r in _rows(ctx, "drift_features", windowed=False):
+        if (r["window_start"], r["window_end"]) in weeks:
+            d.drift_weekly.setdefault((r["log"], r["feature"]), {})[r["window_start"]] = r
     for r in _rows(ctx, "drift_histograms"):
         d.histograms[(r["log"], r["feature"])] = json.loads(r["histogram"])
     for name in ("performance_query_errors", "drift_query_errors"):

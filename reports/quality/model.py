@@ -38,7 +38,7 @@ def facts(ctx: ReportContext) -> Facts:
 
 def _collect(ctx: ReportContext) -> Facts:
     table = rf.metric_table(ctx, ("performance.", "drift.", "fairness."))
-    weekly = rf.metric_table(ctx, ("performance.",), by="week")
+    weekly = rf.metric_table(ctx, ("performance.", "drift."), by="week")
     # explain rows carry the window they explain (the reference), not the report window
     explained = ctx.run.select(None, "explain.", ctx.entities) if ctx.run else table.frame
     current = pl.concat([table.frame, explained], how="vertical_relaxed")
@@ -133,6 +133,7 @@ def findings(f: Facts, log: PredictionLog, m: dict[str, Any]) -> dict[str, Any]:
         "errors": sum(1 for x in failures if x["severity"] == "error"),
         "warnings": sum(1 for x in failures if x["severity"] == "warn"),
         "drifted": m["drift"]["drifted"],
+        "drifted_latest": m["drift"]["drifted_latest"],
         "worst_disparity": worst,
         "small_groups": sum(len(x["small_groups"]) for x in m["fairness"]["features"]),
         "top_feature": m["explain"]["features"][0]["feature"] if m["explain"]["features"] else None,
@@ -187,10 +188,13 @@ def headline(r: dict[str, Any], m: dict[str, Any]) -> str:
         parts.append(f"{n} policy {'failure' if n == 1 else 'failures'}: {names}.")
     elif not r["failed_families"]:
         parts.append("Every policy passes.")
+    latest = [x for x in r["drifted_latest"] if x not in r["drifted"]]
     if r["drifted"]:
         parts.append(f"Drifted: {', '.join(r['drifted'])}.")
-    elif m["drift"]["available"]:
+    elif m["drift"]["available"] and not latest:
         parts.append("No feature drifted.")
+    if latest:  # the whole window can hide a shift that started lately
+        parts.append(f"Drifted in the latest week: {', '.join(latest)}.")
     w = r["worst_disparity"]
     if w:
         from mlreport.reports.charts.numbers import format_value

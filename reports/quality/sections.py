@@ -95,4 +95,5 @@ class QualityReport(ReportType):
         MetricNeed("fairness.*"),
         MetricNeed("explain.*"),
         MetricNeed("performance.*", by="week"),
+        MetricNeed("drift.*", by="week"),
     )

@@ -279,8 +279,8 @@ class Drift(MetricFamily):
                     values[f]["drift.missing_share"] = share
                     yield _row("drift.missing_share", log.entity, w, {"feature": f}, share, n)
                 yield _row("drift.share", log.entity, w, {}, flagged / len(log.features), n)
-                if w in ctx.detail_windows:
-                    published.add_window(log, w, values, policies)
+                detailed = w in ctx.detail_windows
+                published.add_window(log, w, values, policies, histograms=detailed)
         published.publish(ctx)
 
 

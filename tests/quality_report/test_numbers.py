@@ -10,11 +10,13 @@ import polars as pl
 import pytest
 from sklearn.calibration import calibration_curve
 
+from mlreport.metrics import Window
 from mlreport.plugins.drift.histograms import categorical_histogram, numeric_histogram
 from mlreport.plugins.performance_details import calibration
+from mlreport.reporting import ReportContext, render_report
 
 from . import fakes
-from .conftest import install, render
+from .conftest import context, install, render
 
 
 def _window(data: pl.DataFrame) -> pl.DataFrame:
@@ -244,3 +246,34 @@ def test_unseen_categories_are_a_count_not_a_percentage(seeded, tmp_path):
         row = table[table.index(f'<td class="wrap">{t["feature"]}</td>') :]
         cells = re.findall(r'<td class="num">(.*?)</td>', row)
         assert cells[index].split(" <")[0] == f"{value['value']:,.0f}"  # e.g. "1", never "100%"
+
+
+def test_a_shift_in_the_latest_week_is_flagged_when_the_window_hides_it(
+    seeded, tmp_path, monkeypatch
+):
+    from datetime import timedelta
+
+    monkeypatch.setattr(fakes, "DRIFT_FROM", fakes.AS_OF - timedelta(days=4))
+    install(fakes.AllFamilies())
+    wh, cfg = seeded()
+    doc = _load(render(wh, cfg, tmp_path / "out", ("json",)))
+    drift = doc["sections"]["models"]["models"][0]["drift"]
+    assert drift["drifted"] == []  # over the whole window the shift is diluted
+    assert drift["drifted_latest"] == ["income"]
+    (trend,) = drift["trends"]
+    assert trend["feature"] == "income" and trend["metric"] == "drift.psi"
+    assert trend["points"][-1]["value"] > 0.2 > trend["points"][0]["value"]
+    headline = doc["sections"]["summary"]["models"][0]["findings"]["headline"]
+    assert "Drifted in the latest week: income." in headline
+    assert "No feature drifted" not in headline
+
+
+def test_a_window_overlapping_the_reference_is_noted(seeded, tmp_path):
+    install(fakes.AllFamilies())
+    wh, cfg = seeded()
+    ctx = context(wh, cfg)
+    early = ReportContext(wh, cfg, Window(fakes.REF_SINCE, fakes.AS_OF), fakes.AS_OF)
+    out = render_report(early, "quality", ["json"], tmp_path / "out")
+    notes = _load(out)["sections"]["notes"]["notes"]
+    assert [n["kind"] for n in notes if n["kind"] == "reference_overlap"] == ["reference_overlap"]
+    assert ctx.window.start >= fakes.WINDOW_START  # the default window does not overlap
