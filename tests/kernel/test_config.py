@@ -170,3 +170,17 @@ def test_init_writes_a_commented_example_of_every_built_in_source(tmp_path):
         n for n in plugins.sources().names() if plugins.sources().items[n].plugin in DEFAULT_PLUGINS
     }
     assert seen == builtin
+
+
+def test_mlflow_experiments_and_an_alias_may_be_one_string(tmp_path):
+    from mlreport.sources import source_options
+
+    config = parse_config(
+        '[[sources]]\nname = "m"\ntype = "mlflow"\nstore = "m.db"\nexperiments = "credit-*"\n'
+        'aliases = { production = "live" }\n',
+        tmp_path / "mlreport.toml",
+        tmp_path,
+    )
+    options = source_options(config, "mlflow")["m"]
+    assert options.experiments == ["credit-*"]
+    assert options.production_aliases == ("live",)
