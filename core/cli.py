@@ -380,37 +380,27 @@ def check(state: State, since, until, as_of, fmt) -> None:
     sys.exit(EXIT_POLICY if failed(results) else EXIT_OK)
 
 
-READ_ONLY_STATEMENTS = {"SELECT", "EXPLAIN", "PRAGMA", "RELATION"}
-
-
 @cli.command()
 @click.argument("query")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table")
 @click.pass_obj
 @handle_errors
 def sql(state: State, query: str, fmt: str) -> None:
-    """Read-only SQL over the warehouse."""
+    """Read-only SQL over the warehouse (no other file, no network)."""
     import duckdb
 
-    with state.warehouse(read_only=True) as wh:
-        try:
-            statements = wh.con.extract_statements(query)
-        except duckdb.ParserException as exc:
-            raise ValueError(f"SQL does not parse: {exc}") from None
-        for st in statements:
-            kind = st.type.name
-            if kind not in READ_ONLY_STATEMENTS:
-                raise ValueError(
-                    f"mlreport sql is read-only: a {kind} statement is refused. "
-                    "Use SELECT queries; to change data, change the sources and run sync."
-                )
+    from mlreport.warehouse import Warehouse
+
+    with Warehouse(state.warehouse_path, sandbox=True) as wh:
         try:
             rel = wh.con.execute(query)
-        except duckdb.Error as exc:
-            msg = str(exc)
-            if "read-only" in msg or "read only" in msg:
-                raise ValueError(f"mlreport sql is read-only: {msg}") from None
-            raise
+        except duckdb.ParserException as exc:
+            raise ValueError(f"SQL does not parse: {exc}") from None
+        except (duckdb.PermissionException, duckdb.InvalidInputException) as exc:
+            raise ValueError(
+                f"mlreport sql is read-only and reads only the warehouse and the prediction-log "
+                f"files it synced: {str(exc).splitlines()[0]}"
+            ) from None
         columns = [d[0] for d in rel.description or []]
         rows = [dict(zip(columns, r, strict=True)) for r in rel.fetchall()]
     _print_rows(rows, columns, fmt)

@@ -48,18 +48,24 @@ class Warehouse:
     """One DuckDB file holding every canonical table.
 
     Opened read-write, it applies pending migrations; opened ``read_only`` it refuses writes
-    at the DuckDB level, which is what ``mlreport sql`` relies on.
+    at the DuckDB level. ``sandbox`` (``mlreport sql``, any user SQL text) also shuts DuckDB
+    off from the file system and the network except the prediction-log files the warehouse's
+    views read, with extensions neither installed nor loaded, and locks that configuration so
+    no statement can undo it.
     """
 
-    def __init__(self, path: str | Path, read_only: bool = False) -> None:
+    def __init__(self, path: str | Path, read_only: bool = False, sandbox: bool = False) -> None:
         self.path = Path(path)
-        self.read_only = read_only
+        self.read_only = read_only = read_only or sandbox
         if read_only and not self.path.exists():
             raise WarehouseError(f"{self.path}: no warehouse here yet (run `mlreport sync` first)")
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+        config = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
         try:
-            self.con = duckdb.connect(str(self.path), read_only=read_only)
+            self.con = duckdb.connect(
+                str(self.path), read_only=read_only, config=config if sandbox else {}
+            )
         except duckdb.IOException as exc:
             msg = str(exc)
             if "lock" in msg.lower():
@@ -71,8 +77,31 @@ class Warehouse:
         self.con.execute("SET TimeZone = 'UTC'")
         self._primary_keys: dict[str, bool] = {}  # schema facts, cached per connection
         self._columns: dict[str, list[str]] = {}
-        if not read_only:
+        if sandbox:
+            self._lock_down()
+        elif not read_only:
             self.migrate()
+
+    def log_files(self) -> list[str]:
+        """Every file the prediction-log views read (their fingerprinted files and reference
+        files, or the DuckDB file of a table input): the only paths a sandbox may open."""
+        if "prediction_logs" not in self.tables():
+            return []
+        rows = self.con.execute(
+            "SELECT files, reference_files FROM prediction_logs ORDER BY log"
+        ).fetchall()
+        paths = []
+        for cells in rows:
+            for cell in cells:
+                paths += [str(f["path"]) for f in json.loads(cell or "[]")]
+        return sorted(set(paths))
+
+    def _lock_down(self) -> None:
+        paths = self.log_files()
+        if paths:
+            self.con.execute("SET allowed_paths = ?", [paths])
+        self.con.execute("SET enable_external_access = false")
+        self.con.execute("SET lock_configuration = true")
 
     def close(self) -> None:
         self.con.close()
