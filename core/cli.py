@@ -365,18 +365,25 @@ def _print_outcome(outcome: Any, out_dir: Path) -> None:
 def check(state: State, since, until, as_of, fmt) -> None:
     """Evaluate policies: exit 0 all pass, 1 a policy failed, 2 an error."""
     from mlreport.metrics import compute_metrics, default_window
-    from mlreport.policies import evaluate, failed
+    from mlreport.pipeline import policy_problems
+    from mlreport.policies import check_policies, evaluate, failed
 
+    check_policies(state.config)
     window = default_window(state.config, since, until, as_of)
     with state.warehouse() as wh:
         results = evaluate(state.config, compute_metrics(wh, state.config, [window]))
+        problems = policy_problems(wh, state.config, results)
     if fmt == "json":
         click.echo(json.dumps([r.as_dict() for r in results], indent=2))
     else:
         for r in results:
             click.echo(r.message)
-        if not results:
-            click.echo("no policies matched any metric value")
+        if not results and not problems:
+            click.echo("no policies are configured")
+    for problem in problems:
+        click.echo(f"Error: {problem}", err=True)
+    if problems:
+        sys.exit(EXIT_ERROR)
     sys.exit(EXIT_POLICY if failed(results) else EXIT_OK)
 
 

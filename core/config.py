@@ -87,6 +87,9 @@ class PolicyConfig(Strict):
     severity: Literal["error", "warn"] = "error"
     stat: str | None = None
     entity: str | None = None
+    # A policy that finds no value to check is an error (exit 2) unless it is optional: a
+    # misspelt entity or a family that did not run must not read as "all policies pass".
+    optional: bool = False
 
 
 class ReportConfig(Strict):

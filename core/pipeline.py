@@ -14,7 +14,14 @@ from mlreport.config import Config
 from mlreport.errors import USER_ERRORS
 from mlreport.metrics import MetricRequest, default_window, parse_time
 from mlreport.plugin_manager import get_plugins
-from mlreport.policies import PolicyResult, evaluate, failed
+from mlreport.policies import (
+    PolicyError,
+    PolicyResult,
+    check_policies,
+    evaluate,
+    failed,
+    unevaluated,
+)
 from mlreport.reporting import ReportContext, jinja_env, prepare_metrics, render_report
 from mlreport.sources import SyncStats, build_source, record_sync, sync_entities, sync_source
 from mlreport.warehouse import Warehouse, utcnow
@@ -104,6 +111,7 @@ class RunOutcome:
     outputs: dict[str, dict[str, Path]] = field(default_factory=dict)
     policies: list[PolicyResult] = field(default_factory=list)
     failed_families: dict[str, str] = field(default_factory=dict)
+    policy_errors: list[str] = field(default_factory=list)
 
     @property
     def failed(self) -> bool:
@@ -113,9 +121,11 @@ class RunOutcome:
     def errors(self) -> list[str]:
         """What went wrong besides policies: sources that did not sync, families that raised.
         The reports are still written; the run exits 2 so a scheduler sees it."""
-        return [f"source {s.source}: {s.error}" for s in self.syncs if s.error] + [
-            f"metric family {name}: {error}" for name, error in self.failed_families.items()
-        ]
+        return (
+            [f"source {s.source}: {s.error}" for s in self.syncs if s.error]
+            + [f"metric family {name}: {error}" for name, error in self.failed_families.items()]
+            + self.policy_errors
+        )
 
 
 def run(
@@ -128,7 +138,8 @@ def run(
 ) -> RunOutcome:
     """Everything ``mlreport run`` does once the lock is held."""
     as_of_dt = parse_time(as_of, "--as-of") or utcnow()
-    for rc in config.reports:  # an unknown report type or format fails before any work
+    check_policies(config)  # a misspelt metric or stat fails before any work
+    for rc in config.reports:  # so does an unknown report type or format
         get_plugins().reports().get(rc.type)
         for fmt in report_formats(config, rc.type, None):
             get_plugins().renderers().get(fmt)
@@ -149,11 +160,27 @@ def run(
         outcome.outputs[rc.type] = render_report(ctx, rc.type, formats, outcome.out_dir)
     write_index(out, config)
     outcome.policies = evaluate(config, stored.select([window]))
+    outcome.policy_errors = policy_problems(warehouse, config, outcome.policies)
     (outcome.out_dir / "check.json").write_text(
         json.dumps([p.as_dict() for p in outcome.policies], indent=2, sort_keys=True) + "\n"
     )
     notify(config, outcome)
     return outcome
+
+
+def known_entities(warehouse: Warehouse, config: Config) -> list[str]:
+    """Every entity the config declares or a source named."""
+    stored = warehouse.query("SELECT DISTINCT name FROM entities")["name"].to_list()
+    return sorted(set(stored) | {e.name for e in config.entities})
+
+
+def policy_problems(warehouse: Warehouse, config: Config, results: list[PolicyResult]) -> list[str]:
+    """Policies naming an unknown entity, or finding no value: errors, not silent passes."""
+    try:
+        check_policies(config, known_entities(warehouse, config))
+    except PolicyError as exc:
+        return str(exc).splitlines()
+    return unevaluated(config, results)
 
 
 def write_index(out: Path, config: Config) -> Path:

@@ -1,7 +1,12 @@
-"""Policies: thresholds on metric values, evaluated by ``mlreport check`` and ``run``."""
+"""Policies: thresholds on metric values, evaluated by ``mlreport check`` and ``run``.
+
+They fail closed: a policy naming a metric, stat or entity that does not exist is refused with
+"did you mean", and one that finds no value to check is an error unless marked ``optional``.
+"""
 
 from __future__ import annotations
 
+import difflib
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -9,6 +14,56 @@ from typing import Any
 import polars as pl
 
 from mlreport.config import Config
+
+
+class PolicyError(ValueError):
+    """A policy names something that does not exist, or could not be evaluated."""
+
+
+def check_policies(config: Config, entities: list[str] | None = None) -> None:
+    """Refuse policies on a metric no installed family declares, a stat the metric does not
+    emit, or (given the known ``entities``) an entity nobody reports on."""
+    from mlreport.metrics import installed_families
+
+    infos = {m.name: m for fam in installed_families() for m in fam.metrics}
+    problems = []
+    for metric, policy in sorted(config.policies.items()):
+        where = f"[policies] {metric!r}"
+        if metric not in infos:
+            problems.append(f"{where}: no installed metric family has it{_close(metric, infos)}")
+            continue
+        stats = infos[metric].stats
+        if policy.stat is not None and policy.stat not in stats:
+            known = f"; it has {', '.join(stats)}" if stats else "; it has no stat"
+            problems.append(f"{where}: stat {policy.stat!r} is not one of the metric's{known}")
+        if policy.entity is not None and entities is not None and policy.entity not in entities:
+            problems.append(
+                f"{where}: no entity {policy.entity!r}{_close(policy.entity, entities)}"
+            )
+    if problems:
+        raise PolicyError("\n".join(problems))
+
+
+def _close(name: str, known: Any) -> str:
+    close = difflib.get_close_matches(name, list(known), n=3, cutoff=0.6)
+    return f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
+
+
+def unevaluated(config: Config, results: list[PolicyResult]) -> list[str]:
+    """Policies (not ``optional``) that found no value to check, as messages."""
+    checked = {r.metric for r in results}
+    out = []
+    for metric, policy in sorted(config.policies.items()):
+        if metric in checked or policy.optional:
+            continue
+        scope = f" for entity {policy.entity!r}" if policy.entity else ""
+        stat = f" with stat {policy.stat!r}" if policy.stat else ""
+        out.append(
+            f"policy {metric!r}{scope}{stat} could not be evaluated: no value in the window "
+            "(is the family failing, or the entity idle?); mark it optional = true if that "
+            "is expected"
+        )
+    return out
 
 
 @dataclass

@@ -257,3 +257,41 @@ def test_metric_accepts_several_globs_and_refuses_one_that_matches_nothing(synce
     typo = invoke("metrics", "--metric", "fake.deplys")
     assert typo.exit_code == 2
     assert "--metric 'fake.deplys' matches no installed metric; close: fake.deploys" in typo.output
+
+
+@pytest.mark.parametrize(
+    ("policy", "message"),
+    [
+        (
+            '"fake.deplys" = { max = 10 }',
+            "'fake.deplys': no installed metric family has it (did you mean 'fake.deploys'?)",
+        ),
+        (
+            '"fake.deploys" = { max = 10, stat = "p50" }',
+            "stat 'p50' is not one of the metric's; it has no stat",
+        ),
+        ('"fake.deploys" = { max = 10, entity = "sv" }', "no entity 'sv' (did you mean 'svc'?)"),
+        (
+            '"fake.deploys" = { max = 10, entity = "idle" }',
+            "could not be evaluated: no value in the window",
+        ),
+    ],
+)
+def test_policies_fail_closed(synced, policy, message):
+    text = CONFIG.replace('"fake.deploys" = { max = POLICY_MAX }', policy)
+    if "idle" in policy:
+        text = '[[entities]]\nname = "idle"\n\n' + text
+    synced.write_text(text)
+    result = invoke("check", "--until", "2026-01-10")
+    assert result.exit_code == 2, result.output
+    assert message in result.output, result.output
+
+
+def test_an_optional_policy_without_a_value_is_not_an_error(synced):
+    text = CONFIG.replace(
+        '"fake.deploys" = { max = POLICY_MAX }',
+        '"fake.deploys" = { max = 10, entity = "idle", optional = true }',
+    )
+    synced.write_text('[[entities]]\nname = "idle"\n\n' + text)
+    result = invoke("check", "--until", "2026-01-10")
+    assert result.exit_code == 0, result.output
