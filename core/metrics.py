@@ -270,7 +270,7 @@ def run_metrics(
         ctx.detail_windows = list(dict.fromkeys(w for r in wanted if r.details for w in r.windows))
         ctx.family, ctx.published = fam.name, {}
         try:
-            frame = _keep(_as_frame(fam().compute(ctx)), wanted, entities)
+            frame = _keep(_checked(_as_frame(fam().compute(ctx)), fam), wanted, entities)
         except Exception as exc:
             if not isolate:
                 raise
@@ -304,6 +304,24 @@ def check_patterns(patterns: Sequence[str]) -> None:
         close = difflib.get_close_matches(pattern.rstrip("*").rstrip("."), names + families, 5, 0.5)
         hint = f"; close: {', '.join(close)}" if close else f"; families: {', '.join(families)}"
         raise ValueError(f"--metric {pattern!r} matches no installed metric{hint}")
+
+
+REQUIRED = ("metric", "entity", "window_start", "window_end", "dimensions")
+
+
+def _checked(frame: pl.DataFrame, family: type[MetricFamily]) -> pl.DataFrame:
+    """A family's rows as the kernel can store them: every key column set, every metric one
+    the family declares; anything else is the family's error, not a half-stored run."""
+    missing = [c for c in REQUIRED if frame.get_column(c).null_count()]
+    if missing:
+        raise ValueError(
+            f"rows without {', '.join(missing)} (each row needs {', '.join(REQUIRED)})"
+        )
+    declared = {m.name for m in family.metrics}
+    unknown = sorted(set(frame.get_column("metric").unique().to_list()) - declared)
+    if unknown and declared:
+        raise ValueError(f"rows of undeclared metrics {', '.join(unknown[:5])}")
+    return frame
 
 
 def _keep(

@@ -85,7 +85,9 @@ def _sync_one(
         stats.seconds,
         json.dumps(stats.reads, sort_keys=True),
     )
-    get_plugins().pm.hook.after_sync(warehouse=warehouse, source=source, stats=stats)
+    stats.hook_errors = get_plugins().call_each(
+        "after_sync", warehouse=warehouse, source=source, stats=stats
+    )
     return stats
 
 
@@ -112,6 +114,7 @@ class RunOutcome:
     policies: list[PolicyResult] = field(default_factory=list)
     failed_families: dict[str, str] = field(default_factory=dict)
     policy_errors: list[str] = field(default_factory=list)
+    report_errors: list[str] = field(default_factory=list)  # reports or their hooks that failed
 
     @property
     def failed(self) -> bool:
@@ -123,7 +126,9 @@ class RunOutcome:
         The reports are still written; the run exits 2 so a scheduler sees it."""
         return (
             [f"source {s.source}: {s.error}" for s in self.syncs if s.error]
+            + [e for s in self.syncs for e in s.hook_errors]
             + [f"metric family {name}: {error}" for name, error in self.failed_families.items()]
+            + self.report_errors
             + self.policy_errors
         )
 
@@ -157,7 +162,13 @@ def run(
     outcome.failed_families = dict(stored.failures)
     for rc, (ctx, _) in zip(config.reports, contexts, strict=True):
         formats = report_formats(config, rc.type, None)
-        outcome.outputs[rc.type] = render_report(ctx, rc.type, formats, outcome.out_dir)
+        try:
+            outcome.outputs[rc.type] = render_report(ctx, rc.type, formats, outcome.out_dir)
+        except Exception as exc:  # one report must not cost the others (or check.json)
+            error = f"{type(exc).__name__}: {exc}" if _is_bug(exc) else str(exc)
+            outcome.report_errors.append(f"report {rc.type}: {config.redact(error)}")
+            log.debug("report %s failed", rc.type, exc_info=True)
+        outcome.report_errors += ctx.hook_errors
     write_index(out, config)
     outcome.policies = evaluate(config, stored.select([window]))
     outcome.policy_errors = policy_problems(warehouse, config, outcome.policies)

@@ -74,6 +74,8 @@ class Registry:
     items: dict[str, Registered] = field(default_factory=dict)
     conflicts: dict[str, list[str]] = field(default_factory=dict)
     replaced: dict[str, str] = field(default_factory=dict)  # name -> built-in plugin replaced
+    # name -> plugins whose item clashed with a built-in without replace=True (ignored)
+    shadowed: dict[str, list[str]] = field(default_factory=dict)
 
     def add(self, name: str, obj: Any, plugin: str, **options: Any) -> None:
         """Add an item; a second plugin giving the same name is a conflict, unless it says
@@ -89,6 +91,11 @@ class Registry:
             self.replaced[name] = old.plugin
         elif old.options.get("replace") and plugin in DEFAULT_PLUGINS:
             self.replaced[name] = plugin
+        elif plugin in DEFAULT_PLUGINS:  # a clash with a built-in: the built-in is kept
+            self.items[name] = new
+            self.shadowed.setdefault(name, []).append(old.plugin)
+        elif replaces_builtin:
+            self.shadowed.setdefault(name, []).append(plugin)
         else:
             self.conflicts.setdefault(name, [old.plugin]).append(plugin)
 
@@ -139,7 +146,7 @@ class Plugins:
                 continue
             try:
                 module = ep.load()
-            except Exception:
+            except (Exception, SystemExit):  # a plugin calling sys.exit must not end the CLI
                 self._record(ep.name, "import")
                 continue
             self._register(module, ep.name)
@@ -156,7 +163,7 @@ class Plugins:
     def _import_and_register(self, module_name: str, name: str) -> None:
         try:
             module = importlib.import_module(module_name)
-        except Exception:
+        except (Exception, SystemExit):  # a plugin calling sys.exit must not end the CLI
             self._record(name, "import")
             return
         self._register(module, name)
@@ -173,14 +180,19 @@ class Plugins:
         detail = traceback.format_exception_only(type(exc), exc)[-1].strip()
         self.load_errors.append(LoadError(name, stage, detail))
 
-    def call_each(self, hook_name: str, **kwargs: Any) -> None:
-        """Call every implementation of a hook, each isolated: a failure is recorded (so
-        ``mlreport plugins`` and ``doctor`` show it) and the others still run."""
+    def call_each(self, hook_name: str, **kwargs: Any) -> list[str]:
+        """Call every implementation of a hook, each isolated: a failure (an exception, or a
+        plugin calling ``sys.exit``) is recorded, so ``mlreport plugins`` and ``doctor`` show
+        it, and the others still run. Returns the failures as "plugin: error" lines."""
+        failures = []
         for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
             try:
                 impl.function(**kwargs)
-            except Exception:
-                self._record(_plugin_name(self.pm, impl.plugin), hook_name)
+            except (Exception, SystemExit):
+                name = _plugin_name(self.pm, impl.plugin)
+                self._record(name, hook_name)
+                failures.append(f"{hook_name} of plugin {name}: {self.load_errors[-1].error}")
+        return failures
 
     def registry(self, hook_name: str) -> Registry:
         """Call one registration hook, plugin by plugin, isolating failures."""
@@ -195,7 +207,7 @@ class Plugins:
 
             try:
                 impl.function(register=register)
-            except Exception:
+            except (Exception, SystemExit):
                 self._record(plugin, hook_name)
         self._registries[hook_name] = registry
         return registry
@@ -245,6 +257,13 @@ class Plugins:
                 owner = registry.items[name].plugin
                 if owner in rows:
                     rows[owner].setdefault("replaces", []).append(f"{hook}: {name!r} of {builtin}")
+            for name, owners in registry.shadowed.items():
+                for owner in owners:
+                    if owner in rows:
+                        rows[owner]["errors"].append(
+                            f"{hook}: {name!r} clashes with a built-in one, which is kept "
+                            "(register it with replace=True to replace the built-in)"
+                        )
             for name, owners in registry.conflicts.items():
                 for owner in owners:
                     if owner in rows:
@@ -289,13 +308,29 @@ def add_plugin_commands(cli: Any) -> None:
     """Call ``register_commands`` of the third-party plugins only: no built-in plugin adds a
     command, and importing them all (polars, scikit-learn, WeasyPrint …) would make every
     ``mlreport --help`` slow. Failures are recorded for ``mlreport plugins`` and ``doctor``."""
-    if _plugins is not None:  # already loaded (embedding, tests): use every plugin it has
-        _plugins.call_each("register_commands", cli=cli)
-        return
-    commands = Plugins()
-    commands.load_entrypoints()
-    commands.call_each("register_commands", cli=cli)
-    _command_errors[:] = [e for e in commands.load_errors if e.stage == "register_commands"]
+    plugins = _plugins
+    if plugins is None:  # built-ins add no command: load the third-party ones only
+        plugins = Plugins()
+        plugins.load_entrypoints()
+    builtin = dict(cli.commands)
+    for impl in plugins.pm.hook.register_commands.get_hookimpls():
+        name = _plugin_name(plugins.pm, impl.plugin)
+        try:
+            impl.function(cli=cli)
+        except (Exception, SystemExit):
+            plugins._record(name, "register_commands")
+        for command, original in builtin.items():  # a plugin may not replace a built-in
+            if cli.commands.get(command) is not original:
+                cli.commands[command] = original
+                plugins.load_errors.append(
+                    LoadError(
+                        name,
+                        "register_commands",
+                        f"command {command!r} clashes with the built-in one, which is kept",
+                    )
+                )
+    if plugins is not _plugins:
+        _command_errors[:] = [e for e in plugins.load_errors if e.stage == "register_commands"]
 
 
 def reset_plugins() -> None:

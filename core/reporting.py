@@ -59,6 +59,7 @@ class ReportContext:
     run: StoredRun | None = None
     # Sections of one report share expensive computations here, keyed by a name they choose.
     cache: dict[str, Any] = field(default_factory=dict)
+    hook_errors: list[str] = field(default_factory=list)  # after_report hooks that failed
 
     def values(self, windows: list[Window] | None = None, prefix: str | None = None):
         """The run's rows for ``windows`` (default: the report window) and the report's
@@ -325,7 +326,7 @@ def render_report(
     manifest_path = out_dir / f"{report_name}.manifest.json"
     manifest_path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     _record_run(ctx, report_name, run_id, started, manifest)
-    plugins.pm.hook.after_report(report=report, outputs=outputs)
+    ctx.hook_errors += plugins.call_each("after_report", report=report, outputs=outputs)
     return outputs
 
 

@@ -80,6 +80,7 @@ class SyncStats:
     )  # what the source read: files, bytes, requests
     seconds: float = 0.0
     error: str | None = None  # the sync failed: what went wrong (rows committed before stay)
+    hook_errors: list[str] = field(default_factory=list)  # after_sync hooks that failed
 
     @property
     def rows(self) -> int:

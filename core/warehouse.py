@@ -32,7 +32,9 @@ def registered(con: duckdb.DuckDBPyConnection, frame: pl.DataFrame) -> Iterator[
     try:
         yield name
     finally:
-        con.unregister(name)
+        # in an aborted transaction unregistering fails too: keep the transaction's own error
+        with contextlib.suppress(duckdb.TransactionException):
+            con.unregister(name)
 
 
 def _migrations() -> list[tuple[int, str, str]]:
