@@ -473,9 +473,10 @@ def doctor(state: State) -> None:
 
 @cli.command()
 @click.option("--out", type=click.Path(file_okay=False), default="mlreport-demo", show_default=True)
+@click.option("--force", is_flag=True, help="Use a folder that holds something else.")
 @click.pass_obj
 @handle_errors
-def demo(state: State, out: str) -> None:
+def demo(state: State, out: str, force: bool) -> None:
     """Run the whole pipeline on the bundled sample organisation (no network)."""
     from mlreport import pipeline
     from mlreport.lock import run_lock
@@ -483,7 +484,14 @@ def demo(state: State, out: str) -> None:
     from mlreport.warehouse import Warehouse
 
     out_dir = Path(out).resolve()
+    if not force and _holds_other_things(out_dir):
+        raise ValueError(
+            f"{out_dir} is not empty and is not a demo folder; the demo would overwrite its "
+            "mlreport.toml and add sample rows to its warehouse. Pick an empty folder, or pass "
+            "--force"
+        )
     config, as_of = materialize(out_dir)
+    (out_dir / DEMO_MARK).write_text("written by `mlreport demo`\n", encoding="utf-8")
     state._config = config
     with (
         run_lock(config.warehouse.path),
@@ -493,6 +501,17 @@ def demo(state: State, out: str) -> None:
         outcome = pipeline.run(wh, config, config.output.dir, as_of, progress)
     click.echo(f"demo outputs in {outcome.out_dir}:", err=True)
     _print_outcome(outcome, config.output.dir)
+
+
+DEMO_MARK = ".mlreport-demo"  # written by the demo, so running it again in place is fine
+
+
+def _holds_other_things(folder: Path) -> bool:
+    if not folder.exists():
+        return False
+    if not folder.is_dir():
+        return True
+    return any(folder.iterdir()) and not (folder / DEMO_MARK).exists()
 
 
 def _load_command_plugins() -> None:

@@ -295,3 +295,12 @@ def test_an_optional_policy_without_a_value_is_not_an_error(synced):
     synced.write_text('[[entities]]\nname = "idle"\n\n' + text)
     result = invoke("check", "--until", "2026-01-10")
     assert result.exit_code == 0, result.output
+
+
+def test_demo_refuses_a_folder_that_holds_a_project(tmp_path):
+    (tmp_path / "mlreport.toml").write_text("[warehouse]\npath = 'mine.duckdb'\n")
+    result = invoke("demo", "--out", str(tmp_path))
+    assert result.exit_code == 2
+    assert "is not empty and is not a demo folder" in result.output and "--force" in result.output
+    assert (tmp_path / "mlreport.toml").read_text() == "[warehouse]\npath = 'mine.duckdb'\n"
+    assert not (tmp_path / "mlreport.duckdb").exists()
