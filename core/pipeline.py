@@ -22,6 +22,7 @@ from mlreport.policies import (
     failed,
     unevaluated,
 )
+from mlreport.publish import clean_stale, publish, staging_dir
 from mlreport.reporting import ReportContext, jinja_env, prepare_metrics, render_report
 from mlreport.sources import SyncStats, build_source, record_sync, sync_entities, sync_source
 from mlreport.warehouse import Warehouse, utcnow
@@ -58,7 +59,7 @@ def sync_all(
             record_sync(warehouse, src.name, error)
             if fail_fast:
                 raise
-            log.error("source %s failed, its previous data is kept: %s", src.name, error)
+            log.info("source %s failed, its previous data is kept: %s", src.name, error)
             log.debug("source %s failed", src.name, exc_info=True)
             stats = SyncStats(src.name, error=error)
         else:
@@ -148,8 +149,10 @@ def run(
         get_plugins().reports().get(rc.type)
         for fmt in report_formats(config, rc.type, None):
             get_plugins().renderers().get(fmt)
-    outcome = RunOutcome(as_of_dt, out / as_of_dt.strftime("%Y-%m-%d"))
-    outcome.out_dir.mkdir(parents=True, exist_ok=True)
+    day = as_of_dt.strftime("%Y-%m-%d")
+    outcome = RunOutcome(as_of_dt, out / day)
+    out.mkdir(parents=True, exist_ok=True)
+    clean_stale(out)
     outcome.syncs = sync_all(warehouse, config, progress=progress, fail_fast=fail_fast)
     window = default_window(config, as_of=as_of_dt)
     contexts = []
@@ -160,21 +163,24 @@ def run(
         contexts.append((ctx, get_plugins().reports().get(rc.type)))
     stored = prepare_metrics(warehouse, config, contexts, [MetricRequest("*", (window,))])
     outcome.failed_families = dict(stored.failures)
+    staged = staging_dir(out, day)
     for rc, (ctx, _) in zip(config.reports, contexts, strict=True):
         formats = report_formats(config, rc.type, None)
         try:
-            outcome.outputs[rc.type] = render_report(ctx, rc.type, formats, outcome.out_dir)
+            written = render_report(ctx, rc.type, formats, staged)
+            outcome.outputs[rc.type] = {f: outcome.out_dir / p.name for f, p in written.items()}
         except Exception as exc:  # one report must not cost the others (or check.json)
             error = f"{type(exc).__name__}: {exc}" if _is_bug(exc) else str(exc)
             outcome.report_errors.append(f"report {rc.type}: {config.redact(error)}")
             log.debug("report %s failed", rc.type, exc_info=True)
         outcome.report_errors += ctx.hook_errors
-    write_index(out, config)
     outcome.policies = evaluate(config, stored.select([window]))
     outcome.policy_errors = policy_problems(warehouse, config, outcome.policies)
-    (outcome.out_dir / "check.json").write_text(
+    (staged / "check.json").write_text(
         json.dumps([p.as_dict() for p in outcome.policies], indent=2, sort_keys=True) + "\n"
     )
+    publish(out, day, staged)
+    write_index(out, config)
     notify(config, outcome)
     return outcome
 
@@ -195,12 +201,23 @@ def policy_problems(warehouse: Warehouse, config: Config, results: list[PolicyRe
 
 
 def write_index(out: Path, config: Config) -> Path:
-    """Rewrite ``out/index.html`` listing every archived run and its reports."""
+    """Rewrite ``out/index.html`` listing every archived run and its reports; a manifest that
+    cannot be read is skipped and named (one bad file must not stop every later run)."""
     runs = []
-    for day in sorted((p for p in out.iterdir() if p.is_dir()), reverse=True):
+    days = (p for p in out.iterdir() if p.is_dir() and not p.name.startswith("."))
+    for day in sorted(days, reverse=True):
         reports = []
         for manifest in sorted(day.glob("*.manifest.json")):
-            data = json.loads(manifest.read_text())
+            try:
+                data = json.loads(manifest.read_text(encoding="utf-8"))
+                if not isinstance(data, dict):
+                    raise ValueError("not a JSON object")
+            except (OSError, ValueError) as exc:
+                log.warning("index: skipped %s, which cannot be read: %s", manifest, exc)
+                reports.append(
+                    {"name": manifest.name, "files": [], "as_of": None, "unreadable": str(exc)}
+                )
+                continue
             reports.append(
                 {
                     "name": manifest.name.removesuffix(".manifest.json"),
@@ -212,7 +229,9 @@ def write_index(out: Path, config: Config) -> Path:
             runs.append({"day": day.name, "reports": reports})
     html = jinja_env(config, []).get_template("index.html.j2").render(runs=runs)
     path = out / "index.html"
-    path.write_text(html, encoding="utf-8")
+    tmp = path.with_name(".index.html.tmp")
+    tmp.write_text(html, encoding="utf-8")
+    tmp.replace(path)
     return path
 
 

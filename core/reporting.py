@@ -313,10 +313,7 @@ def render_report(
     outputs: dict[str, Path] = {}
     for fmt, renderer in renderers.items():
         path = out_dir / f"{report_name}.{renderer.extension}"
-        data = env.output(report, fmt)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_bytes(data)
-        tmp.replace(path)
+        write_atomically(path, env.output(report, fmt))
         outputs[fmt] = path
     manifest = dict(report.manifest)
     manifest["run_id"] = run_id
@@ -324,10 +321,23 @@ def render_report(
         fmt: {"file": p.name, "sha256": sha256_file(p)} for fmt, p in outputs.items()
     }
     manifest_path = out_dir / f"{report_name}.manifest.json"
-    manifest_path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    text = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
+    write_atomically(manifest_path, text.encode("utf-8"))
     _record_run(ctx, report_name, run_id, started, manifest)
     ctx.hook_errors += plugins.call_each("after_report", report=report, outputs=outputs)
     return outputs
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` in one rename; a failed write (a full disk) leaves the
+    old file and no temporary one behind."""
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        tmp.write_bytes(data)
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def _record_run(

@@ -26,13 +26,22 @@ def run_demo(out: Path) -> list[Path]:
 def digests(folder: Path) -> dict[str, str]:
     """sha256 of every HTML, JSON and Markdown output under ``folder``.
 
-    Manifests are left out: each records its own run id (and the PDF's hash).
+    Manifests are left out: each records its own run id (and the PDF's hash). The staging
+    folders under ``.runs`` are named per run, so the published days are read through their
+    links.
     """
+    published = [folder] + sorted(p for p in folder.iterdir() if _published_day(p))
     return {
-        p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(folder.rglob("*"))
+        f"{d.name}/{p.name}" if d != folder else p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+        for d in published
+        for p in sorted(d.iterdir())
         if p.suffix in REPRODUCIBLE and p.is_file() and not p.name.endswith(".manifest.json")
     }
+
+
+def _published_day(p: Path) -> bool:
+    """A day of the archive (a link to its run's folder), not the staging area."""
+    return p.is_dir() and not p.name.startswith(".")
 
 
 @pytest.fixture(scope="module")
