@@ -32,17 +32,19 @@ EXIT_OK, EXIT_POLICY, EXIT_ERROR = 0, 1, 2
 log = logging.getLogger("mlreport")
 
 
-class _Redact(logging.Filter):
-    def __init__(self, secrets: frozenset[str]) -> None:
-        super().__init__()
-        self.secrets = secrets
+class _Redact(logging.Formatter):
+    """Formats a log record, traceback included (``-vv``), with every secret replaced."""
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        msg = record.getMessage()
-        for s in sorted(self.secrets, key=len, reverse=True):
-            msg = msg.replace(s, "***")
-        record.msg, record.args = msg, None
-        return True
+    def __init__(self, base: logging.Formatter | None, secrets: frozenset[str]) -> None:
+        super().__init__()
+        self.base = base or logging.Formatter()
+        self.secrets = sorted(secrets, key=len, reverse=True)
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = self.base.format(record)
+        for s in self.secrets:
+            text = text.replace(s, "***")
+        return text
 
 
 class State:
@@ -59,7 +61,7 @@ class State:
 
             self._config = load_config(self.config_path)
             for handler in logging.getLogger().handlers:
-                handler.addFilter(_Redact(self._config.secrets))
+                handler.setFormatter(_Redact(handler.formatter, self._config.secrets))
         return self._config
 
     @property

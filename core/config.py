@@ -1,9 +1,11 @@
 """Reading and validating ``mlreport.toml``.
 
-Relative paths are resolved against the config file's folder; ``${VAR}`` is read from the
-environment. The values that came from the environment are remembered as secrets so logs can
-redact them, and the config hash is taken over the text *before* expansion, so it never
-depends on (or leaks) a secret.
+Relative paths are resolved against the config file's folder. ``${VAR}`` is read from the
+environment and is for credentials only: a source's secret keys (those its options type as
+``SecretStr``, e.g. ``token``, ``password``) and notifier settings. Anywhere else it is refused,
+because there the value would be stored, rendered or logged as it is. The values are remembered
+as secrets so logs and errors can redact them, and the config hash is taken over the text
+*before* expansion, so it never depends on (or leaks) a secret.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    SecretStr,
     ValidationError,
     ValidationInfo,
 )
@@ -143,6 +146,7 @@ class Config(Strict):
     file: Path | None = Field(default=None, exclude=True)
     base_dir: Path = Field(default_factory=Path.cwd, exclude=True)
     secrets: frozenset[str] = Field(default_factory=frozenset, exclude=True)
+    secret_keys: tuple[tuple, ...] = Field(default=(), exclude=True)  # where ${VAR} was used
     digest: str = Field(default="", exclude=True)
 
     def source(self, name: str) -> SourceConfig:
@@ -245,12 +249,26 @@ def _step(annotation: Any, part: Any) -> Any:
     return None
 
 
-def _expand(value: Any, loc: tuple, file: str, secrets: set[str]) -> Any:
+def _is_secret(annotation: Any) -> bool:
+    return annotation is SecretStr or any(a is SecretStr for a in get_args(annotation))
+
+
+def _expand(
+    value: Any, loc: tuple, file: str, secrets: set[str], places: list[tuple] | None = None
+) -> Any:
     if isinstance(value, dict):
-        return {k: _expand(v, loc + (k,), file, secrets) for k, v in value.items()}
+        return {k: _expand(v, loc + (k,), file, secrets, places) for k, v in value.items()}
     if isinstance(value, list):
-        return [_expand(v, loc + (i,), file, secrets) for i, v in enumerate(value)]
-    if isinstance(value, str) and "${" in value:
+        return [_expand(v, loc + (i,), file, secrets, places) for i, v in enumerate(value)]
+    if isinstance(value, str) and _VAR.search(value):
+        if places is not None:
+            places.append(loc)
+        if loc[:1] not in (("sources",), ("notifiers",)):
+            raise ConfigError(
+                f"{file}: {_key(loc)}: ${{VAR}} is only for credentials (a source's token or "
+                "password, a notifier's URL); here the value would be stored and shown as it "
+                "is, so write it out"
+            )
 
         def sub(m: re.Match) -> str:
             var = m.group(1)
@@ -276,7 +294,8 @@ def parse_config(text: str, file: Path | None, base_dir: Path) -> Config:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{name}: not valid TOML: {exc}") from None
     secrets: set[str] = set()
-    expanded = _expand(raw, (), name, secrets)
+    places: list[tuple] = []
+    expanded = _expand(raw, (), name, secrets, places)
     try:
         config = Config.model_validate(expanded, context={"base_dir": base_dir})
     except ValidationError as exc:
@@ -289,6 +308,7 @@ def parse_config(text: str, file: Path | None, base_dir: Path) -> Config:
     config.file = file
     config.base_dir = base_dir
     config.secrets = frozenset(secrets)
+    config.secret_keys = tuple(places)
     config.digest = hashlib.sha256(
         json.dumps(raw, sort_keys=True, default=str).encode()
     ).hexdigest()
@@ -316,7 +336,17 @@ def load_config(path: str | os.PathLike | None = None) -> Config:
 def validate_options(
     model: type[BaseModel], options: dict[str, Any], config: Config, prefix: tuple
 ) -> BaseModel:
-    """Validate a plugin's own part of a config table, with errors naming the key."""
+    """Validate a plugin's own part of a config table, with errors naming the key; ``${VAR}``
+    is accepted only in the model's ``SecretStr`` fields (its credentials)."""
+    for loc in config.secret_keys:
+        if loc[: len(prefix)] == tuple(prefix) and len(loc) > len(prefix):
+            field = model.model_fields.get(str(loc[len(prefix)]))
+            if field is None or not _is_secret(field.annotation):
+                raise ConfigError(
+                    f"{config.file or CONFIG_NAME}: {_key(loc)}: ${{VAR}} is only for "
+                    "credentials (keys such as token or password); here the value would be "
+                    "stored and shown as it is, so write it out"
+                )
     try:
         return model.model_validate(options, context={"base_dir": config.base_dir})
     except ValidationError as exc:

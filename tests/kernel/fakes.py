@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import click
 import polars as pl
+from pydantic import SecretStr
 
 from mlreport import hookimpl
 from mlreport.metrics import MetricFamily, MetricInfo
@@ -21,7 +22,7 @@ class CounterOptions(SourceOptions):
     fail_after: int | None = None  # raise after this many rows (fault injection)
     checkpoint_every: int | None = None
     entity: str = "svc"
-    token: str | None = None
+    token: SecretStr | None = None
 
 
 class CounterSource(Source):

@@ -304,3 +304,29 @@ def test_demo_refuses_a_folder_that_holds_a_project(tmp_path):
     assert "is not empty and is not a demo folder" in result.output and "--force" in result.output
     assert (tmp_path / "mlreport.toml").read_text() == "[warehouse]\npath = 'mine.duckdb'\n"
     assert not (tmp_path / "mlreport.duckdb").exists()
+
+
+def test_secrets_never_reach_a_traceback_or_a_non_credential_key(tmp_path, monkeypatch):
+    import logging
+
+    from mlreport.cli import _Redact
+
+    try:
+        raise ValueError("connect failed with password hunter2-value")
+    except ValueError:
+        import sys as _sys
+
+        record = logging.LogRecord(
+            "mlreport", logging.DEBUG, __file__, 1, "boom", None, _sys.exc_info()
+        )
+    text = _Redact(logging.Formatter("%(message)s"), frozenset({"hunter2-value"})).format(record)
+    assert "Traceback" in text and "ValueError" in text  # -vv shows the traceback ...
+    assert "hunter2-value" not in text and "***" in text  # ... with the secret replaced
+    monkeypatch.setenv("TOP_SECRET", "hunter2-value")
+    config = tmp_path / "mlreport.toml"
+    config.write_text('[[entities]]\nname = "svc"\nowner = "${TOP_SECRET}"\n')
+    monkeypatch.chdir(tmp_path)
+    refused = CliRunner().invoke(cli, ["sync"])
+    assert refused.exit_code == 2
+    assert "entities[0].owner: ${VAR} is only for credentials" in refused.output
+    assert "hunter2-value" not in refused.output
