@@ -7,10 +7,12 @@ not pay for polars, DuckDB, pydantic, scikit-learn or WeasyPrint (benchmarks/ben
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import json
 import logging
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import wraps
@@ -28,6 +30,16 @@ if TYPE_CHECKING:
     from mlreport.warehouse import Warehouse
 
 EXIT_OK, EXIT_POLICY, EXIT_ERROR = 0, 1, 2
+# Errors of the machine, not of mlreport: say what to do instead of "this is a bug".
+DISK_ERRORS = {
+    errno.ENOSPC: "free some space on that file system, or point [output] dir or "
+    "[warehouse] path elsewhere, and run again",
+    errno.EDQUOT: "the disk quota is exhausted; free some space and run again",
+    errno.EROFS: "that file system is read-only; point [output] dir or [warehouse] path "
+    "at a writable one",
+    errno.EACCES: "this user may not write there; fix the permissions or choose another folder",
+    errno.EPERM: "this user may not write there; fix the permissions or choose another folder",
+}
 
 log = logging.getLogger("mlreport")
 
@@ -71,9 +83,17 @@ class State:
         return self.config.warehouse.path
 
     def warehouse(self, read_only: bool = False) -> Warehouse:
+        """The warehouse; a file this user may not write is opened read-only for commands that
+        only read (metrics, check, report compute what they need without storing it)."""
+        import os
+
         from mlreport.warehouse import Warehouse
 
-        return Warehouse(self.warehouse_path, read_only=read_only)
+        path = self.warehouse_path
+        if not read_only and path.exists() and not os.access(path, os.W_OK):
+            log.info("%s is read-only: metrics are computed but not stored", path)
+            read_only = True
+        return Warehouse(path, read_only=read_only)
 
 
 def _fail(message: str, state: State | None) -> None:
@@ -102,6 +122,9 @@ def handle_errors(fn: Callable) -> Callable:
                 _fail(str(exc), state)
             if isinstance(exc, duckdb.Error):
                 _fail(f"warehouse: {exc}", state)
+            if isinstance(exc, OSError) and exc.errno in DISK_ERRORS:
+                where = f"{exc.filename}: " if exc.filename else ""
+                _fail(f"{where}{exc.strerror}: {DISK_ERRORS[exc.errno]}", state)
             log.debug("unexpected error", exc_info=True)
             _fail(
                 f"unexpected {type(exc).__name__}: {exc} (run with -vv for the traceback; "
@@ -218,9 +241,20 @@ def _window_options(fn: Callable) -> Callable:
     return fn
 
 
+def _json_safe(value: Any) -> Any:
+    """JSON has no NaN or infinity: they print as null (the docs say so)."""
+    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+        return None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    return value
+
+
 def _print_rows(rows: list[dict[str, Any]], columns: list[str], fmt: str) -> None:
     if fmt == "json":
-        click.echo(json.dumps(rows, indent=2, default=str))
+        click.echo(json.dumps(_json_safe(rows), indent=2, default=str, allow_nan=False))
     elif fmt == "csv":
         buf = io.StringIO()
         writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
@@ -332,10 +366,27 @@ def run(state: State, out, as_of, wait, fail_fast) -> None:
     from mlreport.lock import run_lock
 
     out_dir = Path(out) if out else state.config.output.dir
-    with run_lock(state.warehouse_path, wait), state.warehouse() as wh, _progress() as progress:
-        outcome = pipeline.run(wh, state.config, out_dir, as_of, progress, fail_fast)
+    deadline = time.monotonic() + wait
+    with run_lock(state.warehouse_path, wait):
+        wh = _open_waiting(state, deadline)
+        with wh, _progress() as progress:
+            outcome = pipeline.run(wh, state.config, out_dir, as_of, progress, fail_fast)
     _print_outcome(outcome, out_dir)
     sys.exit(outcome_code(outcome))
+
+
+def _open_waiting(state: State, deadline: float) -> Warehouse:
+    """Open the warehouse, waiting until ``deadline`` while another process (an audit's
+    ``mlreport sql``, say) holds DuckDB's own lock on the file: ``--wait`` covers both locks."""
+    from mlreport.warehouse import WarehouseError
+
+    while True:
+        try:
+            return state.warehouse()
+        except WarehouseError as exc:
+            if "in use by another" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.2)
 
 
 def outcome_code(outcome: Any) -> int:

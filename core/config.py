@@ -180,6 +180,9 @@ def _key(loc: tuple[Any, ...]) -> str:
     return out or "(top level)"
 
 
+PYDANTIC_PATH_MESSAGE = "Input is not a valid path for <class 'pathlib.Path'>"
+
+
 def format_validation_error(
     file: str,
     err: ValidationError,
@@ -189,18 +192,24 @@ def format_validation_error(
 ) -> str:
     """One line per problem, naming the key; an unknown key gets "did you mean" from the
     fields of ``model`` at that place, a value outside a fixed set is shown (unless secret)."""
-    lines = []
+    lines: dict[str, str] = {}
     for e in err.errors():
-        key = _key(prefix + tuple(e["loc"]))
-        msg = e["msg"]
+        # pydantic names the members of a union in ``loc`` ("function-after[...]"): not keys
+        loc = tuple(p for p in e["loc"] if not (isinstance(p, str) and ("[" in p or "(" in p)))
+        key = _key(prefix + loc)
+        if key in lines:  # one line per key: the first union member's complaint
+            continue
+        msg = e["msg"].replace(
+            "Input is not a valid path for <class 'pathlib.Path'>", "expected a path"
+        )
         if e["type"] == "extra_forbidden":
             msg = "unknown key" + _did_you_mean(model, tuple(e["loc"]))
         elif e["type"] in ("literal_error", "enum") and _shown(e.get("input"), secrets):
             msg = f"{msg} (got {e['input']!r})"
         elif "input" in e and e["type"] not in ("missing",) and not isinstance(e["input"], dict):
             msg = f"{msg} (got {type(e['input']).__name__})"
-        lines.append(f"{file}: {key}: {msg}")
-    return "\n".join(lines)
+        lines[key] = f"{file}: {key}: {msg}"
+    return "\n".join(lines.values())
 
 
 def _shown(value: Any, secrets: set[str] | frozenset[str]) -> bool:

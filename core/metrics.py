@@ -350,7 +350,7 @@ def compute_metrics(
     patterns = [pattern] if isinstance(pattern, str) else list(pattern)
     requests = [MetricRequest(p, tuple(windows)) for p in patterns]
     run = run_metrics(warehouse, config, requests, entities, isolate=False)
-    if store and run.values.height:
+    if store and run.values.height and not warehouse.read_only:
         store_run(warehouse, run)
     return run.values
 

@@ -18,7 +18,9 @@ import duckdb
 import polars as pl
 from pydantic import BaseModel, ConfigDict
 
-from mlreport.config import Config, SourceConfig, validate_options
+from mlreport import CONFIG_NAME
+from mlreport.config import Config, ConfigError, SourceConfig, validate_options
+from mlreport.plugin_manager import PluginError
 from mlreport.warehouse import Warehouse, utcnow
 
 log = logging.getLogger("mlreport.sync")
@@ -119,7 +121,10 @@ class Source:
 
 
 def build_source(src: SourceConfig, config: Config, index: int) -> Source:
-    cls = _source_class(src.type)
+    try:
+        cls = _source_class(src.type)
+    except PluginError as exc:  # name the file and the key, not only the type
+        raise ConfigError(f"{config.file or CONFIG_NAME}: sources[{index}].type: {exc}") from None
     options = validate_options(cls.Options, src.options, config, ("sources", index))
     return cls(src.name, options, config)
 

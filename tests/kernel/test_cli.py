@@ -330,3 +330,51 @@ def test_secrets_never_reach_a_traceback_or_a_non_credential_key(tmp_path, monke
     assert refused.exit_code == 2
     assert "entities[0].owner: ${VAR} is only for credentials" in refused.output
     assert "hunter2-value" not in refused.output
+
+
+def test_a_warehouse_this_user_cannot_write_is_read_not_refused(synced, monkeypatch, tmp_path):
+    """Root may write any file, so the test pretends not to be allowed, as a normal user is."""
+    import os
+
+    real = os.access
+    monkeypatch.setattr(
+        os,
+        "access",
+        lambda p, mode: False if str(p).endswith(".duckdb") and mode == os.W_OK else real(p, mode),
+    )
+    before = invoke("sql", "SELECT count(*) AS n FROM metric_values").output
+    result = invoke("metrics", "--until", "2026-01-10", "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)
+    report = invoke("report", "fake", "--out", str(tmp_path / "r"), "--until", "2026-01-10")
+    assert report.exit_code == 0, report.output
+    assert invoke("sql", "SELECT count(*) AS n FROM metric_values").output == before
+
+
+def test_metrics_json_has_no_nan(synced, monkeypatch):
+    from mlreport.cli import _json_safe
+
+    assert _json_safe({"v": float("nan"), "w": [float("inf"), 1.5]}) == {
+        "v": None,
+        "w": [None, 1.5],
+    }
+
+
+def test_run_wait_also_waits_for_a_process_holding_the_warehouse(synced, tmp_path):
+    hold = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('held', flush=True); "
+            "time.sleep(2.5)",
+            str(tmp_path / "mlreport.duckdb"),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert hold.stdout.readline().strip() == "held"
+    busy = invoke("run", "--out", "out", "--as-of", "2026-01-10")
+    assert busy.exit_code == 2 and "in use by another mlreport process" in busy.output
+    waited = invoke("run", "--out", "out", "--as-of", "2026-01-10", "--wait", "30")
+    hold.wait()
+    assert waited.exit_code in (0, 1), waited.output
