@@ -329,11 +329,11 @@ def metrics(state: State, patterns, entities, since, until, as_of, by, fmt) -> N
 @handle_errors
 def report(state: State, report_type, formats, out, since, until, as_of, title, entities):
     """Render one report."""
-    from mlreport.metrics import default_window, parse_time
+    from mlreport.metrics import default_window
     from mlreport.pipeline import report_formats
     from mlreport.plugin_manager import get_plugins
     from mlreport.reporting import ReportContext, failed_families, render_report
-    from mlreport.warehouse import utcnow
+    from mlreport.times import parse_time, utcnow
 
     as_of_dt = parse_time(as_of, "--as-of") or utcnow()
     window = default_window(state.config, since, until, as_of_dt)

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from mlreport.metrics import METRIC_COLUMNS, MetricRun, Window
-from mlreport.warehouse import Warehouse, registered, utcnow
+from mlreport.times import utcnow
+from mlreport.warehouse import Warehouse, registered
 
 DETAILS_SCHEMA = "details"
 RUN_COLUMN = "metric_run_id"  # the run that wrote a detail row (families keep ``run_id``)

@@ -8,14 +8,15 @@ import logging
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from fnmatch import fnmatch
 from typing import Any, ClassVar, TypedDict
 
 import polars as pl
 
 from mlreport.config import BandLevel, Config
-from mlreport.warehouse import Warehouse, utcnow
+from mlreport.times import iso, parse_time, utcnow
+from mlreport.warehouse import Warehouse
 
 log = logging.getLogger("mlreport")
 
@@ -120,24 +121,6 @@ class MetricFamily:
 
 
 # -- windows -------------------------------------------------------------------------------
-
-
-def parse_time(text: str | datetime | None, field_name: str = "time") -> datetime | None:
-    """Parse an ISO date or datetime; a value without a zone is read as UTC."""
-    if text is None or isinstance(text, datetime):
-        return _utc(text) if text else None
-    try:
-        value = datetime.fromisoformat(str(text).strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise ValueError(
-            f"{field_name}: {text!r} is not an ISO date or time (e.g. 2026-03-01 or "
-            "2026-03-01T12:00:00Z)"
-        ) from None
-    return _utc(value)
-
-
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def default_window(
@@ -406,9 +389,3 @@ def to_records(frame: pl.DataFrame) -> list[dict[str, Any]]:
         row["dimensions"] = json.loads(row["dimensions"])
         out.append(row)
     return out
-
-
-def iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    return _utc(value).strftime("%Y-%m-%dT%H:%M:%SZ")

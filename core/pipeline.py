@@ -12,7 +12,7 @@ from typing import Any
 
 from mlreport.config import Config
 from mlreport.errors import USER_ERRORS
-from mlreport.metrics import MetricRequest, default_window, parse_time
+from mlreport.metrics import MetricRequest, default_window
 from mlreport.plugin_manager import get_plugins
 from mlreport.policies import (
     PolicyError,
@@ -25,7 +25,8 @@ from mlreport.policies import (
 from mlreport.publish import clean_stale, publish, staging_dir
 from mlreport.reporting import ReportContext, jinja_env, prepare_metrics, render_report
 from mlreport.sources import SyncStats, build_source, record_sync, sync_entities, sync_source
-from mlreport.warehouse import Warehouse, utcnow
+from mlreport.times import parse_time, utcnow
+from mlreport.warehouse import Warehouse
 
 log = logging.getLogger("mlreport")
 

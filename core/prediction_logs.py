@@ -13,14 +13,10 @@ from datetime import datetime
 from typing import Any
 
 from mlreport.metrics import Window
+from mlreport.sql import quote_identifier
 from mlreport.warehouse import Warehouse
 
 Relation = tuple[str, list[Any]]
-
-
-def quote(name: str) -> str:
-    """A DuckDB identifier: double quotes, inner quotes doubled."""
-    return '"' + name.replace('"', '""') + '"'
 
 
 @dataclass(frozen=True)
@@ -49,7 +45,7 @@ class PredictionLog:
     def window(self, window: Window) -> Relation:
         """The log's rows with ``ts`` in ``[start, end)``."""
         return (
-            f"SELECT * FROM {quote(self.view)} WHERE ts >= ? AND ts < ?",
+            f"SELECT * FROM {quote_identifier(self.view)} WHERE ts >= ? AND ts < ?",
             [window.start, window.end],
         )
 
@@ -57,7 +53,7 @@ class PredictionLog:
         """The reference rows, or None when the log has no reference."""
         if self.reference_view is None:
             return None
-        return (f"SELECT * FROM {quote(self.reference_view)}", [])
+        return (f"SELECT * FROM {quote_identifier(self.reference_view)}", [])
 
     def reference_window(self) -> Window | None:
         if self.reference_since is None or self.reference_until is None:

@@ -8,7 +8,6 @@ HTML, JSON or Markdown: given the same warehouse, config and ``as_of`` they are 
 
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
 import json
 import uuid
@@ -22,10 +21,12 @@ import jinja2
 import polars as pl
 
 from mlreport.config import Config
+from mlreport.hashing import sha256_file
 from mlreport.metric_store import StoredRun, load_run, store_run
-from mlreport.metrics import MetricRequest, Window, iso, run_metrics, split_window
+from mlreport.metrics import MetricRequest, Window, run_metrics, split_window
 from mlreport.sources import sync_failures
-from mlreport.warehouse import Warehouse, utcnow
+from mlreport.times import iso, utcnow
+from mlreport.warehouse import Warehouse
 
 
 class ReportError(Exception):
@@ -237,14 +238,6 @@ def plugin_versions() -> dict[str, str | None]:
     from mlreport.plugin_manager import get_plugins
 
     return {row["name"]: row["version"] for row in get_plugins().describe()}
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def build_manifest(ctx: ReportContext, report_type: type[ReportType]) -> dict[str, Any]:

@@ -21,7 +21,8 @@ from pydantic import BaseModel, ConfigDict
 from mlreport import CONFIG_NAME
 from mlreport.config import Config, ConfigError, SourceConfig, validate_options
 from mlreport.plugin_manager import PluginError
-from mlreport.warehouse import Warehouse, utcnow
+from mlreport.times import utcnow
+from mlreport.warehouse import Warehouse
 
 log = logging.getLogger("mlreport.sync")
 

@@ -7,7 +7,6 @@ import json
 import re
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -15,13 +14,11 @@ from typing import Any
 import duckdb
 import polars as pl
 
+from mlreport.times import utcnow
+
 
 class WarehouseError(Exception):
     """The warehouse cannot be opened or a statement was refused."""
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @contextlib.contextmanager

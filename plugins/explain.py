@@ -20,8 +20,9 @@ import pandas as pd
 from mlreport import hookimpl
 from mlreport.config import CONFIG_NAME, ConfigError
 from mlreport.metrics import MetricContext, MetricFamily, MetricInfo, Window
-from mlreport.prediction_logs import PredictionLog, Relation, prediction_logs, quote
+from mlreport.prediction_logs import PredictionLog, Relation, prediction_logs
 from mlreport.sources import source_options
+from mlreport.sql import quote_identifier
 
 METRIC = "explain.mean_abs_shap"
 UNIT = "abs shap"
@@ -135,7 +136,7 @@ def logged_mean_abs_shap(ctx: MetricContext, target: Target) -> dict[str, tuple[
     sql, params = target.relation
     parts = []
     for f in features:
-        col = quote(columns[f])
+        col = quote_identifier(columns[f])
         # A decimal sum is exact, so the mean is the same on every run (a parallel float
         # average can differ in its last bit, and reports must be byte-identical).
         parts.append(
@@ -162,7 +163,7 @@ def sample_rows(
     arrives, because only ``ts`` and the explained features are hashed.
     """
     sql, params = relation
-    cols = [quote(f) for f in features]
+    cols = [quote_identifier(f) for f in features]
     keyed = ", ".join(["ts", *cols])
     query = (
         f"SELECT {', '.join(cols)} FROM ({sql}) AS r "

@@ -23,7 +23,8 @@ from mlreport.plugins.fairness_counts import (
     rows_from_scan,
 )
 from mlreport.plugins.prediction_counts import label_counts
-from mlreport.prediction_logs import PredictionLog, prediction_logs, quote
+from mlreport.prediction_logs import PredictionLog, prediction_logs
+from mlreport.sql import quote_identifier
 
 UNITS = {"count": "rows", "excluded_rows": "rows"}
 HIGHER_IS_BETTER = {
@@ -76,8 +77,8 @@ def log_spec(log: PredictionLog, min_group_size: int) -> FairnessSpec:
     """What to measure for one log: each sensitive feature alone, then the intersections."""
     groupings = [(f,) for f in log.sensitive] + [tuple(i) for i in log.intersections]
     return FairnessSpec(
-        relation=quote(log.view),
-        features={f: quote(f) for f in log.sensitive},
+        relation=quote_identifier(log.view),
+        features={f: quote_identifier(f) for f in log.sensitive},
         groupings=groupings,
         min_group_size=min_group_size,
     )

@@ -13,7 +13,8 @@ from collections.abc import Sequence
 
 from mlreport.metrics import MetricContext, Window
 from mlreport.plugins import performance_sql as ps
-from mlreport.prediction_logs import PredictionLog, quote
+from mlreport.prediction_logs import PredictionLog
+from mlreport.sql import quote_identifier
 
 
 def label_counts(ctx: MetricContext, log: PredictionLog, run: Sequence[Window]) -> list[tuple]:
@@ -22,7 +23,7 @@ def label_counts(ctx: MetricContext, log: PredictionLog, run: Sequence[Window]) 
     key = ("label_counts", log.log, tuple(run))
     if key not in ctx.cache:
         relation = log.window(Window(run[0].start, run[-1].end))
-        extra = [quote(f) for f in log.sensitive]
+        extra = [quote_identifier(f) for f in log.sensitive]
         name = f"log {log.log!r} ({log.view})"
         ctx.cache[key] = ps.count_rows(ctx.warehouse.con, relation, run, name, extra)
     return ctx.cache[key]

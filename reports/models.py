@@ -20,7 +20,7 @@ from markupsafe import Markup
 
 from mlreport import hookimpl
 from mlreport import report_facts as rf
-from mlreport.metrics import Window, canonical_dimensions, iso
+from mlreport.metrics import Window, canonical_dimensions
 from mlreport.policies import PolicyResult
 from mlreport.reporting import MetricNeed, ReportContext, ReportType, Section
 from mlreport.reports import models_data as md
@@ -28,6 +28,7 @@ from mlreport.reports.charts.numbers import finite
 from mlreport.reports.charts.svg import _no_data
 from mlreport.reports.charts.trend import Point, Series, TrendSpec, trend_chart
 from mlreport.reports.models_registry import Registry, registry
+from mlreport.times import iso
 
 MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 

@@ -15,9 +15,9 @@ from datetime import datetime
 from typing import Any
 
 from mlreport.coerce import as_dict, blank
-from mlreport.metrics import iso
 from mlreport.reports.charts.numbers import finite
 from mlreport.reports.models_registry import Registry as Facts
+from mlreport.times import iso
 from mlreport.warehouse import Warehouse
 
 MAX_PARAMS = 25

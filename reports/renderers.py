@@ -20,9 +20,9 @@ from typing import Any
 from markupsafe import Markup
 
 from mlreport import hookimpl
-from mlreport.metrics import iso, parse_time
 from mlreport.reporting import BuiltReport, RenderEnv, Renderer, markdown_env
 from mlreport.reports.charts.numbers import band_label, format_value, table_label
+from mlreport.times import iso, parse_time
 from mlreport.wording import plural
 
 STATIC_PACKAGE = "mlreport.reports"

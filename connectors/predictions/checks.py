@@ -14,8 +14,8 @@ from collections.abc import Callable
 import duckdb
 
 from mlreport.connectors.predictions import files as pf
-from mlreport.prediction_logs import quote
 from mlreport.sources import SourceError
+from mlreport.sql import quote_identifier
 
 log = logging.getLogger("mlreport.predictions")
 
@@ -45,7 +45,7 @@ def check_rows(
     size = sum(i.size for i in infos)
     whole = bool(infos) and size <= FULL_CHECK_BYTES and not _is_table(source)
     scope = f"({sql})" if whole else f"(SELECT * FROM ({sql}) LIMIT {SAMPLE_ROWS})"
-    counts = ", ".join(f"count({quote(name)})" for name, _ in columns)
+    counts = ", ".join(f"count({quote_identifier(name)})" for name, _ in columns)
     try:
         con.execute(f"SELECT {counts} FROM {scope}").fetchall()
     except duckdb.Error as exc:
@@ -79,7 +79,7 @@ def locate(
 ) -> str | None:
     """Which column, file and row hold the first value that does not convert, and why."""
     for name, _ in columns:
-        column = quote(name)
+        column = quote_identifier(name)
         try:
             con.execute(f"SELECT count({column}) FROM ({sql})").fetchall()
         except duckdb.Error as exc:

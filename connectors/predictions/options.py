@@ -15,8 +15,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from mlreport.config import ConfigPath
-from mlreport.metrics import parse_time
 from mlreport.sources import SourceOptions
+from mlreport.times import parse_time
 
 # Names of the view's own columns: a feature may not take one.
 CANONICAL = ("log", "entity", "model_version", "ts", "prediction", "score", "label")

@@ -17,8 +17,8 @@ import duckdb
 from mlreport.connectors.predictions import files as pf
 from mlreport.connectors.predictions.checks import check_rows
 from mlreport.connectors.predictions.options import CANONICAL, SHAP_PREFIX, PredictionsOptions
-from mlreport.prediction_logs import quote
 from mlreport.sources import SourceError
+from mlreport.sql import quote_identifier
 from mlreport.warehouse import Warehouse
 
 log = logging.getLogger("mlreport.predictions")
@@ -192,7 +192,8 @@ class ViewBuilder:
                     f"{source.label}, not a number; list it under features.categorical"
                 )
             target = "DOUBLE" if kind == "numeric" else "VARCHAR"
-            out.append(f"{cast(quote(found[0]), found[1], target)} AS {quote(name)}")
+            column, alias = quote_identifier(found[0]), quote_identifier(name)
+            out.append(f"{cast(column, found[1], target)} AS {alias}")
         return out
 
     def _feature_kind(self, name: str) -> str:
@@ -220,7 +221,8 @@ class ViewBuilder:
                     f"{self._skey(source, 'explain.shap_prefix')}: column {column!r} is "
                     f"{found[1]} in {source.label}, not a number"
                 )
-            out.append(f"CAST({quote(found[0])} AS DOUBLE) AS {quote(SHAP_PREFIX + feature)}")
+            column, alias = quote_identifier(found[0]), quote_identifier(SHAP_PREFIX + feature)
+            out.append(f"CAST({column} AS DOUBLE) AS {alias}")
         return out
 
     def _describe_view(
@@ -300,7 +302,7 @@ class ViewBuilder:
         if ref_input is None:
             assert ref.since is not None and ref.until is not None
             return (
-                f"SELECT * FROM {quote(view_name)} WHERE ts >= "
+                f"SELECT * FROM {quote_identifier(view_name)} WHERE ts >= "
                 f"TIMESTAMPTZ {pf.literal(ref.since.isoformat())} AND ts < "
                 f"TIMESTAMPTZ {pf.literal(ref.until.isoformat())}"
             )
@@ -329,7 +331,9 @@ def canonical_sql(
         ).fetchall()
         views += [view for other, view, sql in rows if _still_binds(con, other, view, sql)]
     columns = ", ".join(CANONICAL)
-    return " UNION ALL BY NAME ".join(f"SELECT {columns} FROM {quote(v)}" for v in sorted(views))
+    return " UNION ALL BY NAME ".join(
+        f"SELECT {columns} FROM {quote_identifier(v)}" for v in sorted(views)
+    )
 
 
 def _still_binds(con: duckdb.DuckDBPyConnection, log_name: str, view: str, sql: str | None) -> bool:
@@ -339,7 +343,7 @@ def _still_binds(con: duckdb.DuckDBPyConnection, log_name: str, view: str, sql: 
         return False
     try:
         con.execute(sql)
-        con.execute(f"DESCRIBE SELECT * FROM {quote(view)}").fetchall()
+        con.execute(f"DESCRIBE SELECT * FROM {quote_identifier(view)}").fetchall()
     except duckdb.Error as exc:
         log.warning(
             "prediction log %s: its view no longer reads (%s); left out of predictions "

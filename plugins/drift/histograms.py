@@ -9,7 +9,8 @@ from typing import Any
 
 import duckdb
 
-from mlreport.prediction_logs import Relation, quote
+from mlreport.prediction_logs import Relation
+from mlreport.sql import quote_identifier
 
 HISTOGRAM_BINS = 12
 TOP_CATEGORIES = 10
@@ -32,7 +33,7 @@ def numeric_histogram(
     Shares are of each side's finite values, so sides of different sizes compare; missing
     (NULL, NaN, infinite) values are counted apart.
     """
-    col = quote(column)
+    col = quote_identifier(column)
     rsrc, rparams = _from(ref)
     csrc, cparams = _from(cur)
     sql = f"""WITH raw AS (
@@ -104,7 +105,7 @@ def categorical_histogram(
     top: int = TOP_CATEGORIES,
 ) -> dict[str, Any]:
     """Category counts per side; the ``top`` categories by combined share, the rest pooled."""
-    col = quote(column)
+    col = quote_identifier(column)
     rsrc, rparams = _from(ref)
     csrc, cparams = _from(cur)
     sql = f"""SELECT cat, count(*) FILTER (WHERE side = 0), count(*) FILTER (WHERE side = 1)

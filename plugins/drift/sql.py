@@ -21,13 +21,10 @@ from typing import Any
 
 import duckdb
 
+from mlreport.sql import quote_identifier
+
 Relation = str | tuple[str, Sequence[Any]]
 _SUBQUERY = re.compile(r"^\s*(\(|select\b|with\b|from\b)", re.IGNORECASE)
-
-
-def quote_identifier(name: str) -> str:
-    """DuckDB identifier quoting: wrap in double quotes, double any inner quote."""
-    return '"' + name.replace('"', '""') + '"'
 
 
 def relation_sql(rel: Relation) -> tuple[str, list[Any]]:

@@ -8,7 +8,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from mlreport.metrics import iso
+from mlreport.times import iso
 
 
 def finite(value: Any) -> float | None:

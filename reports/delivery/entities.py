@@ -8,7 +8,6 @@ from typing import Any
 
 import polars as pl
 
-from mlreport.metrics import iso
 from mlreport.policies import chart_bound
 from mlreport.reporting import ReportContext, Section
 from mlreport.reports.charts.histogram import LEAD_TIME_BINS, bin_counts
@@ -23,6 +22,7 @@ from mlreport.reports.delivery.facts import (
 )
 from mlreport.reports.delivery.grading import band_segments, levels_for
 from mlreport.reports.delivery.summary import columns, summary_rows
+from mlreport.times import iso
 
 
 def trend(f: Facts, spec: MetricSpec, entity: str) -> dict[str, Any]:

@@ -7,12 +7,12 @@ from typing import Any
 
 import polars as pl
 
-from mlreport.metrics import iso
 from mlreport.reporting import ReportContext, Section
 from mlreport.reports.charts.numbers import finite, format_value, table_label
 from mlreport.reports.delivery.facts import DORA_FOUR, Facts, MetricSpec, _policy, facts
 from mlreport.reports.delivery.grading import levels_for, tone
 from mlreport.reports.delivery.notes import quality_notes
+from mlreport.times import iso
 
 
 def metric_cell(f: Facts, spec: MetricSpec, entity: str, env: str | None) -> dict[str, Any]:

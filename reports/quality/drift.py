@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mlreport.metrics import Window, canonical_dimensions, iso
+from mlreport.metrics import Window, canonical_dimensions
 from mlreport.policies import chart_bound
 from mlreport.prediction_logs import PredictionLog
 from mlreport.reports.charts.numbers import week_points
@@ -18,6 +18,7 @@ from mlreport.reports.quality.facts import (
     sql_failed,
 )
 from mlreport.reports.quality.labels import DRIFT_METRICS, label_of, unit_of
+from mlreport.times import iso
 
 
 def drift(f: Facts, log: PredictionLog) -> dict[str, Any]:

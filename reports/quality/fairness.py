@@ -7,7 +7,6 @@ import json
 from typing import Any
 
 from mlreport.config import ConfigError
-from mlreport.metrics import iso
 from mlreport.plugin_manager import PluginError
 from mlreport.prediction_logs import PredictionLog
 from mlreport.reports.charts.numbers import finite
@@ -21,6 +20,7 @@ from mlreport.reports.quality.labels import (
     label_of,
 )
 from mlreport.sources import source_options
+from mlreport.times import iso
 
 
 def fairness(f: Facts, log: PredictionLog) -> dict[str, Any]:

@@ -9,7 +9,6 @@ from typing import Any
 import polars as pl
 
 from mlreport import report_facts as rf
-from mlreport.metrics import iso
 from mlreport.prediction_logs import PredictionLog, prediction_logs
 from mlreport.reporting import ReportContext
 from mlreport.reports.charts.numbers import finite
@@ -27,6 +26,7 @@ from mlreport.reports.quality.facts import (
 from mlreport.reports.quality.fairness import explain, fairness
 from mlreport.reports.quality.labels import label_of, unit_of
 from mlreport.reports.quality.performance import calibration, confusion, performance
+from mlreport.times import iso
 
 
 def facts(ctx: ReportContext) -> Facts:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from mlreport.metrics import iso
 from mlreport.reporting import MetricNeed, ReportContext, ReportType, Section
 from mlreport.reports.quality.facts import NOTE_KINDS
 from mlreport.reports.quality.model import facts
+from mlreport.times import iso
 
 
 def _window(ctx: ReportContext) -> dict[str, Any]:

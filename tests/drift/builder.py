@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 from mlreport.config import parse_config
 from mlreport.metrics import MetricContext, Window
 from mlreport.plugins.drift.family import DriftMetrics
-from mlreport.prediction_logs import quote
+from mlreport.sql import quote_identifier
 from mlreport.warehouse import Warehouse
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -42,8 +42,12 @@ def write_log(
     schema = pa.schema([("ts", pa.timestamp("us", "UTC"))] + list(types.items()))
     pq.write_table(pa.table(columns, schema=schema), parquet)
     wh = Warehouse(path)
-    feats = "".join(f", CAST({quote(f)} AS DOUBLE) AS {quote(f)}" for f in numeric)
-    feats += "".join(f", CAST({quote(f)} AS VARCHAR) AS {quote(f)}" for f in categorical)
+    feats = "".join(
+        f", CAST({quote_identifier(f)} AS DOUBLE) AS {quote_identifier(f)}" for f in numeric
+    )
+    feats += "".join(
+        f", CAST({quote_identifier(f)} AS VARCHAR) AS {quote_identifier(f)}" for f in categorical
+    )
     select = (
         f"SELECT '{name}' AS log, '{entity}' AS entity, NULL::VARCHAR AS model_version, ts, "
         f"0.0 AS prediction, NULL::DOUBLE AS score, NULL::DOUBLE AS label{feats} "

@@ -21,7 +21,8 @@ from mlreport.plugins import performance_details
 from mlreport.plugins.drift import categorical
 from mlreport.plugins.drift import details as drift_details
 from mlreport.plugins.drift.policies import feature_policies
-from mlreport.prediction_logs import prediction_logs, quote
+from mlreport.prediction_logs import prediction_logs
+from mlreport.sql import quote_identifier
 from mlreport.warehouse import Warehouse, registered
 from tests.drift import one_column
 
@@ -97,7 +98,9 @@ def seed_log(wh: Warehouse, hostile: bool = False, task: str = "classification")
     log = n["log"]
     with registered(wh.con, data) as name:
         wh.con.execute(f"CREATE OR REPLACE TABLE raw_{log} AS SELECT * FROM {name}")
-    feats = ", ".join(quote(c) for c in (n["income"], "debt_ratio", n["region"], n["sex"]))
+    feats = ", ".join(
+        quote_identifier(c) for c in (n["income"], "debt_ratio", n["region"], n["sex"])
+    )
     entity = "'" + n["entity"].replace("'", "''") + "'"
     wh.con.execute(
         f"CREATE OR REPLACE VIEW predictions__{log} AS SELECT '{log}' AS log, {entity} AS entity, "

@@ -67,7 +67,7 @@ def test_headline_confusion_and_trend_numbers(report):
 
 
 def first_end(point: dict):
-    from mlreport.metrics import parse_time
+    from mlreport.times import parse_time
 
     return parse_time(point["end"])
 

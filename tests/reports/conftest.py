@@ -11,9 +11,10 @@ import polars as pl
 import pytest
 
 from mlreport.config import Config, parse_config
-from mlreport.metrics import default_window, parse_time
+from mlreport.metrics import default_window
 from mlreport.plugin_manager import get_plugins
 from mlreport.reporting import ReportContext, render_report
+from mlreport.times import parse_time
 from mlreport.warehouse import Warehouse
 
 from . import fakedora
