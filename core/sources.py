@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict
 from mlreport import CONFIG_NAME
 from mlreport.config import Config, ConfigError, SourceConfig, validate_options
 from mlreport.plugin_manager import PluginError
+from mlreport.sql import quote_identifier
 from mlreport.times import utcnow
 from mlreport.warehouse import Warehouse
 
@@ -225,7 +226,7 @@ def _replace_view(warehouse: Warehouse, source: Source, view: View) -> None:
             f"source {source.name!r}: {view.name!r} is a table in the warehouse; "
             "a source may replace views only"
         )
-    name = '"' + view.name.replace('"', '""') + '"'
+    name = quote_identifier(view.name)
     try:
         if len(warehouse.con.extract_statements(view.sql)) != 1:
             raise SourceError(

@@ -14,6 +14,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
+from mlreport.sql import quote_identifier
 from mlreport.times import utcnow
 
 
@@ -209,7 +210,7 @@ class Warehouse:
 
     @staticmethod
     def _replace_sql(table: str, batch: str, columns: list[str]) -> str:
-        names = ", ".join(f'"{c}"' for c in columns)
+        names = ", ".join(map(quote_identifier, columns))
         return f"INSERT OR REPLACE INTO {table} ({names}) SELECT {names} FROM {batch}"
 
     def _update_then_insert(
@@ -218,8 +219,9 @@ class Warehouse:
         """Upsert into a table without a key constraint (large, append-mostly ones): update
         the rows whose key is stored, insert the rest. Hash joins only, no index to maintain;
         the common all-new batch costs one semi-join and one plain insert."""
-        names = ", ".join(f'"{c}"' for c in columns)
-        match = " AND ".join(f't."{k}" = b."{k}"' for k in key)
+        q = quote_identifier
+        names = ", ".join(map(q, columns))
+        match = " AND ".join(f"t.{q(k)} = b.{q(k)}" for k in key)
         (stored,) = self.con.execute(
             f"SELECT count(*) FROM {batch} AS b WHERE EXISTS "
             f"(SELECT 1 FROM {table} AS t WHERE {match})"
@@ -227,7 +229,7 @@ class Warehouse:
         if stored == 0:
             self.con.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {batch}")
             return
-        sets = ", ".join(f'"{c}" = b."{c}"' for c in columns if c not in key)
+        sets = ", ".join(f"{q(c)} = b.{q(c)}" for c in columns if c not in key)
         if sets:
             self.con.execute(f"UPDATE {table} AS t SET {sets} FROM {batch} AS b WHERE {match}")
         self.con.execute(
@@ -274,7 +276,7 @@ class Warehouse:
     def fingerprint(self, table: str) -> dict[str, Any]:
         """Row count and an order-independent content hash, ignoring ``synced_at``."""
         cols = [c for c in self.columns(table) if c != "synced_at"]
-        row_expr = "hash(" + ", ".join(f'"{c}"' for c in cols) + ")"
+        row_expr = "hash(" + ", ".join(map(quote_identifier, cols)) + ")"
         count, digest = self.con.execute(
             f"SELECT count(*), coalesce(bit_xor({row_expr}), 0) FROM {table}"
         ).fetchall()[0]
