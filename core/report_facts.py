@@ -16,6 +16,7 @@ import polars as pl
 from mlreport.metrics import Window, canonical_dimensions, installed_families, split_window
 from mlreport.policies import PolicyResult, evaluate, outcome
 from mlreport.reporting import ReportContext
+from mlreport.times import iso
 
 Key = tuple[str, str, str]  # metric, entity, canonical dimensions
 
@@ -96,6 +97,19 @@ def entity_info(ctx: ReportContext) -> dict[str, dict[str, Any]]:
     for r in frame.iter_rows(named=True):
         info.setdefault(r["name"], {k: r[k] for k in ("kind", "owner", "team", "risk_tier")})
     return info
+
+
+def window_json(ctx: ReportContext) -> dict[str, str | None]:
+    """The report window as every report's JSON shows it."""
+    return {"since": iso(ctx.window.start), "until": iso(ctx.window.end)}
+
+
+def count_kinds(notes: list[dict[str, Any]]) -> dict[str, int]:
+    """How many notes (or findings) of each kind, in the order the kinds first appear."""
+    counts: dict[str, int] = {}
+    for n in notes:
+        counts[n["kind"]] = counts.get(n["kind"], 0) + 1
+    return counts
 
 
 def sort_notes(notes: list[dict[str, Any]], kinds: dict[str, str], *fields: str) -> None:

@@ -292,17 +292,6 @@ def trend_svg(trend: dict[str, Any], subject: str) -> Markup:
 # -- sections ---------------------------------------------------------------------------------
 
 
-def _window(ctx: ReportContext) -> dict[str, Any]:
-    return {"since": iso(ctx.window.start), "until": iso(ctx.window.end)}
-
-
-def _counts(findings: list[dict[str, Any]]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for x in findings:
-        counts[x["kind"]] = counts.get(x["kind"], 0) + 1
-    return counts
-
-
 class Inventory(Section):
     name = "inventory"
     title = "Registry inventory"
@@ -328,7 +317,7 @@ class Inventory(Section):
             )
         prod = [p for m in f.models for p in m["production"]]
         return dict(
-            window=_window(ctx),
+            window=rf.window_json(ctx),
             models=rows,
             totals={
                 "models": len(rows),
@@ -369,7 +358,7 @@ class Hygiene(Section):
 
     def data(self, ctx: ReportContext) -> dict[str, Any]:
         f = facts(ctx)
-        return dict(findings=f.findings, counts=_counts(f.findings), kinds=FINDING_KINDS)
+        return dict(findings=f.findings, counts=rf.count_kinds(f.findings), kinds=FINDING_KINDS)
 
 
 class ModelsReport(ReportType):

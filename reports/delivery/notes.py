@@ -7,6 +7,7 @@ from typing import Any
 
 import polars as pl
 
+from mlreport import report_facts as rf
 from mlreport.reporting import ReportContext, Section
 from mlreport.reports.delivery.facts import DORA_FOUR, Facts, facts
 from mlreport.wording import plural
@@ -159,12 +160,9 @@ class Quality(Section):
     def data(self, ctx: ReportContext) -> dict[str, Any]:
         f = facts(ctx)
         notes = quality_notes(f)
-        counts: dict[str, int] = {}
-        for n in notes:
-            counts[n["kind"]] = counts.get(n["kind"], 0) + 1
         return {
             "notes": notes,
-            "counts": counts,
+            "counts": rf.count_kinds(notes),
             "kinds": NOTE_KINDS,
             "small_sample": f.small,
         }

@@ -7,6 +7,7 @@ from typing import Any
 
 import polars as pl
 
+from mlreport import report_facts as rf
 from mlreport.reporting import ReportContext, Section
 from mlreport.reports.charts.numbers import finite, format_value, table_label
 from mlreport.reports.delivery.facts import DORA_FOUR, Facts, MetricSpec, _policy, facts
@@ -148,7 +149,7 @@ class Summary(Section):
     def data(self, ctx: ReportContext) -> dict[str, Any]:
         f = facts(ctx)
         return {
-            "window": {"since": iso(ctx.window.start), "until": iso(ctx.window.end)},
+            "window": rf.window_json(ctx),
             "window_days": ctx.window.days,
             "as_of": iso(ctx.as_of),
             "band_table": f.table,

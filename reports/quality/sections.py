@@ -4,14 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from mlreport import report_facts as rf
 from mlreport.reporting import MetricNeed, ReportContext, ReportType, Section
 from mlreport.reports.quality.facts import NOTE_KINDS
 from mlreport.reports.quality.model import facts
 from mlreport.times import iso
-
-
-def _window(ctx: ReportContext) -> dict[str, Any]:
-    return {"since": iso(ctx.window.start), "until": iso(ctx.window.end)}
 
 
 def scorecard_row(m: dict[str, Any]) -> dict[str, Any]:
@@ -41,7 +38,7 @@ class Summary(Section):
         f = facts(ctx)
         rows = [scorecard_row(m) for m in f.models]
         return dict(
-            window=_window(ctx),
+            window=rf.window_json(ctx),
             families=dict(f.installed),
             failed_families=dict(sorted(f.failed.items())),
             models=rows,
@@ -78,10 +75,7 @@ class Notes(Section):
 
     def data(self, ctx: ReportContext) -> dict[str, Any]:
         f = facts(ctx)
-        counts: dict[str, int] = {}
-        for n in f.notes:
-            counts[n["kind"]] = counts.get(n["kind"], 0) + 1
-        return dict(notes=f.notes, counts=counts, kinds=NOTE_KINDS)
+        return dict(notes=f.notes, counts=rf.count_kinds(f.notes), kinds=NOTE_KINDS)
 
 
 class QualityReport(ReportType):
