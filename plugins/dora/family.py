@@ -167,18 +167,30 @@ class _Shared:
     facts: DoraFacts
     grid: Grid
     changes: Changes | None = None
+    windows: tuple = ()  # what the grid (and the changes) were made for
 
 
 def _shared(ctx: MetricContext, production: list[str], with_changes: bool) -> _Shared:
-    """Facts, grid and changes, computed once per context: ``compute_metrics`` hands the same
-    context to both families, so ``ops`` reuses what ``dora`` read."""
+    """Facts, grid and changes, computed once per context: the kernel hands the same context
+    to both families, so ``ops`` reuses what ``dora`` read. The facts are window-free; the
+    grid (and the changes) follow the windows, which the kernel chooses per family."""
     shared: _Shared | None = ctx.cache.get("dora")
+    if shared is not None and shared.windows != tuple(ctx.windows):
+        shared = _Shared(
+            shared.facts,
+            rows.make_grid(shared.facts, ctx.windows, production),
+            None,
+            tuple(ctx.windows),
+        )
+        ctx.cache["dora"] = shared
     if shared is None:
         con = ctx.warehouse.con
         deps = data.load_deployments(con, production, ctx.entities)
         pending = _start_loading(con, deps, ctx.windows) if with_changes else None
         facts = data.complete_facts(con, ctx.config, ctx.entities, deps)
-        shared = _Shared(facts, rows.make_grid(facts, ctx.windows, production))
+        shared = _Shared(
+            facts, rows.make_grid(facts, ctx.windows, production), None, tuple(ctx.windows)
+        )
         if pending is not None:
             shared.changes = changes.walk(facts.deployments, pending())
         ctx.cache["dora"] = shared

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import polars as pl
 import pytest
 from click.testing import CliRunner
 
@@ -195,3 +196,18 @@ def test_the_delivery_report_notes_abbreviated_shas(seeded, tmp_path):
     (note,) = [n for n in doc["sections"]["quality"]["notes"] if n["kind"] == "abbreviated_shas"]
     assert note["entity"] == "credit-risk" and note["count"] == 3
     assert "resolved to the one commit it starts with" in note["message"]
+
+
+def test_families_sharing_a_context_get_their_own_windows(seeded, tmp_path):
+    """ops computes over the report window only, dora over it and its weeks, whichever runs
+    first: a family's rows never depend on the windows another family asked for."""
+    from mlreport.metrics import MetricRequest, run_metrics
+    from mlreport.reporting import MetricNeed
+
+    config, wh = seeded
+    window = metrics.default_window(config, as_of=AS_OF)
+    weekly = MetricNeed("ops.*", by="week").request(window)
+    run = run_metrics(wh, config, [MetricRequest("dora.*", (window,)), weekly])
+    ops_windows = set(run.values.filter(pl.col("metric").str.starts_with("ops."))["window_start"])
+    dora_windows = set(run.values.filter(pl.col("metric").str.starts_with("dora."))["window_start"])
+    assert len(ops_windows) == len(weekly.windows) and dora_windows == {window.start}
