@@ -16,14 +16,17 @@ from mlreport.reports.charts.numbers import _f, format_value, ticks
 from mlreport.reports.charts.report_charts import week_label
 from mlreport.reports.charts.svg import (
     AXIS,
+    DESC_LIMIT,
     FONT,
     GRID,
     INK,
+    LABEL_LIMIT,
     MUTED,
     POLICY,
     SERIES,
     _no_data,
     _text,
+    clip,
 )
 from mlreport.reports.charts.trend import Point, Series, TrendSpec, trend_chart, y_axis
 
@@ -35,6 +38,7 @@ BAND_FILL = "#52606d"
 def _svg(width: int, height: int, label: str, desc: str, body: list[str]) -> Markup:
     """The chart root: as ``charts._svg`` but with 12-unit type, so a chart printed at half
     the A4 text width still reads at about 7 pt."""
+    label, desc = clip(label, LABEL_LIMIT), clip(desc, DESC_LIMIT)
     head = (
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
         f'width="{width}" height="{height}" role="img" aria-label="{escape(label)}" '
@@ -42,11 +46,6 @@ def _svg(width: int, height: int, label: str, desc: str, body: list[str]) -> Mar
         f"<title>{escape(label)}</title><desc>{escape(desc)}</desc>"
     )
     return Markup(head + "".join(body) + "</svg>")
-
-
-def clip(text: str, limit: int) -> str:
-    """A label that fits: long names end in an ellipsis (titles keep the full name)."""
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def pct(value: float | None) -> str:
