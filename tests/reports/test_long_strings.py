@@ -1,4 +1,5 @@
-"""Very long user strings: shown clipped in HTML, PDF and Markdown, whole in JSON.
+"""Very long user strings: shown clipped in HTML, PDF and Markdown (whole in JSON), and a PDF
+that takes too long fails clearly instead of hanging the run.
 
 An unbroken incident title of 8,000 characters cost WeasyPrint 7 s and 100,000 did not finish
 in 15 minutes. The HTML, JSON and Markdown are rendered and checked before the PDF, so without
@@ -15,11 +16,15 @@ from pathlib import Path
 import jinja2
 import pytest
 
+from mlreport.reporting import ReportError
 from mlreport.reports.renderers import (
     CLIP_LIMIT,
+    RENDER_TIMEOUT,
+    RENDER_TIMEOUT_ENV,
     clip_filter,
     clip_text,
     md_escape,
+    render_timeout,
 )
 from mlreport.warehouse import Warehouse
 
@@ -93,6 +98,40 @@ def test_pdf_of_a_100k_title_and_entity_holds_the_clipped_strings(
     assert max(_runs(flat, "T")) == SHOWN
     assert "E" * SHOWN + "…" in flat
     assert "credit-risk" in text and "fraud-detector" in text
+
+
+def test_a_pdf_over_the_time_limit_fails_clearly_and_the_others_are_written(
+    warehouse, make_config, tmp_path, monkeypatch
+):
+    monkeypatch.setenv(RENDER_TIMEOUT_ENV, "0.001")
+    with pytest.raises(ReportError) as err:
+        render(warehouse, make_config(), tmp_path, ("html", "json", "md", "pdf"))
+    message = str(err.value)
+    assert "report 'delivery'" in message and "pdf output" in message
+    assert "0.001 s" in message and RENDER_TIMEOUT_ENV in message
+    for name in ("delivery.html", "delivery.json", "delivery.md"):
+        assert (tmp_path / name).stat().st_size > 1000, name
+    assert not (tmp_path / "delivery.pdf").exists()
+
+
+def test_the_time_limit_comes_from_the_environment(monkeypatch):
+    monkeypatch.delenv(RENDER_TIMEOUT_ENV, raising=False)
+    assert render_timeout() == RENDER_TIMEOUT == 120
+    monkeypatch.setenv(RENDER_TIMEOUT_ENV, "2.5")
+    assert render_timeout() == 2.5
+    monkeypatch.setenv(RENDER_TIMEOUT_ENV, "0")
+    assert render_timeout() is None  # no limit: printed in this process
+    for bad in ("soon", "-1", "inf", "nan"):
+        monkeypatch.setenv(RENDER_TIMEOUT_ENV, bad)
+        with pytest.raises(ReportError, match=RENDER_TIMEOUT_ENV):
+            render_timeout()
+
+
+def test_without_a_limit_the_pdf_is_the_same(warehouse, make_config, tmp_path, monkeypatch):
+    limited = render(warehouse, make_config(), tmp_path / "a", ("html", "pdf"))["pdf"]
+    monkeypatch.setenv(RENDER_TIMEOUT_ENV, "0")
+    direct = render(warehouse, make_config(), tmp_path / "b", ("html", "pdf"))["pdf"]
+    assert limited.read_bytes() == direct.read_bytes()
 
 
 def _filters(autoescape: bool) -> jinja2.Environment:
