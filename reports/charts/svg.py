@@ -16,6 +16,7 @@ POLICY = "#b42318"
 SERIES = ("#2357c6", "#7c3aed", "#0e7490", "#b45309")
 LABEL_LIMIT = 300  # characters of a chart's accessible name and <title>: subjects are user data
 DESC_LIMIT = 4000  # characters of its <desc>, which lists every value (and category name)
+NAME_LIMIT = 200  # characters of one user string (a group, category, feature) in a <desc>
 TONES = {
     "best": "#0e6b3f",
     "good": "#3f9142",

@@ -19,6 +19,7 @@ from mlreport.reports.charts.svg import (
     GRID,
     INK,
     MUTED,
+    NAME_LIMIT,
     POLICY,
     SERIES,
     TONES,
@@ -205,5 +206,5 @@ def _describe(spec: TrendSpec) -> str:
     parts = []
     for s in spec.series:
         vals = ", ".join(f"{p.label}: {format_value(p.value, spec.unit)}" for p in s.points)
-        parts.append(f"{s.name}: {vals}" if len(spec.series) > 1 else vals)
+        parts.append(f"{clip(s.name, NAME_LIMIT)}: {vals}" if len(spec.series) > 1 else vals)
     return "; ".join(parts)

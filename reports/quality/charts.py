@@ -22,6 +22,7 @@ from mlreport.reports.charts.svg import (
     INK,
     LABEL_LIMIT,
     MUTED,
+    NAME_LIMIT,
     POLICY,
     SERIES,
     _no_data,
@@ -337,7 +338,8 @@ def _categorical_bars(hist: dict[str, Any], label: str, width: int = 420) -> Mar
         )
     body.append(f'<line x1="{left}" x2="{left}" y1="{top}" y2="{bottom}" stroke="{AXIS}"/>')
     desc = "; ".join(
-        f"{b['category']}: reference {pct(b['reference_share'])}, current {pct(b['current_share'])}"
+        f"{clip(b['category'], NAME_LIMIT)}: reference {pct(b['reference_share'])}, "
+        f"current {pct(b['current_share'])}"
         for b in bins
     )
     return _svg(width, height, label, desc, body)
@@ -368,7 +370,7 @@ def disparity_svg(fair: dict[str, Any], subject: str, width: int = 680) -> Marku
     height = block * len(panels) - 8
     desc = "; ".join(
         f"{p['label']}: "
-        + ", ".join(f"{g['group']} {pct(g['value'])}" for g in p["groups"])
+        + ", ".join(f"{clip(g['group'], NAME_LIMIT)} {pct(g['value'])}" for g in p["groups"])
         + (f"; parity band {pct(p['band']['lo'])}–{pct(p['band']['hi'])}" if p["band"] else "")
         for p in panels
     )
@@ -483,7 +485,7 @@ def shap_svg(items: list[dict[str, Any]], subject: str, width: int = 680) -> Mar
             )
         )
     body.append(f'<line x1="{name_w}" x2="{name_w}" y1="{top}" y2="{bottom}" stroke="{AXIS}"/>')
-    desc = "; ".join(f"{i['feature']}: {i['value']:.4g}" for i in shown)
+    desc = "; ".join(f"{clip(i['feature'], NAME_LIMIT)}: {i['value']:.4g}" for i in shown)
     return _svg(width, bottom + 22, label, desc, body)
 
 

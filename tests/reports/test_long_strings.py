@@ -17,6 +17,9 @@ import jinja2
 import pytest
 
 from mlreport.reporting import ReportError
+from mlreport.reports.charts.svg import LABEL_LIMIT, NAME_LIMIT
+from mlreport.reports.charts.trend import Point, Series, TrendSpec, trend_chart
+from mlreport.reports.quality.charts import disparity_svg
 from mlreport.reports.renderers import (
     CLIP_LIMIT,
     RENDER_TIMEOUT,
@@ -163,3 +166,27 @@ def test_the_hostile_sample_is_unchanged_by_clipping(hostile_outputs):
     for fmt in ("html", "md"):
         text = Path(hostile_outputs[fmt]).read_text(encoding="utf-8")
         assert 'class="clipped"' not in text and "…" not in text
+
+
+def test_charts_clip_the_user_strings_they_draw_and_describe():
+    points = [Point("6 Apr", 1.0), Point("13 Apr", 2.0)]
+    svg = str(
+        trend_chart(
+            TrendSpec(
+                label="Deployments per week, " + ENTITY,
+                unit="count",
+                series=[Series(TITLE, points), Series("production", points)],
+            )
+        )
+    )
+    assert len(svg) < 5_000
+    assert f">{'T' * 14}…</text>" in svg  # the legend slot holds 15 characters
+    assert max(_runs(svg, "T")) == NAME_LIMIT - 1  # in <desc>
+    assert max(_runs(svg, "E")) < LABEL_LIMIT  # in <title> and aria-label
+    groups = [{"group": g, "small": False, "outside": False, "value": 0.5} for g in (TITLE, "M")]
+    fair = {
+        "feature": ENTITY,
+        "disparity": [{"label": "Selection rate", "band": None, "groups": groups}],
+    }
+    svg = str(disparity_svg(fair, "credit-risk"))
+    assert len(svg) < 5_000 and max(_runs(svg, "T")) == NAME_LIMIT - 1
