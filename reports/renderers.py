@@ -5,28 +5,43 @@ source of both the HTML output and the PDF. The PDF is made by WeasyPrint with a
 that serves only files packaged under ``mlreport.reports/static`` (and ``data:`` URLs), so
 nothing in a report — not even a hostile string that escaped escaping — can pull a local file
 or a network resource into it.
+
+Every user string a template shows passes the ``clip`` filter: an unbroken string of 8,000
+characters took WeasyPrint 7 s to wrap, 100,000 did not finish in 15 minutes. The JSON keeps
+the full value. The PDF is printed in a child process that is killed after
+``MLREPORT_RENDER_TIMEOUT`` seconds, so no input can hang a run.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import math
 import mimetypes
+import os
 import re
+import subprocess
+import sys
 from datetime import datetime
 from importlib import resources
 from typing import Any
 
+from jinja2 import pass_eval_context
+from jinja2.nodes import EvalContext
 from markupsafe import Markup
 
 from mlreport import hookimpl
-from mlreport.reporting import BuiltReport, RenderEnv, Renderer, markdown_env
+from mlreport.reporting import BuiltReport, RenderEnv, Renderer, ReportError, markdown_env
 from mlreport.reports.charts.numbers import band_label, format_value, table_label
+from mlreport.reports.charts.svg import clip
 from mlreport.times import iso, parse_time
 from mlreport.wording import plural
 
 STATIC_PACKAGE = "mlreport.reports"
 STATIC_SCHEME = "mlreport-static"
+CLIP_LIMIT = 200  # characters shown of one user string: a name, title, id, version, value
+RENDER_TIMEOUT_ENV = "MLREPORT_RENDER_TIMEOUT"
+RENDER_TIMEOUT = 120.0  # seconds one PDF may take, unless the variable above says otherwise
 MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 
 
@@ -85,6 +100,37 @@ def md_escape(value: Any) -> str:
     return "\\" + text if text[:1] in ("-", "+", "=") else text
 
 
+def _clipped(value: Any, limit: int) -> str | None:
+    """The shortened text of ``value``, or None when it is shown whole. Markup is never cut
+    (it would cut its tags); templates clip raw data, which is never Markup."""
+    if value is None or isinstance(value, Markup):
+        return None
+    text = str(value)
+    return None if len(text) <= limit else clip(text, limit)
+
+
+@pass_eval_context
+def clip_filter(eval_ctx: EvalContext, value: Any, limit: int = CLIP_LIMIT) -> Any:
+    """``{{ name|clip }}``: at most ``limit`` characters, ending in "…" when cut. In HTML the
+    cut text is a ``<span class="clipped">`` whose ``title`` holds the full value (a tooltip);
+    in Markdown it is plain text. A value that fits is returned unchanged, so reports of
+    normal data are byte-identical to unclipped ones. Templates pass 600 for sentences built
+    around user strings (notes, headlines, errors), which run longer than a name."""
+    short = _clipped(value, limit)
+    if short is None:
+        return value
+    if eval_ctx.autoescape:
+        return Markup('<span class="clipped" title="{}">{}</span>').format(str(value), short)
+    return short
+
+
+def clip_text(value: Any, limit: int = CLIP_LIMIT) -> Any:
+    """``{{ name|clip_text }}``: as ``clip`` but always plain text, for places markup cannot
+    go (``<title>``, attributes) and for arguments of chart helpers."""
+    short = _clipped(value, limit)
+    return value if short is None else short
+
+
 def format_isodt(value: datetime | str | None) -> str | None:
     return iso(_as_datetime(value))
 
@@ -99,6 +145,8 @@ FILTERS = {
     "isodt": format_isodt,
     "md": md_escape,
     "plural": format_plural,
+    "clip": clip_filter,
+    "clip_text": clip_text,
 }
 
 
@@ -167,13 +215,28 @@ class MarkdownRenderer(Renderer):
 
 
 class PdfRenderer(Renderer):
-    """The HTML output printed by WeasyPrint with the packaged-assets-only fetcher."""
+    """The HTML output printed by WeasyPrint with the packaged-assets-only fetcher, in a
+    child process with a time limit (``render_timeout``)."""
 
     extension = "pdf"
     media_type = "application/pdf"
 
     def render(self, report: BuiltReport, env: RenderEnv) -> bytes:
-        return html_to_pdf(env.output(report, "html").decode("utf-8"))
+        html = env.output(report, "html").decode("utf-8")
+        timeout = render_timeout()
+        if timeout is None:
+            return html_to_pdf(html)
+        try:
+            return html_to_pdf_limited(html, timeout)
+        except subprocess.TimeoutExpired:
+            raise ReportError(
+                f"report {report.type!r}: the pdf output took longer than {timeout:g} s to "
+                f"render and was stopped. Look for very long text in the report's data (the "
+                f"html output shows what the pdf would print), raise {RENDER_TIMEOUT_ENV} "
+                f"(seconds; 0 for no limit) or leave pdf out of the report's formats"
+            ) from None
+        except PdfWorkerError as exc:
+            raise ReportError(f"report {report.type!r}: the pdf output failed: {exc}") from None
 
 
 # -- PDF ----------------------------------------------------------------------------------------
@@ -237,9 +300,68 @@ def html_to_pdf(html: str, fetcher=None) -> bytes:
     return document.write_pdf(pdf_identifier=False)
 
 
+# -- PDF with a time limit ---------------------------------------------------------------------
+
+
+class PdfWorkerError(Exception):
+    """The child process that prints the PDF exited with an error."""
+
+
+log = logging.getLogger(__name__)
+
+
+def render_timeout() -> float | None:
+    """Seconds one PDF may take: ``MLREPORT_RENDER_TIMEOUT`` or 120; 0 means no limit (the PDF
+    is then printed in this process)."""
+    raw = os.environ.get(RENDER_TIMEOUT_ENV, "").strip()
+    if not raw:
+        return RENDER_TIMEOUT
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = math.nan
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ReportError(
+            f"{RENDER_TIMEOUT_ENV}={raw!r} is not a number of seconds: set it to a number "
+            f"(0 for no limit) or unset it for the default of {RENDER_TIMEOUT:g}"
+        )
+    return seconds or None
+
+
+def html_to_pdf_limited(html: str, timeout: float) -> bytes:
+    """``html_to_pdf`` in a child Python that is killed after ``timeout`` seconds (raises
+    ``subprocess.TimeoutExpired``). A WeasyPrint call cannot be interrupted inside a thread;
+    a process can. The child costs a Python start and a WeasyPrint import per PDF."""
+    proc = subprocess.run(
+        [sys.executable, "-m", __name__],
+        input=html.encode("utf-8"),
+        capture_output=True,
+        timeout=timeout,
+        check=False,
+    )
+    errors = proc.stderr.decode("utf-8", "replace").strip()
+    if proc.returncode != 0 or not proc.stdout.startswith(b"%PDF"):
+        last = errors.splitlines()[-1] if errors else f"exit status {proc.returncode}"
+        raise PdfWorkerError(last)
+    if errors:  # WeasyPrint's own warnings (a refused URL, an unknown CSS property)
+        log.warning("%s", errors)
+    return proc.stdout
+
+
+def _pdf_worker() -> None:
+    """``python -m mlreport.reports.renderers``: HTML on stdin, PDF on stdout."""
+    html = sys.stdin.buffer.read().decode("utf-8")
+    sys.stdout.buffer.write(html_to_pdf(html))
+    sys.stdout.buffer.flush()
+
+
 @hookimpl
 def register_renderers(register):
     register("html", HtmlRenderer)
     register("pdf", PdfRenderer)
     register("json", JsonRenderer)
     register("md", MarkdownRenderer)
+
+
+if __name__ == "__main__":
+    _pdf_worker()

@@ -14,6 +14,9 @@ GRID = "#e4e7eb"
 AXIS = "#9aa5b1"
 POLICY = "#b42318"
 SERIES = ("#2357c6", "#7c3aed", "#0e7490", "#b45309")
+LABEL_LIMIT = 300  # characters of a chart's accessible name and <title>: subjects are user data
+DESC_LIMIT = 4000  # characters of its <desc>, which lists every value (and category name)
+NAME_LIMIT = 200  # characters of one user string (a group, category, feature) in a <desc>
 TONES = {
     "best": "#0e6b3f",
     "good": "#3f9142",
@@ -23,12 +26,19 @@ TONES = {
 }
 
 
+def clip(text: str, limit: int) -> str:
+    """A string that fits: a longer one is cut to ``limit`` characters ending in an ellipsis.
+    Charts clip every user string they draw; an unbounded one costs layout time."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _text(x: float, y: float, content: str, **attrs: str | float) -> str:
     extra = "".join(f' {k.replace("_", "-")}="{escape(str(v))}"' for k, v in attrs.items())
     return f'<text x="{_f(x)}" y="{_f(y)}"{extra}>{escape(content)}</text>'
 
 
 def _svg(width: int, height: int, label: str, desc: str, body: list[str]) -> Markup:
+    label, desc = clip(label, LABEL_LIMIT), clip(desc, DESC_LIMIT)
     head = (
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
         f'width="{width}" height="{height}" role="img" aria-label="{escape(label)}" '

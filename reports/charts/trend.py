@@ -19,13 +19,17 @@ from mlreport.reports.charts.svg import (
     GRID,
     INK,
     MUTED,
+    NAME_LIMIT,
     POLICY,
     SERIES,
     TONES,
     _no_data,
     _svg,
     _text,
+    clip,
 )
+
+LEGEND_CHARS = 15  # a series name (an environment: user data) in its 100-unit legend slot
 
 
 @dataclass
@@ -135,7 +139,7 @@ def trend_chart(spec: TrendSpec, width: int = 400, height: int = 190) -> Markup:
             colour = SERIES[k % len(SERIES)]
             x = left + k * 100
             body.append(f'<rect x="{x}" y="3" width="9" height="9" rx="2" fill="{colour}"/>')
-            body.append(_text(x + 13, 11, s.name, fill=INK))
+            body.append(_text(x + 13, 11, clip(s.name, LEGEND_CHARS), fill=INK))
     return _svg(width, height, spec.label, _describe(spec), body)
 
 
@@ -202,5 +206,5 @@ def _describe(spec: TrendSpec) -> str:
     parts = []
     for s in spec.series:
         vals = ", ".join(f"{p.label}: {format_value(p.value, spec.unit)}" for p in s.points)
-        parts.append(f"{s.name}: {vals}" if len(spec.series) > 1 else vals)
+        parts.append(f"{clip(s.name, NAME_LIMIT)}: {vals}" if len(spec.series) > 1 else vals)
     return "; ".join(parts)

@@ -16,14 +16,18 @@ from mlreport.reports.charts.numbers import _f, format_value, ticks
 from mlreport.reports.charts.report_charts import week_label
 from mlreport.reports.charts.svg import (
     AXIS,
+    DESC_LIMIT,
     FONT,
     GRID,
     INK,
+    LABEL_LIMIT,
     MUTED,
+    NAME_LIMIT,
     POLICY,
     SERIES,
     _no_data,
     _text,
+    clip,
 )
 from mlreport.reports.charts.trend import Point, Series, TrendSpec, trend_chart, y_axis
 
@@ -35,6 +39,7 @@ BAND_FILL = "#52606d"
 def _svg(width: int, height: int, label: str, desc: str, body: list[str]) -> Markup:
     """The chart root: as ``charts._svg`` but with 12-unit type, so a chart printed at half
     the A4 text width still reads at about 7 pt."""
+    label, desc = clip(label, LABEL_LIMIT), clip(desc, DESC_LIMIT)
     head = (
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
         f'width="{width}" height="{height}" role="img" aria-label="{escape(label)}" '
@@ -42,11 +47,6 @@ def _svg(width: int, height: int, label: str, desc: str, body: list[str]) -> Mar
         f"<title>{escape(label)}</title><desc>{escape(desc)}</desc>"
     )
     return Markup(head + "".join(body) + "</svg>")
-
-
-def clip(text: str, limit: int) -> str:
-    """A label that fits: long names end in an ellipsis (titles keep the full name)."""
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def pct(value: float | None) -> str:
@@ -338,7 +338,8 @@ def _categorical_bars(hist: dict[str, Any], label: str, width: int = 420) -> Mar
         )
     body.append(f'<line x1="{left}" x2="{left}" y1="{top}" y2="{bottom}" stroke="{AXIS}"/>')
     desc = "; ".join(
-        f"{b['category']}: reference {pct(b['reference_share'])}, current {pct(b['current_share'])}"
+        f"{clip(b['category'], NAME_LIMIT)}: reference {pct(b['reference_share'])}, "
+        f"current {pct(b['current_share'])}"
         for b in bins
     )
     return _svg(width, height, label, desc, body)
@@ -369,7 +370,7 @@ def disparity_svg(fair: dict[str, Any], subject: str, width: int = 680) -> Marku
     height = block * len(panels) - 8
     desc = "; ".join(
         f"{p['label']}: "
-        + ", ".join(f"{g['group']} {pct(g['value'])}" for g in p["groups"])
+        + ", ".join(f"{clip(g['group'], NAME_LIMIT)} {pct(g['value'])}" for g in p["groups"])
         + (f"; parity band {pct(p['band']['lo'])}–{pct(p['band']['hi'])}" if p["band"] else "")
         for p in panels
     )
@@ -484,7 +485,7 @@ def shap_svg(items: list[dict[str, Any]], subject: str, width: int = 680) -> Mar
             )
         )
     body.append(f'<line x1="{name_w}" x2="{name_w}" y1="{top}" y2="{bottom}" stroke="{AXIS}"/>')
-    desc = "; ".join(f"{i['feature']}: {i['value']:.4g}" for i in shown)
+    desc = "; ".join(f"{clip(i['feature'], NAME_LIMIT)}: {i['value']:.4g}" for i in shown)
     return _svg(width, bottom + 22, label, desc, body)
 
 
