@@ -348,7 +348,9 @@ def report(state: State, report_type, formats, out, since, until, as_of, title, 
         click.echo(str(path))
     for family, error in failed.items():
         click.echo(f"Error: metric family {family} failed, its parts are empty: {error}", err=True)
-    sys.exit(EXIT_ERROR if failed else EXIT_OK)
+    for error in ctx.errors:
+        click.echo(f"Error: {error}", err=True)
+    sys.exit(EXIT_ERROR if failed or ctx.errors else EXIT_OK)
 
 
 @cli.command()

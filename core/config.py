@@ -129,6 +129,8 @@ class MetricsConfig(Strict):
 
 class OutputConfig(Strict):
     dir: ConfigPath = Path("out")
+    # Seconds one PDF may take to print (0: no limit); MLREPORT_RENDER_TIMEOUT overrides it.
+    render_timeout: float = Field(default=120.0, ge=0)
 
 
 class Config(Strict):

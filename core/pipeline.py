@@ -174,7 +174,7 @@ def run(
             error = f"{type(exc).__name__}: {exc}" if _is_bug(exc) else str(exc)
             outcome.report_errors.append(f"report {rc.type}: {config.redact(error)}")
             log.debug("report %s failed", rc.type, exc_info=True)
-        outcome.report_errors += ctx.hook_errors
+        outcome.report_errors += ctx.errors
     outcome.policies = evaluate(config, stored.select([window]))
     outcome.policy_errors = policy_problems(warehouse, config, outcome.policies)
     (staged / "check.json").write_text(

@@ -60,7 +60,9 @@ class ReportContext:
     run: StoredRun | None = None
     # Sections of one report share expensive computations here, keyed by a name they choose.
     cache: dict[str, Any] = field(default_factory=dict)
-    hook_errors: list[str] = field(default_factory=list)  # after_report hooks that failed
+    # what went wrong while rendering (a format that failed, an after_report hook): the other
+    # formats are still written, and run / report exit 2
+    errors: list[str] = field(default_factory=list)
 
     def values(self, windows: list[Window] | None = None, prefix: str | None = None):
         """The run's rows for ``windows`` (default: the report window) and the report's
@@ -316,7 +318,11 @@ def render_report(
     outputs: dict[str, Path] = {}
     for fmt, renderer in renderers.items():
         path = out_dir / f"{report_name}.{renderer.extension}"
-        write_atomically(path, env.output(report, fmt))
+        try:
+            write_atomically(path, env.output(report, fmt))
+        except ReportError as exc:  # a PDF over its time limit must not cost the JSON
+            ctx.errors.append(f"report {report_name} ({fmt}): {exc}")
+            continue
         outputs[fmt] = path
     manifest = dict(report.manifest)
     manifest["run_id"] = run_id
@@ -327,7 +333,7 @@ def render_report(
     text = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
     write_atomically(manifest_path, text.encode("utf-8"))
     _record_run(ctx, report_name, run_id, started, manifest)
-    ctx.hook_errors += plugins.call_each("after_report", report=report, outputs=outputs)
+    ctx.errors += plugins.call_each("after_report", report=report, outputs=outputs)
     return outputs
 
 

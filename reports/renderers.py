@@ -223,7 +223,7 @@ class PdfRenderer(Renderer):
 
     def render(self, report: BuiltReport, env: RenderEnv) -> bytes:
         html = env.output(report, "html").decode("utf-8")
-        timeout = render_timeout()
+        timeout = render_timeout(env.config.output.render_timeout)
         if timeout is None:
             return html_to_pdf(html)
         try:
@@ -310,12 +310,12 @@ class PdfWorkerError(Exception):
 log = logging.getLogger(__name__)
 
 
-def render_timeout() -> float | None:
-    """Seconds one PDF may take: ``MLREPORT_RENDER_TIMEOUT`` or 120; 0 means no limit (the PDF
-    is then printed in this process)."""
+def render_timeout(configured: float = RENDER_TIMEOUT) -> float | None:
+    """Seconds one PDF may take: ``MLREPORT_RENDER_TIMEOUT``, else ``[output] render_timeout``
+    (120 by default); 0 means no limit (the PDF is then printed in this process)."""
     raw = os.environ.get(RENDER_TIMEOUT_ENV, "").strip()
     if not raw:
-        return RENDER_TIMEOUT
+        return configured or None
     try:
         seconds = float(raw)
     except ValueError:

@@ -16,7 +16,7 @@ from pathlib import Path
 import jinja2
 import pytest
 
-from mlreport.reporting import ReportError
+from mlreport.reporting import ReportError, render_report
 from mlreport.reports.charts.svg import LABEL_LIMIT, NAME_LIMIT
 from mlreport.reports.charts.trend import Point, Series, TrendSpec, trend_chart
 from mlreport.reports.quality.charts import disparity_svg
@@ -31,7 +31,7 @@ from mlreport.reports.renderers import (
 )
 from mlreport.warehouse import Warehouse
 
-from .conftest import render
+from .conftest import context, render
 
 N = 100_000
 TITLE = "T" * N  # one incident title
@@ -107,14 +107,22 @@ def test_a_pdf_over_the_time_limit_fails_clearly_and_the_others_are_written(
     warehouse, make_config, tmp_path, monkeypatch
 ):
     monkeypatch.setenv(RENDER_TIMEOUT_ENV, "0.001")
-    with pytest.raises(ReportError) as err:
-        render(warehouse, make_config(), tmp_path, ("html", "json", "md", "pdf"))
-    message = str(err.value)
-    assert "report 'delivery'" in message and "pdf output" in message
+    ctx = context(warehouse, make_config())
+    outputs = render_report(ctx, "delivery", ["html", "pdf", "json", "md"], tmp_path)
+    (message,) = ctx.errors
+    assert message.startswith("report delivery (pdf): report 'delivery'")
     assert "0.001 s" in message and RENDER_TIMEOUT_ENV in message
+    assert sorted(outputs) == ["html", "json", "md"]  # the formats after the pdf too
     for name in ("delivery.html", "delivery.json", "delivery.md"):
         assert (tmp_path / name).stat().st_size > 1000, name
     assert not (tmp_path / "delivery.pdf").exists()
+    manifest = json.loads((tmp_path / "delivery.manifest.json").read_text())
+    assert sorted(manifest["outputs"]) == ["html", "json", "md"]
+
+
+def test_the_time_limit_comes_from_the_config_unless_the_environment_says(make_config):
+    config = make_config(top="[output]\nrender_timeout = 7\n")
+    assert render_timeout(config.output.render_timeout) == 7
 
 
 def test_the_time_limit_comes_from_the_environment(monkeypatch):
