@@ -9,7 +9,6 @@ null, else a line-by-line path. See docs/sources-events.md for the file formats.
 from __future__ import annotations
 
 import csv
-import glob
 import io
 import json
 import logging
@@ -19,6 +18,7 @@ from typing import Any
 import polars as pl
 
 from mlreport.connectors.events.canonical import LINE, TableSpec
+from mlreport.connectors.globs import glob_files, is_glob, unique_files
 from mlreport.sources import SourceError
 
 log = logging.getLogger("mlreport.events")
@@ -30,19 +30,14 @@ JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
 # -- finding files ----------------------------------------------------------------------------
 
 
-def _is_glob(text: str) -> bool:
-    return any(ch in text for ch in "*?[")
-
-
 def expand_paths(patterns: list[Path]) -> list[Path]:
-    """Files named by paths and globs, in the order given (each glob's matches sorted)."""
-    seen: set[Path] = set()
+    """Files named by paths and globs, in the order given (each glob's matches sorted), each
+    file once (by device and inode); globs never enter symlinked folders."""
     out: list[Path] = []
     for pattern in patterns:
         text = str(pattern)
-        if _is_glob(text):
-            matches = sorted(Path(p) for p in glob.glob(text, recursive=True))
-            matches = [p for p in matches if p.is_file()]
+        if is_glob(text):
+            matches = glob_files(text)
             if not matches:
                 log.warning("%s: no file matches this pattern (yet)", text)
         else:
@@ -53,11 +48,8 @@ def expand_paths(patterns: list[Path]) -> list[Path]:
                     "relative paths are taken from the config file's folder)"
                 )
             matches = [pattern]
-        for path in matches:
-            if path not in seen:
-                seen.add(path)
-                out.append(path)
-    return out
+        out.extend(matches)
+    return unique_files(out)
 
 
 # -- bytes to text ----------------------------------------------------------------------------
