@@ -146,7 +146,7 @@ def read_csv(path: Path, text: str, spec: TableSpec, raw: bytes | None = None) -
     check_columns(str(path), header, spec, f"line {header_line}")
     data_lines = lines.slice(1)
     if not _fits_fast_path(data_lines, len(header)):
-        return _read_csv_slow(path, text, header)
+        return _with_all_columns(_read_csv_slow(path, text, header), spec)
     if data_lines.height == 0:
         return _with_all_columns(
             pl.DataFrame(schema={**dict.fromkeys(header, pl.String), LINE: pl.Int64}), spec
@@ -155,9 +155,12 @@ def read_csv(path: Path, text: str, spec: TableSpec, raw: bytes | None = None) -
         body = raw if raw is not None else text.encode()
     else:
         body = "\n".join([lines["text"][0], *data_lines["text"].to_list()]).encode()
-    frame = pl.read_csv(io.BytesIO(body), infer_schema=False, has_header=True)
-    if frame.height != data_lines.height:  # pragma: no cover - the fast path guarantees it
-        return _read_csv_slow(path, text, header)
+    try:
+        frame = pl.read_csv(io.BytesIO(body), infer_schema=False, has_header=True)
+    except pl.exceptions.PolarsError:  # pragma: no cover - the fast path guarantees it
+        frame = None
+    if frame is None or frame.height != data_lines.height:  # pragma: no cover - as above
+        return _with_all_columns(_read_csv_slow(path, text, header), spec)
     frame.columns = header
     return _with_all_columns(frame.with_columns(data_lines[LINE]), spec)
 
