@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import stat
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -29,6 +30,9 @@ from mlreport.sources import Checkpoint, Rows, Source, SourceError, SourceOption
 log = logging.getLogger("mlreport.git")
 
 BATCH = 25_000  # commits per frame handed to the kernel (about: whole chunks)
+# Commands that list refs or check objects answer in well under a second; waiting longer than
+# this means git is blocked (a FIFO or device file under .git, a hung network mount).
+METADATA_TIMEOUT = 30.0
 CURSOR_VERSION = 1
 # Refs that are not history: notes and the stash hold commits nobody deployed; replace refs
 # substitute objects rather than name a line of work.
@@ -55,6 +59,12 @@ class GitOptions(SourceOptions):
     path: ConfigPath = Field(description="The repository: its work tree or a bare repository.")
     entity: str | None = Field(default=None, description="The entity deployed from this repo.")
     entities: list[str] = Field(default_factory=list, description="Several such entities.")
+    timeout: float = Field(
+        default=300.0,
+        gt=0,
+        description="Seconds to wait on git before stopping it: for the next output of "
+        "`git log`, and (at most 30) for each short command that lists refs.",
+    )
 
     @field_validator("entity")
     @classmethod
@@ -195,7 +205,8 @@ class GitSource(Source):
         # Reading and parsing run on a thread, a batch ahead of the warehouse storing the
         # previous one; generation numbers are assigned here, where the warehouse may be read.
         batches = gitlog.in_background(
-            gitlog.parse_batches(proc.stdout, self.name, BATCH), name="git-log-parser"
+            gitlog.parse_batches(proc.stdout, self.name, BATCH, self.options.timeout),
+            name="git-log-parser",
         )
         try:
             for batch in batches:
@@ -207,6 +218,8 @@ class GitSource(Source):
         except gitlog.LogFormatError as exc:
             proc.finish()  # git's own error, if it failed, says more
             raise self._error(f"unexpected `git log` output: {exc}") from None
+        except gitlog.GitTimeout:
+            raise self._timeout_error("log", "wrote nothing for", self.options.timeout) from None
         finally:
             proc.stop()  # kill git if it still runs: the reader thread then sees the end
             batches.close()
@@ -267,8 +280,11 @@ class GitSource(Source):
     def _shallow_digest(self, git_dir: str, shallow: bool) -> str | None:
         if not shallow:
             return None
+        shallow_file = Path(git_dir, "shallow")
         try:
-            data = Path(git_dir, "shallow").read_bytes()
+            if not stat.S_ISREG(shallow_file.stat().st_mode):  # a FIFO would block the read
+                raise self._error(f"{shallow_file} is not a regular file; remove it")
+            data = shallow_file.read_bytes()
         except OSError as exc:
             raise self._error(f"cannot read the shallow file of the clone: {exc}") from None
         return hashlib.sha256(data).hexdigest()
@@ -315,6 +331,7 @@ class GitSource(Source):
         self, args: list[str], stdin: str | None = None, ok_codes: tuple[int, ...] = (0,)
     ) -> bytes:
         self.count("git_commands")
+        timeout = min(self.options.timeout, METADATA_TIMEOUT)
         try:
             done = subprocess.run(
                 self._argv(args),
@@ -322,16 +339,19 @@ class GitSource(Source):
                 capture_output=True,
                 env=self._env(),
                 check=False,
+                timeout=timeout,
             )
         except FileNotFoundError:
             raise self._error("the `git` program was not found; install git") from None
+        except subprocess.TimeoutExpired:  # run() has killed and reaped git
+            raise self._timeout_error(" ".join(args), "did not finish within", timeout) from None
         if done.returncode not in ok_codes or (done.returncode != 0 and done.stderr.strip()):
             raise self._git_error(args[0], done.returncode, done.stderr)
         return done.stdout
 
     def _popen(self, argv: list[str], stdin: bytes, env: dict[str, str]) -> _GitLog:
         self.count("git_commands")
-        return _GitLog(self, argv, stdin, env)
+        return _GitLog(self, argv, stdin, env, self.options.timeout)
 
     def _git_error(self, command: str, code: int, stderr: bytes) -> SourceError:
         text = stderr.decode("utf-8", "replace").strip()
@@ -349,6 +369,14 @@ class GitSource(Source):
         detail = text.splitlines()[-1] if text else "no error message"
         return self._error(f"`git {command}` failed (exit {code}): {detail}")
 
+    def _timeout_error(self, command: str, what: str, seconds: float) -> SourceError:
+        return self._error(
+            f"`git {command}` {what} {seconds:g} s and was stopped; something under the "
+            "repository blocks git (a FIFO or device file under .git, e.g. in .git/refs, a hung "
+            "network mount, a stuck filesystem): fix the repository, or raise `timeout` on "
+            "this source if git is just slow"
+        )
+
     def _error(self, message: str) -> SourceError:
         return SourceError(f"source {self.name!r} (git, path {self.path}): {message}")
 
@@ -356,8 +384,11 @@ class GitSource(Source):
 class _GitLog:
     """A running ``git log``: feeds stdin, collects stderr in a file, always reaps the child."""
 
-    def __init__(self, source: GitSource, argv: list[str], stdin: bytes, env: dict) -> None:
+    def __init__(
+        self, source: GitSource, argv: list[str], stdin: bytes, env: dict, timeout: float
+    ) -> None:
         self.source = source
+        self.timeout = timeout
         self.stderr = tempfile.TemporaryFile()  # noqa: SIM115 - closed in close()
         with tempfile.TemporaryFile() as revs:
             revs.write(stdin)
@@ -378,7 +409,10 @@ class _GitLog:
 
     def finish(self) -> None:
         """Wait for git and raise if it failed (after its output was fully read)."""
-        code = self.proc.wait()
+        try:
+            code = self.proc.wait(self.timeout)
+        except subprocess.TimeoutExpired:  # output closed but git does not exit
+            raise self.source._timeout_error("log", "did not exit within", self.timeout) from None
         if code != 0:
             self.stderr.seek(0)
             raise self.source._git_error("log", code, self.stderr.read())

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import queue
+import select
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -51,18 +52,35 @@ class LogFormatError(ValueError):
     """The output does not have the shape LOG_FORMAT promises."""
 
 
-def read_chunks(stream: IO[bytes], chunk: int | None = None) -> Iterator[bytes]:
+class GitTimeout(TimeoutError):
+    """git wrote nothing for the allowed time (it is blocked, e.g. on a FIFO under .git)."""
+
+
+def read_chunks(
+    stream: IO[bytes], chunk: int | None = None, timeout: float | None = None
+) -> Iterator[bytes]:
     """Read a pipe in big chunks, reusing one buffer.
 
     When git writes only a trickle, wait a moment before the next read so the pipe fills:
-    a few hundred large reads instead of one per 4 KiB that git writes.
+    a few hundred large reads instead of one per 4 KiB that git writes. With ``timeout``,
+    waiting that many seconds for the next output raises :class:`GitTimeout`; time the
+    caller spends elsewhere (storing the previous batch) does not count.
     """
     chunk = chunk or CHUNK
     fd = stream.fileno()
     _widen_pipe(fd, chunk)
     buf = bytearray(chunk)  # os.read(fd, 1 MiB) would allocate a fresh 1 MiB per call
     view = memoryview(buf)
-    while n := os.readv(fd, [buf]):
+    poller = None
+    if timeout is not None:
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)  # POLLHUP (git exited) is reported anyway
+    while True:
+        if poller is not None and not poller.poll(timeout * 1000):
+            raise GitTimeout(f"no output for {timeout:g} s")
+        n = os.readv(fd, [buf])
+        if not n:
+            break
         yield bytes(view[:n])
         if n < chunk // 8:
             time.sleep(NAP)
@@ -271,12 +289,15 @@ def parse_block(repo: str, block: bytes) -> Batch:
     )
 
 
-def parse_batches(stream: IO[bytes], repo: str, batch: int) -> Iterator[Batch]:
+def parse_batches(
+    stream: IO[bytes], repo: str, batch: int, timeout: float | None = None
+) -> Iterator[Batch]:
     """Read ``git log -z`` output from ``stream`` as batches of about ``batch`` commits.
 
     The pipe is drained on a thread of its own, so git never waits while a batch is parsed.
+    ``timeout``: seconds git may go without output (see :func:`read_chunks`).
     """
-    chunks = in_background(read_chunks(stream), depth=256, name="git-log-reader")
+    chunks = in_background(read_chunks(stream, timeout=timeout), depth=256, name="git-log-reader")
     try:
         for block in iter_commit_blocks(chunks, batch):
             yield parse_block(repo, block)

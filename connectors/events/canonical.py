@@ -97,11 +97,17 @@ class Problem:
 
 
 def validate(
-    frame: pl.DataFrame, spec: TableSpec, file: str, labels: dict[str, str] | None = None
+    frame: pl.DataFrame,
+    spec: TableSpec,
+    file: str,
+    labels: dict[str, str] | None = None,
+    earlier_ids: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Text columns to canonical types; the earliest bad line is raised as a SourceError.
 
     ``labels`` renames columns in messages (CDEvents name the JSON field instead).
+    ``earlier_ids``: the id column and ``__line`` of the file's blocks read before this one,
+    so an id repeated across blocks is caught like one repeated within a block.
     """
     labels = labels or {}
     frame = frame.with_columns(
@@ -114,6 +120,7 @@ def validate(
         *_timestamp_problems(frame, typed, spec),
         *_order_problems(typed, spec),
         *_duplicate_problems(frame, spec),
+        *_earlier_duplicate_problems(frame, spec, earlier_ids),
     ]
     if problems:
         first = min(problems)
@@ -200,6 +207,31 @@ def _duplicate_problems(frame: pl.DataFrame, spec: TableSpec) -> Iterator[Proble
         f"duplicate {key} {_clip(value)!r}, also on line {lines[0]} "
         "(each id may appear once per file)",
         dupes.select(pl.col(key).n_unique()).item(),
+    )
+
+
+def _earlier_duplicate_problems(
+    frame: pl.DataFrame, spec: TableSpec, earlier: pl.DataFrame | None
+) -> Iterator[Problem]:
+    """Ids of this block that an earlier block of the same file already had."""
+    if not spec.unique_ids or earlier is None or earlier.height == 0:
+        return
+    key = spec.id_column
+    hits = (
+        frame.select(key, LINE)
+        .filter(pl.col(key).is_not_null())
+        .join(earlier.rename({LINE: "__first"}), on=key, how="inner")
+        .sort(LINE)
+    )
+    if hits.height == 0:
+        return
+    row = hits.row(0, named=True)
+    yield Problem(
+        int(row[LINE]),
+        key,
+        f"duplicate {key} {_clip(row[key])!r}, also on line {row['__first']} "
+        "(each id may appear once per file)",
+        hits.select(pl.col(key).n_unique()).item(),
     )
 
 

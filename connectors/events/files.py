@@ -1,24 +1,29 @@
 """Reading CSV and JSON-lines files into text frames, with errors that name the line.
 
-CSV is parsed by polars with every column as text and validated vectorised; Python's ``csv``
-module is only used when a row does not fit the fast path, to find the exact line of an error
-(or to read values that span lines). JSON lines take polars when every value is a string or
-null, else a line-by-line path. See docs/sources-events.md for the file formats.
+Files are streamed in blocks of whole lines (:data:`BLOCK_BYTES`), so memory does not grow
+with the file. CSV is parsed by polars with every column as text and validated vectorised;
+Python's ``csv`` module is only used when a block does not fit the fast path, to find the
+exact line of an error (or to read values that span lines). JSON lines take polars when every
+value is a string or null, else a line-by-line path. See docs/sources-events.md for the file
+formats.
 """
 
 from __future__ import annotations
 
 import csv
-import glob
 import io
+import itertools
 import json
 import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import polars as pl
 
 from mlreport.connectors.events.canonical import LINE, TableSpec
+from mlreport.connectors.globs import glob_files, is_glob, unique_files
 from mlreport.sources import SourceError
 
 log = logging.getLogger("mlreport.events")
@@ -30,19 +35,14 @@ JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
 # -- finding files ----------------------------------------------------------------------------
 
 
-def _is_glob(text: str) -> bool:
-    return any(ch in text for ch in "*?[")
-
-
 def expand_paths(patterns: list[Path]) -> list[Path]:
-    """Files named by paths and globs, in the order given (each glob's matches sorted)."""
-    seen: set[Path] = set()
+    """Files named by paths and globs, in the order given (each glob's matches sorted), each
+    file once (by device and inode); globs never enter symlinked folders."""
     out: list[Path] = []
     for pattern in patterns:
         text = str(pattern)
-        if _is_glob(text):
-            matches = sorted(Path(p) for p in glob.glob(text, recursive=True))
-            matches = [p for p in matches if p.is_file()]
+        if is_glob(text):
+            matches = glob_files(text)
             if not matches:
                 log.warning("%s: no file matches this pattern (yet)", text)
         else:
@@ -53,44 +53,93 @@ def expand_paths(patterns: list[Path]) -> list[Path]:
                     "relative paths are taken from the config file's folder)"
                 )
             matches = [pattern]
-        for path in matches:
-            if path not in seen:
-                seen.add(path)
-                out.append(path)
-    return out
+        out.extend(matches)
+    return unique_files(out)
 
 
 # -- bytes to text ----------------------------------------------------------------------------
 
 
 BOM = b"\xef\xbb\xbf"
+# About this many bytes of a file are decoded, parsed and validated at a time: reading peaks
+# near 100 MB plus 10-15 blocks, not a multiple of the file (4 MiB: +138 MB for a 50 MB CSV,
+# +200 MB for 150 MB, where whole-file reading took 8x the file; docs/sources-events.md).
+# Smaller blocks save little memory and cost more polars calls.
+BLOCK_BYTES = 4 << 20
+# Records per frame on the exact (csv module) path, where each record is a Python list.
+SLOW_BATCH_ROWS = 50_000
 
 
-def decode_utf8(path: Path, data: bytes) -> str:
-    """The file's text; invalid UTF-8 is an error naming the line (a leading BOM is dropped)."""
-    shift = 0
-    if data.startswith(BOM):
-        data, shift = data[len(BOM) :], len(BOM)
+@dataclass(frozen=True)
+class Block:
+    """Whole lines of a file: ``data`` starts at 1-based line ``first_line``, byte ``offset``."""
+
+    data: bytes
+    first_line: int
+    offset: int
+
+
+def read_blocks(fh: BinaryIO, size: int | None = None) -> Iterator[Block]:
+    """The file in blocks of about ``size`` bytes, each cut after a newline (a leading BOM is
+    dropped; a line longer than ``size`` is one block of its own).
+
+    Cutting after a newline never splits a UTF-8 character or a CRLF, so each block decodes
+    alone.
+    """
+    size = size or BLOCK_BYTES
+    head = fh.read(max(size, len(BOM)))
+    offset = len(BOM) if head.startswith(BOM) else 0
+    carry = bytearray(head[offset:])
+    line = 1
+    eof = not head
+    while not eof:
+        while not eof and (len(carry) < size or b"\n" not in carry):
+            chunk = fh.read(size)
+            eof = not chunk
+            carry += chunk
+        cut = len(carry) if eof else carry.rfind(b"\n") + 1
+        if cut:
+            data = bytes(carry[:cut])
+            del carry[:cut]
+            yield Block(data, line, offset)
+            line += data.count(b"\n")
+            offset += len(data)
+
+
+def decode_utf8(
+    path: Path, data: bytes, first_line: int = 1, offset: int = 0, header: bytes | None = None
+) -> str:
+    """The text of ``data`` (the whole file, or the block at ``first_line`` / byte ``offset``);
+    invalid UTF-8 is an error naming the line (a leading BOM of a whole file is dropped).
+
+    ``header``: the CSV header line, for naming the column of a block after the first.
+    """
+    if offset == 0 and data.startswith(BOM):
+        data, offset = data[len(BOM) :], len(BOM)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
+        line = first_line + data.count(b"\n", 0, exc.start)
         start = data.rfind(b"\n", 0, exc.start) + 1
-        column = _csv_column_at(path, data, start, exc.start)
+        column = _csv_column_at(path, header, data, start, exc.start)
         where = f": column {column!r}" if column else ""
         raise SourceError(
             f"{path}: line {line}{where}: not valid UTF-8 (byte 0x{data[exc.start]:02x} at "
-            f"byte offset {exc.start + shift}); save the file as UTF-8"
+            f"byte offset {exc.start + offset}); save the file as UTF-8"
         ) from None
 
 
-def _csv_column_at(path: Path, data: bytes, line_start: int, offset: int) -> str | None:
+def _csv_column_at(
+    path: Path, header_line: bytes | None, data: bytes, line_start: int, offset: int
+) -> str | None:
     """For a CSV file, the header name of the field holding byte ``offset`` (best effort)."""
     if path.suffix.lower() not in CSV_SUFFIXES:
         return None
     try:
-        header_end = data.find(b"\n")
-        header = next(csv.reader([data[: header_end if header_end >= 0 else None].decode()]))
+        if header_line is None:
+            header_end = data.find(b"\n")
+            header_line = data[: header_end if header_end >= 0 else None]
+        header = next(csv.reader([header_line.decode()]))
         prefix = data[line_start:offset].decode("utf-8")
         index = len(next(csv.reader([prefix + "x"]))) - 1
         return header[index].strip() if index < len(header) else None
@@ -98,8 +147,9 @@ def _csv_column_at(path: Path, data: bytes, line_start: int, offset: int) -> str
         return None
 
 
-def split_lines(text: str) -> pl.DataFrame:
-    """Non-empty physical lines with their 1-based numbers (CR of CRLF removed).
+def split_lines(text: str, first_line: int = 1) -> pl.DataFrame:
+    """Non-empty physical lines with their 1-based numbers (CR of CRLF removed); the text's
+    first line is number ``first_line``.
 
     Lines of only spaces are kept: as CSV they fail the fast path and the exact path skips
     them, as JSON they are skipped by the JSON reader.
@@ -108,11 +158,15 @@ def split_lines(text: str) -> pl.DataFrame:
     if lines and lines[-1] == "":
         lines.pop()
     frame = pl.DataFrame({"text": pl.Series(lines, dtype=pl.String)}).with_columns(
-        pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias(LINE)
+        pl.int_range(first_line, pl.len() + first_line, dtype=pl.Int64).alias(LINE)
     )
     if "\r" in text:
         frame = frame.with_columns(pl.col("text").str.strip_suffix("\r"))
     return frame.filter(pl.col("text").str.len_bytes() > 0)
+
+
+def _blank(text: pl.Expr) -> pl.Expr:
+    return text.str.strip_chars(" \t\r").str.len_bytes() == 0
 
 
 # -- CSV --------------------------------------------------------------------------------------
@@ -122,23 +176,27 @@ _FIELD = rf'(?:{_QUOTED}|[^",]*)'
 _RECORD = rf"^{_FIELD}(?:,{_FIELD})*$"
 
 
-def read_table_file(path: Path, data: bytes, spec: TableSpec) -> pl.DataFrame:
-    """A canonical-table file as a frame of text columns plus ``__line``."""
+def iter_table_file(path: Path, fh: BinaryIO, spec: TableSpec) -> Iterator[pl.DataFrame]:
+    """A canonical-table file as frames of text columns plus ``__line``, a block at a time.
+
+    Each frame holds every column of ``spec``; a file of only blank lines yields none.
+    """
     suffix = path.suffix.lower()
     if suffix in CSV_SUFFIXES:
-        reader = read_csv
+        reader = iter_csv
     elif suffix in JSONL_SUFFIXES:
-        reader = read_jsonl
+        reader = iter_jsonl
     else:
         raise SourceError(
             f"{path}: unknown file type {suffix or '(no extension)'!r}; name CSV files *.csv "
             "and JSON-lines files *.jsonl, *.ndjson or *.json"
         )
-    if not data.strip(BOM + b" \t\r\n"):
-        log.warning("%s: the file is empty; nothing to read", path)
-        return empty_frame(spec)
-    raw = data[len(BOM) :] if data.startswith(BOM) else data
-    return reader(path, decode_utf8(path, data), spec, raw)
+    yield from reader(path, read_blocks(fh), spec)
+
+
+def read_table_file(path: Path, data: bytes, spec: TableSpec) -> pl.DataFrame:
+    """A whole canonical-table file in one frame (for tests and small files)."""
+    return _concat(iter_table_file(path, io.BytesIO(data), spec), spec)
 
 
 def empty_frame(spec: TableSpec) -> pl.DataFrame:
@@ -147,27 +205,82 @@ def empty_frame(spec: TableSpec) -> pl.DataFrame:
     return pl.DataFrame(schema=schema)
 
 
-def read_csv(path: Path, text: str, spec: TableSpec, raw: bytes | None = None) -> pl.DataFrame:
-    lines = split_lines(text)
-    header_line = int(lines[LINE][0])
-    header = _parse_header(path, lines["text"][0], header_line)
-    check_columns(str(path), header, spec, f"line {header_line}")
-    data_lines = lines.slice(1)
-    if not _fits_fast_path(data_lines, len(header)):
-        return _read_csv_slow(path, text, header)
+def _concat(frames: Iterator[pl.DataFrame], spec: TableSpec) -> pl.DataFrame:
+    return pl.concat([empty_frame(spec), *frames], how="vertical")
+
+
+def read_csv(path: Path, text: str, spec: TableSpec) -> pl.DataFrame:
+    """CSV text in one frame (see :func:`iter_csv`)."""
+    return _concat(iter_csv(path, read_blocks(io.BytesIO(text.encode())), spec), spec)
+
+
+def iter_csv(path: Path, blocks: Iterable[Block], spec: TableSpec) -> Iterator[pl.DataFrame]:
+    """CSV rows, a block at a time: polars reads blocks whose every line is one record; from
+    the first block that is not (a value spanning lines, a stray quote, a malformed row),
+    Python's csv module reads the rest of the file and names exact lines."""
+    blocks = iter(blocks)
+    header: list[str] | None = None
+    header_raw = b""
+    first_nonempty: tuple[str, int] | None = None
+    for block in blocks:
+        text = decode_utf8(path, block.data, block.first_line, block.offset, header_raw or None)
+        lines = split_lines(text, block.first_line)
+        header_here = header is None
+        if header is None:
+            if lines.height == 0:
+                continue
+            if first_nonempty is None:
+                first_nonempty = (lines["text"][0], int(lines[LINE][0]))
+            if lines.select(_blank(pl.col("text")).all()).item():
+                continue  # only blank lines so far: maybe an empty file
+            # The first non-empty line is the header (a blank one is an error here).
+            header = _parse_header(path, *first_nonempty)
+            check_columns(str(path), header, spec, f"line {first_nonempty[1]}")
+            header_raw = first_nonempty[0].encode()
+            data_lines = lines.slice(1)
+        else:
+            data_lines = lines
+        frame = None
+        if _fits_fast_path(data_lines, len(header)):
+            frame = _read_fast(block, lines, data_lines, header, header_raw, header_here)
+        if frame is None:
+            rest = (decode_utf8(path, b.data, b.first_line, b.offset, header_raw) for b in blocks)
+            for part in _read_csv_slow(
+                path, itertools.chain([text], rest), header, block.first_line, header_here
+            ):
+                yield _with_all_columns(part, spec)
+            return
+        if frame.height:
+            yield _with_all_columns(frame, spec)
+    if header is None:
+        log.warning("%s: the file is empty; nothing to read", path)
+
+
+def _read_fast(
+    block: Block,
+    lines: pl.DataFrame,
+    data_lines: pl.DataFrame,
+    header: list[str],
+    header_raw: bytes,
+    header_here: bool,
+) -> pl.DataFrame | None:
+    """The block's records read by polars; None if polars disagrees with the fast-path check
+    (the exact path then reads from this block on)."""
     if data_lines.height == 0:
-        return _with_all_columns(
-            pl.DataFrame(schema={**dict.fromkeys(header, pl.String), LINE: pl.Int64}), spec
-        )
-    if int(lines[LINE][-1]) == lines.height:  # no empty lines: polars reads the text as is
-        body = raw if raw is not None else text.encode()
+        return pl.DataFrame(schema={**dict.fromkeys(header, pl.String), LINE: pl.Int64})
+    physical = block.data.count(b"\n") + (not block.data.endswith(b"\n"))
+    if physical == lines.height:  # no empty lines: polars reads the bytes as they are
+        body = block.data if header_here else header_raw + b"\n" + block.data
     else:
-        body = "\n".join([lines["text"][0], *data_lines["text"].to_list()]).encode()
-    frame = pl.read_csv(io.BytesIO(body), infer_schema=False, has_header=True)
-    if frame.height != data_lines.height:  # pragma: no cover - the fast path guarantees it
-        return _read_csv_slow(path, text, header)
+        body = "\n".join([header_raw.decode(), *data_lines["text"].to_list()]).encode()
+    try:
+        frame = pl.read_csv(io.BytesIO(body), infer_schema=False, has_header=True)
+    except pl.exceptions.PolarsError:  # pragma: no cover - the fast path guarantees it
+        return None
+    if frame.height != data_lines.height:  # pragma: no cover - as above
+        return None
     frame.columns = header
-    return _with_all_columns(frame.with_columns(data_lines[LINE]), spec)
+    return frame.with_columns(data_lines[LINE])
 
 
 def _parse_header(path: Path, text: str, line: int) -> list[str]:
@@ -208,12 +321,20 @@ def _fits_fast_path(lines: pl.DataFrame, n_fields: int) -> bool:
     return bool(ok)
 
 
-def _read_csv_slow(path: Path, text: str, header: list[str]) -> pl.DataFrame:
-    """Python's csv module, record by record: exact lines for errors, multi-line values."""
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+def _read_csv_slow(
+    path: Path, texts: Iterable[str], header: list[str], first_line: int, header_here: bool
+) -> Iterator[pl.DataFrame]:
+    """Python's csv module, record by record: exact lines for errors, multi-line values.
+
+    ``texts`` continue the file from line ``first_line``, a record boundary; with
+    ``header_here`` they still hold the header, which is skipped.
+    """
+    lines = (line for text in texts for line in io.StringIO(text, newline=""))
+    reader = csv.reader(lines, strict=True)
+    base = first_line - 1
     records: list[list[str]] = []
     starts: list[int] = []
-    seen_header = False
+    seen_header = not header_here
     previous = 0
     start = 1
     try:
@@ -225,23 +346,30 @@ def _read_csv_slow(path: Path, text: str, header: list[str]) -> pl.DataFrame:
                 seen_header = True
                 continue
             if len(record) != len(header):
-                raise SourceError(_field_count_message(path, start, header, record))
+                raise SourceError(_field_count_message(path, base + start, header, record))
             records.append(record)
-            starts.append(start)
+            starts.append(base + start)
+            if len(records) >= SLOW_BATCH_ROWS:
+                yield _records_frame(header, records, starts)
+                records, starts = [], []
     except csv.Error as exc:
-        start = previous + 1  # the record that failed starts after the last one read
+        start = base + previous + 1  # the record that failed starts after the last one read
         reason = str(exc)
         if "unexpected end of data" in reason:
             reason = "a quoted value is never closed (a missing closing quote)"
         raise SourceError(f"{path}: line {start}: malformed CSV row: {reason}") from None
-    columns = list(zip(*records, strict=True)) if records else [[] for _ in header]
-    frame = pl.DataFrame(
+    if records:
+        yield _records_frame(header, records, starts)
+
+
+def _records_frame(header: list[str], records: list[list[str]], starts: list[int]) -> pl.DataFrame:
+    columns = list(zip(*records, strict=True))
+    return pl.DataFrame(
         {
             name: pl.Series(values, dtype=pl.String)
             for name, values in zip(header, columns, strict=True)
         }
     ).with_columns(pl.Series(LINE, starts, dtype=pl.Int64))
-    return frame
 
 
 def _field_count_message(path: Path, line: int, header: list[str], record: list[str]) -> str:
@@ -293,22 +421,37 @@ def _names(names: list[str]) -> str:
 _NON_STRING_VALUE = r'"\s*:\s*[^"\sn]'
 
 
-def read_jsonl(path: Path, text: str, spec: TableSpec, raw: bytes | None = None) -> pl.DataFrame:
-    lines = split_lines(text)
-    if lines.height == 0:
-        return empty_frame(spec)
-    frame = _read_jsonl_fast(lines)
-    if frame is None:
-        frame = _read_jsonl_slow(path, lines, spec)
-    unknown = [c for c in frame.columns if c != LINE and c not in spec.columns]
-    if unknown:
-        line = _first_line_with_key(lines, unknown[0])
-        check_unknown(str(path), [c for c in frame.columns if c != LINE], spec, f"line {line}")
-    present = set(frame.columns)
-    missing = [c for c in spec.required if c not in present]
-    if missing:
-        check_columns(str(path), list(present - {LINE}), spec, f"line {int(lines[LINE][0])}")
-    return _with_all_columns(frame, spec)
+def read_jsonl(path: Path, text: str, spec: TableSpec) -> pl.DataFrame:
+    """JSON-lines text in one frame (see :func:`iter_jsonl`)."""
+    return _concat(iter_jsonl(path, read_blocks(io.BytesIO(text.encode())), spec), spec)
+
+
+def iter_jsonl(path: Path, blocks: Iterable[Block], spec: TableSpec) -> Iterator[pl.DataFrame]:
+    """JSON lines, a block at a time. A required column is missing (an error naming it) when
+    no line read so far has it; after that, a line without it lacks a required value."""
+    seen: set[str] = set()
+    content = False
+    for block in blocks:
+        lines = split_lines(
+            decode_utf8(path, block.data, block.first_line, block.offset), block.first_line
+        )
+        if lines.height == 0 or lines.select(_blank(pl.col("text")).all()).item():
+            continue
+        content = True
+        frame = _read_jsonl_fast(lines)
+        if frame is None:
+            frame = _read_jsonl_slow(path, lines, spec)
+        unknown = [c for c in frame.columns if c != LINE and c not in spec.columns]
+        if unknown:
+            line = _first_line_with_key(lines, unknown[0])
+            check_unknown(str(path), [c for c in frame.columns if c != LINE], spec, f"line {line}")
+        present = (set(frame.columns) - {LINE}) | seen
+        if any(c not in present for c in spec.required):
+            check_columns(str(path), sorted(present), spec, f"line {int(lines[LINE][0])}")
+        seen = present
+        yield _with_all_columns(frame, spec)
+    if not content:
+        log.warning("%s: the file is empty; nothing to read", path)
 
 
 def _read_jsonl_fast(lines: pl.DataFrame) -> pl.DataFrame | None:

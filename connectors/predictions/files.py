@@ -7,7 +7,6 @@ through sha256, and only for files whose size or mtime changed since the last sy
 
 from __future__ import annotations
 
-import glob
 import hashlib
 import logging
 from collections.abc import Callable
@@ -17,6 +16,7 @@ from typing import Any
 
 import duckdb
 
+from mlreport.connectors.globs import glob_files, is_glob, unique_files
 from mlreport.sources import SourceError
 
 log = logging.getLogger("mlreport.predictions")
@@ -42,15 +42,12 @@ def file_format(path: Path) -> str:
 # -- finding files ----------------------------------------------------------------------------
 
 
-def _is_glob(text: str) -> bool:
-    return any(ch in text for ch in "*?[")
-
-
 def expand(patterns: list[Path], key: str) -> list[Path]:
-    """Every file the paths and globs name, sorted, without duplicates.
+    """Every file the paths and globs name, sorted, each file once (by device and inode).
 
     A path naming an existing file is taken literally even when it contains glob characters;
     a glob that matches nothing is an error (an empty log is almost always a wrong path).
+    Globs never enter symlinked folders (see mlreport.connectors.globs).
     """
     found: set[Path] = set()
     for pattern in patterns:
@@ -58,20 +55,19 @@ def expand(patterns: list[Path], key: str) -> list[Path]:
         if pattern.is_file():
             found.add(pattern)
             continue
-        if not _is_glob(text):
+        if not is_glob(text):
             what = "is not a file" if pattern.exists() else "does not exist"
             raise SourceError(
                 f"{key}: {text} {what} (relative paths are taken from the config file's folder)"
             )
-        matches = [Path(p) for p in glob.glob(text, recursive=True)]
-        matches = [p for p in matches if p.is_file()]
+        matches = glob_files(text)
         if not matches:
             raise SourceError(
                 f"{key}: no file matches {text!r} (relative paths are taken from the config "
                 "file's folder)"
             )
         found.update(matches)
-    return sorted(found, key=str)
+    return unique_files(sorted(found, key=str))
 
 
 # -- fingerprints -----------------------------------------------------------------------------
