@@ -7,7 +7,6 @@ through sha256, and only for files whose size or mtime changed since the last sy
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from typing import Any
 import duckdb
 
 from mlreport.connectors.globs import glob_files, is_glob, unique_files
+from mlreport.hashing import sha256_file
 from mlreport.sources import SourceError
 
 log = logging.getLogger("mlreport.predictions")
@@ -107,12 +107,6 @@ def make_cursor(infos: list[FileInfo]) -> dict[str, Any]:
     return {"version": CURSOR_VERSION, "files": {str(i.path): i.cursor() for i in infos}}
 
 
-def sha256_of(path: Path) -> str:
-    """Stream the file through sha256 (constant memory, however big the log)."""
-    with path.open("rb") as fh:
-        return hashlib.file_digest(fh, "sha256").hexdigest()
-
-
 def fingerprint(
     path: Path,
     known: dict[str, dict[str, Any]],
@@ -137,7 +131,7 @@ def fingerprint(
     if stat.st_size == 0:
         raise SourceError(f"{path}: the file is empty (0 bytes); remove it or write the log")
     try:
-        digest = sha256_of(path)
+        digest = sha256_file(path)
     except OSError as exc:
         raise SourceError(f"{path}: cannot read the file: {exc.strerror}") from None
     count("files_hashed", 1)
