@@ -104,6 +104,11 @@ def window_json(ctx: ReportContext) -> dict[str, str | None]:
     return {"since": iso(ctx.window.start), "until": iso(ctx.window.end)}
 
 
+def periods_json(periods: list[Window]) -> list[dict[str, str | None]]:
+    """The periods of a series (weeks, months) as every report's JSON shows them."""
+    return [{"start": iso(w.start), "end": iso(w.end)} for w in periods]
+
+
 def count_kinds(notes: list[dict[str, Any]]) -> dict[str, int]:
     """How many notes (or findings) of each kind, in the order the kinds first appear."""
     counts: dict[str, int] = {}

@@ -339,7 +339,7 @@ class Models(Section):
     def data(self, ctx: ReportContext) -> dict[str, Any]:
         f = facts(ctx)
         return dict(
-            months=[{"start": iso(w.start), "end": iso(w.end)} for w in f.months],
+            months=rf.periods_json(f.months),
             limits={
                 "params": md.MAX_PARAMS,
                 "metrics": md.MAX_METRICS,

@@ -8,6 +8,7 @@ from typing import Any
 
 import polars as pl
 
+from mlreport import report_facts as rf
 from mlreport.policies import chart_bound
 from mlreport.reporting import ReportContext, Section
 from mlreport.reports.charts.histogram import LEAD_TIME_BINS, bin_counts
@@ -203,7 +204,7 @@ class Entities(Section):
                 }
             )
         return {
-            "weeks": [{"start": iso(w.start), "end": iso(w.end)} for w in f.weeks],
+            "weeks": rf.periods_json(f.weeks),
             "small_sample": f.small,
             "band_table": f.table,
             "band_table_label": table_label(f.table),

@@ -8,7 +8,6 @@ from mlreport import report_facts as rf
 from mlreport.reporting import MetricNeed, ReportContext, ReportType, Section
 from mlreport.reports.quality.facts import NOTE_KINDS
 from mlreport.reports.quality.model import facts
-from mlreport.times import iso
 
 
 def scorecard_row(m: dict[str, Any]) -> dict[str, Any]:
@@ -60,7 +59,7 @@ class Models(Section):
     def data(self, ctx: ReportContext) -> dict[str, Any]:
         f = facts(ctx)
         return dict(
-            weeks=[{"start": iso(w.start), "end": iso(w.end)} for w in f.weeks],
+            weeks=rf.periods_json(f.weeks),
             small_sample=ctx.config.metrics.small_sample,
             min_group_size=ctx.config.metrics.min_group_size,
             models=f.models,

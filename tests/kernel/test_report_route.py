@@ -127,13 +127,16 @@ class _Broken(metrics.MetricFamily):
         raise RuntimeError("incidents table unreadable")
 
 
-def test_a_failing_family_is_recorded_and_the_run_goes_on(seeded, tmp_path):
-    class BrokenOps:
-        @staticmethod
-        @hookimpl
-        def register_metrics(register):
-            register("ops", _Broken, replace=True)
+class BrokenOps:
+    """A plugin replacing the built-in ops family with one that raises."""
 
+    @staticmethod
+    @hookimpl
+    def register_metrics(register):
+        register("ops", _Broken, replace=True)
+
+
+def test_a_failing_family_is_recorded_and_the_run_goes_on(seeded, tmp_path):
     get_plugins().register_module(BrokenOps, "broken-ops")
     config, wh = seeded
     outcome = run(wh, config, tmp_path / "out", AS_OF)
@@ -147,12 +150,6 @@ def test_a_failing_family_is_recorded_and_the_run_goes_on(seeded, tmp_path):
 
 
 def test_report_exits_2_when_a_family_it_reads_failed(seeded, tmp_path):
-    class BrokenOps:
-        @staticmethod
-        @hookimpl
-        def register_metrics(register):
-            register("ops", _Broken, replace=True)
-
     get_plugins().register_module(BrokenOps, "broken-ops")
     config, wh = seeded
     wh.close()
