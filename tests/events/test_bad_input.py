@@ -304,3 +304,52 @@ def test_options_are_validated(world, options, pattern):
     )
     with pytest.raises(ConfigError, match=pattern):
         world.sync()
+
+
+# -- edges found by an attack review: each was silently changed, accepted, a crash or slow ----
+
+
+@pytest.mark.parametrize(
+    ("value", "suggestion"),
+    [
+        ("2026-06-30T23:59:60Z", "2026-06-30T23:59:59Z"),
+        ("2026-06-30T23:59:60.5Z", "2026-06-30T23:59:59.5Z"),
+        ("2026-07-01 01:59:60+02:00", "2026-07-01 01:59:59+02:00"),
+        ("2016-12-31T23:59:60", "2016-12-31T23:59:59"),
+    ],
+)
+def test_leap_seconds_are_refused_not_moved_to_the_next_second(world, stored, value, suggestion):
+    rows = [deploy_row(1), deploy_row(2, started_at="", finished_at=value)]
+    message = _fails(
+        world,
+        stored,
+        "d.csv",
+        deploy_csv(*rows),
+        r"line 3: column 'finished_at': leap seconds are not supported: "
+        + re.escape(repr(value))
+        + r" \(use :59",
+    )
+    assert repr(suggestion) in message
+
+
+@pytest.mark.parametrize(
+    ("value", "pattern"),
+    [
+        ("0000-01-01", r"year 0000 is outside 0001\.\.9999"),
+        ("0000-12-31T23:59:59Z", r"year 0000 is outside 0001\.\.9999"),
+        ("-0001-01-01", r"year -0001 is outside 0001\.\.9999"),
+        ("+10000-01-01T00:00:00Z", r"year \+10000 is outside 0001\.\.9999"),
+        ("10000-01-01", r"year 10000 is outside 0001\.\.9999"),
+        (
+            "9999-12-31T23:00:00-02:00",
+            r"'9999-12-31T23:00:00-02:00' is after 9999-12-31T23:59:59\.999999Z in UTC",
+        ),
+        (
+            "0001-01-01T00:30:00+01:00",
+            r"'0001-01-01T00:30:00\+01:00' is before 0001-01-01T00:00:00Z in UTC",
+        ),
+    ],
+)
+def test_years_outside_1_to_9999_are_refused(world, stored, value, pattern):
+    rows = [deploy_row(1, started_at=value)]
+    _fails(world, stored, "d.csv", deploy_csv(*rows), r"line 2: column 'started_at': " + pattern)

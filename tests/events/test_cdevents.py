@@ -468,6 +468,10 @@ def test_cloudevents_envelopes_and_other_event_types(cd):
             [deployed("ev-1", "2026-02-01T10:00:00Z", service="")],
             r"line 1: field 'subject\.id': a value is required",
         ),
+        (
+            [deployed("ev-1", "2026-06-30T23:59:60Z")],
+            r"line 1: column 'context\.timestamp': leap seconds are not supported",
+        ),
     ],
     ids=[
         "conflicting-ids",
@@ -478,6 +482,7 @@ def test_cloudevents_envelopes_and_other_event_types(cd):
         "list-value",
         "no-environment",
         "no-service",
+        "leap-second",
     ],
 )
 def test_bad_deployment_events(cd, lines, pattern):
