@@ -353,3 +353,92 @@ def test_leap_seconds_are_refused_not_moved_to_the_next_second(world, stored, va
 def test_years_outside_1_to_9999_are_refused(world, stored, value, pattern):
     rows = [deploy_row(1, started_at=value)]
     _fails(world, stored, "d.csv", deploy_csv(*rows), r"line 2: column 'started_at': " + pattern)
+
+
+def _jsonl_deployment(**extra: object) -> str:
+    row = {
+        "deployment_id": "d1",
+        "entity": "s",
+        "environment": "p",
+        "status": "success",
+        "finished_at": "2026-01-01",
+    }
+    return json.dumps({**row, **extra})
+
+
+@pytest.mark.parametrize(
+    ("value", "lone"),
+    [
+        ("1.\ud800", "\\ud800"),
+        ("\udc00x", "\\udc00"),
+        ("\ud83d\ud83d\ude80", "\\ud83d"),  # a high one, then a pair
+        ("\ud83d\ude80\ude80", "\\ude80"),  # a pair, then a low one
+    ],
+)
+@pytest.mark.parametrize(
+    "extra",
+    [{}, {"model_version": 3}],
+    ids=["strings-only", "with-an-integer"],  # the fast (polars) and the exact (json) path
+)
+def test_a_lone_surrogate_in_json_lines_is_refused(world, stored, extra, value, lone):
+    world.config(deployments="d.jsonl", incidents="i.csv")
+    good = _jsonl_deployment(**extra)
+    bad = _jsonl_deployment(deployment_id="d2", version=value, **extra)
+    assert lone in bad  # json.dumps escapes it: the file itself is valid UTF-8
+    _fails(
+        world,
+        stored,
+        "d.jsonl",
+        good + "\n" + bad + "\n",
+        r"line 2: key 'version': not valid Unicode \(a lone surrogate, " + re.escape(lone),
+    )
+
+
+def test_a_lone_surrogate_in_a_json_key_is_named_printably(world, stored):
+    world.config(deployments="d.jsonl", incidents="i.csv")
+    line = _jsonl_deployment()[:-1] + ', "x\\udc00": "1"}'
+    _fails(
+        world,
+        stored,
+        "d.jsonl",
+        line + "\n",
+        r"line 1: key 'x\\udc00': not valid Unicode \(a lone surrogate, \\udc00\)",
+    )
+
+
+def test_a_surrogate_pair_is_one_character_and_is_stored(world):
+    world.write("d.jsonl", _jsonl_deployment(version="\U0001f680") + "\n")
+    assert "\\ud83d\\ude80" in (world.root / "d.jsonl").read_text()
+    world.config(deployments="d.jsonl")
+    world.sync()
+    assert world.rows("deployments")[0]["version"] == "\U0001f680"
+
+
+@pytest.mark.parametrize(
+    ("line", "character"),
+    [
+        ("[" * 100_000 + "]" * 100_000, 65),
+        (_jsonl_deployment()[:-1] + ', "version": ' + "[" * 100_000 + "]" * 100_000 + "}", 184),
+        ('{"a": ' * 100_000 + '"x"' + "}" * 100_000, 385),
+    ],
+    ids=["arrays", "arrays-in-a-value", "objects"],
+)
+def test_deeply_nested_json_is_refused_before_parsing(world, stored, line, character):
+    world.config(deployments="d.jsonl", incidents="i.csv")
+    _fails(
+        world,
+        stored,
+        "d.jsonl",
+        _jsonl_deployment(deployment_id="d0") + "\n" + line + "\n",
+        rf"line 2: JSON nested deeper than 64 levels \(at character {character}\)",
+    )
+
+
+@pytest.mark.parametrize("extra", [{}, {"model_version": 1}], ids=["fast", "exact"])
+def test_brackets_inside_json_strings_are_not_nesting(world, extra):
+    title = "[{" * 100 + '"\\' + "}]" * 100  # an escaped quote and backslash in between
+    world.write("d.jsonl", _jsonl_deployment(version=title, **extra) + "\n")
+    assert '\\"\\\\}' in (world.root / "d.jsonl").read_text()
+    world.config(deployments="d.jsonl")
+    world.sync()
+    assert world.rows("deployments")[0]["version"] == title
