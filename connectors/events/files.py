@@ -16,6 +16,7 @@ import itertools
 import json
 import logging
 import re
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -172,6 +173,12 @@ def _blank(text: pl.Expr) -> pl.Expr:
 
 # -- CSV --------------------------------------------------------------------------------------
 
+# Bounds on a CSV header, checked before and just after parsing it. A header names a few of
+# the table's columns, so these are generous; without them a 100,000-column header took 87 s
+# to reject (and its message listed every name).
+MAX_HEADER_BYTES = 64 << 10
+MAX_HEADER_COLUMNS = 1_000
+
 _QUOTED = r'"(?:[^"]|"")*"'
 _FIELD = rf'(?:{_QUOTED}|[^",]*)'
 _RECORD = rf"^{_FIELD}(?:,{_FIELD})*$"
@@ -235,7 +242,7 @@ def iter_csv(path: Path, blocks: Iterable[Block], spec: TableSpec) -> Iterator[p
             if lines.select(_blank(pl.col("text")).all()).item():
                 continue  # only blank lines so far: maybe an empty file
             # The first non-empty line is the header (a blank one is an error here).
-            header = _parse_header(path, *first_nonempty)
+            header = _parse_header(path, *first_nonempty, spec)
             check_columns(str(path), header, spec, f"line {first_nonempty[1]}")
             header_raw = first_nonempty[0].encode()
             data_lines = lines.slice(1)
@@ -284,19 +291,38 @@ def _read_fast(
     return frame.with_columns(data_lines[LINE])
 
 
-def _parse_header(path: Path, text: str, line: int) -> list[str]:
+def _parse_header(path: Path, text: str, line: int, spec: TableSpec) -> list[str]:
+    """The header's column names; a header too long to be one of ``spec`` fails at once."""
+    size = len(text.encode("utf-8"))
+    if size > MAX_HEADER_BYTES:
+        raise SourceError(
+            f"{path}: line {line}: the header line is {size:,} bytes; at most "
+            f"{MAX_HEADER_BYTES:,} are read ({_header_hint(spec)})"
+        )
     try:
         names = next(csv.reader([text], strict=True))
     except csv.Error as exc:
         raise SourceError(f"{path}: line {line}: malformed header: {exc}") from None
+    if len(names) > MAX_HEADER_COLUMNS:
+        raise SourceError(
+            f"{path}: line {line}: the header has {len(names):,} columns; at most "
+            f"{MAX_HEADER_COLUMNS:,} are read ({_header_hint(spec)})"
+        )
     names = [n.strip() for n in names]
     if any(not n for n in names):
         position = names.index("") + 1
         raise SourceError(f"{path}: line {line}: header field {position} is empty")
-    dupes = sorted({n for n in names if names.count(n) > 1})
+    dupes = sorted(n for n, count in Counter(names).items() if count > 1)
     if dupes:
         raise SourceError(f"{path}: line {line}: column(s) {_names(dupes)} appear twice")
     return names
+
+
+def _header_hint(spec: TableSpec) -> str:
+    return (
+        f"a {spec.table} header names some of its {len(spec.columns)} columns: "
+        f"{', '.join(spec.columns)}; is this the right file?"
+    )
 
 
 def _fits_fast_path(lines: pl.DataFrame, n_fields: int) -> bool:
@@ -411,8 +437,10 @@ def check_unknown(file: str, names: list[str], spec: TableSpec, where: str) -> N
         )
 
 
-def _names(names: list[str]) -> str:
-    return ", ".join(repr(n) for n in names)
+def _names(names: list[str], limit: int = 20) -> str:
+    """The names quoted, the first ``limit`` of them: a message stays readable."""
+    shown = ", ".join(repr(n) for n in names[:limit])
+    return shown + (f", and {len(names) - limit} more" if len(names) > limit else "")
 
 
 # -- JSON lines -------------------------------------------------------------------------------

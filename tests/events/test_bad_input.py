@@ -442,3 +442,31 @@ def test_brackets_inside_json_strings_are_not_nesting(world, extra):
     world.config(deployments="d.jsonl")
     world.sync()
     assert world.rows("deployments")[0]["version"] == title
+
+
+def test_a_csv_header_of_100000_columns_is_refused_at_once(world, stored):
+    header = ",".join(f"c{i}" for i in range(100_000))
+    _fails(
+        world,
+        stored,
+        "d.csv",
+        header + "\n" + ",".join(["x"] * 100_000) + "\n",
+        r"line 1: the header line is 688,889 bytes; at most 65,536 are read",
+    )
+    header = ",".join(f"c{i}" for i in range(5_000))
+    _fails(
+        world,
+        stored,
+        "d.csv",
+        header + "\n",
+        r"line 1: the header has 5,000 columns; at most 1,000 are read",
+    )
+
+
+def test_a_long_list_of_unknown_columns_is_clipped(world, stored):
+    header = DEPLOY_HEADER + "," + ",".join(f"c{i}" for i in range(900))
+    message = _fails(
+        world, stored, "d.csv", header + "\n", r"line 1: unknown column\(s\) 'c0', 'c1', "
+    )
+    assert "'c19', and 880 more" in message
+    assert "'c20'" not in message
