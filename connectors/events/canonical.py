@@ -7,8 +7,10 @@ share one set of rules and error messages. ``sample_data`` writes its files from
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import polars as pl
@@ -167,13 +169,7 @@ def _timestamp_problems(
         found = _first(both, pl.col(f"raw_{column}").is_not_null() & pl.col(column).is_null())
         if found:
             value = found[1][f"raw_{column}"]
-            yield Problem(
-                found[0],
-                column,
-                f"not an ISO 8601 timestamp: {_clip(value)!r} (expected e.g. "
-                "2026-03-01T14:30:00Z, 2026-03-01T16:30:00+02:00 or 2026-03-01)",
-                found[2],
-            )
+            yield Problem(found[0], column, timestamp_problem(value), found[2])
 
 
 def _order_problems(typed: pl.DataFrame, spec: TableSpec) -> Iterator[Problem]:
@@ -253,6 +249,19 @@ _TIMESTAMP = (
 )
 
 
+_TIMESTAMP_RE = re.compile(_TIMESTAMP)
+# Second 60 (a leap second): chrono would read it as the next second's start, which is a
+# different, later time than the file says; refused instead (docs/sources-events.md).
+_LEAP_SECOND = r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:60"
+# A year-like start, to name a year outside FIRST_TIME..LAST_TIME ("+10000", "-0001", "0000");
+# at most 12 digits, so int() stays cheap (and under Python's limit on digits).
+_YEAR_RE = re.compile(r"^([+-]?\d{1,12})-\d")
+
+# The times a timestamp may be, in UTC: years 1..9999, what Python's datetime (and so every
+# report and query result) can hold. Year 0 or 10000 would be stored but crash whoever reads it.
+FIRST_TIME = datetime(1, 1, 1, tzinfo=UTC)
+LAST_TIME = datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
+
 # Exact formats tried first, in order, on the values not parsed yet: they cover nearly every
 # file and are an order of magnitude faster than the general path below.
 _QUICK_FORMATS = (
@@ -266,11 +275,26 @@ def parse_timestamps(values: pl.Series) -> pl.Series:
     """ISO 8601 text to ``Datetime("us", "UTC")``; null where the text is not a timestamp.
 
     A timestamp without a zone is UTC; fractions finer than a microsecond are truncated.
+    Leap seconds and times outside :data:`FIRST_TIME` .. :data:`LAST_TIME` are null (see
+    :func:`timestamp_problem` for why).
+    """
+    result = _parse_any_year(values)
+    outside = ~result.is_between(FIRST_TIME, LAST_TIME).fill_null(True)
+    if outside.any():
+        result = result.scatter(outside.arg_true(), None)
+    return result
+
+
+def _parse_any_year(values: pl.Series) -> pl.Series:
+    """:func:`parse_timestamps` without the range check: year 0, or 10000 after an offset.
+
     Only text matching the ISO pattern is parsed at all, so the quick formats cannot let
     through something the general path would refuse.
     """
     result = pl.Series(values.name, [None] * values.len(), dtype=UTC_US)
     todo = values.str.contains(_TIMESTAMP).fill_null(False)
+    if values.str.contains(":60", literal=True).any():  # cheap: the regex only when needed
+        todo &= ~values.str.contains(_LEAP_SECOND).fill_null(False)
     for fmt in _QUICK_FORMATS:
         if not todo.any():
             return result
@@ -315,3 +339,43 @@ def parse_timestamp(text: pl.Expr) -> pl.Expr:
     valid_zone = zone.is_null() | ((hours < 24) & (minutes < 60))
     value = naive + pl.duration(microseconds=micros) - pl.duration(minutes=offset.fill_null(0))
     return pl.when(valid_zone).then(value).otherwise(None).dt.replace_time_zone("UTC")
+
+
+def timestamp_problem(value: str) -> str:
+    """Why :func:`parse_timestamps` refused ``value``: the error message's text.
+
+    Runs in Python on one value per column, only when a block has a bad timestamp.
+    """
+    shown = _clip(value)
+    match = _TIMESTAMP_RE.match(value)
+    if match and match.group(6) == "60":
+        fixed = value[: match.start(6)] + "59" + value[match.end(6) :]
+        if parse_timestamps(pl.Series([fixed]))[0] is not None:
+            return (
+                f"leap seconds are not supported: {shown!r} (use :59, e.g. {_clip(fixed)!r}; "
+                "Python and DuckDB times have no second 60)"
+            )
+    year = _YEAR_RE.match(value)
+    if year and not FIRST_TIME.year <= int(year.group(1)) <= LAST_TIME.year:
+        return (
+            f"year {year.group(1)} is outside 0001..9999: {shown!r} "
+            "(write a four-digit year from 0001 to 9999)"
+        )
+    # A valid time that an offset moves out of range: 0001-01-01T00:30+01:00 is in year 0.
+    micros = _parse_any_year(pl.Series([value])).cast(pl.Int64)[0] if match else None
+    if micros is not None:
+        edge, bound = (
+            ("before", FIRST_TIME) if micros < _micros(FIRST_TIME) else ("after", LAST_TIME)
+        )
+        return (
+            f"{shown!r} is {edge} {_iso(bound)} in UTC, outside the years 0001..9999 "
+            "(timestamps are stored in UTC; check the year and the offset)"
+        )
+    return (
+        f"not an ISO 8601 timestamp: {shown!r} (expected e.g. "
+        "2026-03-01T14:30:00Z, 2026-03-01T16:30:00+02:00 or 2026-03-01)"
+    )
+
+
+def _micros(moment: datetime) -> int:
+    return pl.Series([moment], dtype=UTC_US).cast(pl.Int64)[0]

@@ -15,6 +15,8 @@ import io
 import itertools
 import json
 import logging
+import re
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -171,6 +173,12 @@ def _blank(text: pl.Expr) -> pl.Expr:
 
 # -- CSV --------------------------------------------------------------------------------------
 
+# Bounds on a CSV header, checked before and just after parsing it. A header names a few of
+# the table's columns, so these are generous; without them a 100,000-column header took 87 s
+# to reject (and its message listed every name).
+MAX_HEADER_BYTES = 64 << 10
+MAX_HEADER_COLUMNS = 1_000
+
 _QUOTED = r'"(?:[^"]|"")*"'
 _FIELD = rf'(?:{_QUOTED}|[^",]*)'
 _RECORD = rf"^{_FIELD}(?:,{_FIELD})*$"
@@ -234,7 +242,7 @@ def iter_csv(path: Path, blocks: Iterable[Block], spec: TableSpec) -> Iterator[p
             if lines.select(_blank(pl.col("text")).all()).item():
                 continue  # only blank lines so far: maybe an empty file
             # The first non-empty line is the header (a blank one is an error here).
-            header = _parse_header(path, *first_nonempty)
+            header = _parse_header(path, *first_nonempty, spec)
             check_columns(str(path), header, spec, f"line {first_nonempty[1]}")
             header_raw = first_nonempty[0].encode()
             data_lines = lines.slice(1)
@@ -283,19 +291,38 @@ def _read_fast(
     return frame.with_columns(data_lines[LINE])
 
 
-def _parse_header(path: Path, text: str, line: int) -> list[str]:
+def _parse_header(path: Path, text: str, line: int, spec: TableSpec) -> list[str]:
+    """The header's column names; a header too long to be one of ``spec`` fails at once."""
+    size = len(text.encode("utf-8"))
+    if size > MAX_HEADER_BYTES:
+        raise SourceError(
+            f"{path}: line {line}: the header line is {size:,} bytes; at most "
+            f"{MAX_HEADER_BYTES:,} are read ({_header_hint(spec)})"
+        )
     try:
         names = next(csv.reader([text], strict=True))
     except csv.Error as exc:
         raise SourceError(f"{path}: line {line}: malformed header: {exc}") from None
+    if len(names) > MAX_HEADER_COLUMNS:
+        raise SourceError(
+            f"{path}: line {line}: the header has {len(names):,} columns; at most "
+            f"{MAX_HEADER_COLUMNS:,} are read ({_header_hint(spec)})"
+        )
     names = [n.strip() for n in names]
     if any(not n for n in names):
         position = names.index("") + 1
         raise SourceError(f"{path}: line {line}: header field {position} is empty")
-    dupes = sorted({n for n in names if names.count(n) > 1})
+    dupes = sorted(n for n, count in Counter(names).items() if count > 1)
     if dupes:
         raise SourceError(f"{path}: line {line}: column(s) {_names(dupes)} appear twice")
     return names
+
+
+def _header_hint(spec: TableSpec) -> str:
+    return (
+        f"a {spec.table} header names some of its {len(spec.columns)} columns: "
+        f"{', '.join(spec.columns)}; is this the right file?"
+    )
 
 
 def _fits_fast_path(lines: pl.DataFrame, n_fields: int) -> bool:
@@ -410,8 +437,10 @@ def check_unknown(file: str, names: list[str], spec: TableSpec, where: str) -> N
         )
 
 
-def _names(names: list[str]) -> str:
-    return ", ".join(repr(n) for n in names)
+def _names(names: list[str], limit: int = 20) -> str:
+    """The names quoted, the first ``limit`` of them: a message stays readable."""
+    shown = ", ".join(repr(n) for n in names[:limit])
+    return shown + (f", and {len(names) - limit} more" if len(names) > limit else "")
 
 
 # -- JSON lines -------------------------------------------------------------------------------
@@ -419,6 +448,23 @@ def _names(names: list[str]) -> str:
 # A value that is not a string or null: the fast path cannot tell "1.10" from 1.10 after
 # polars has read it, so such files take the exact, line-by-line path.
 _NON_STRING_VALUE = r'"\s*:\s*[^"\sn]'
+# \u escapes of UTF-16 surrogates. A high-low pair is one character (json.dumps writes every
+# emoji so), but polars reads a lone one as U+0000: lines whose escapes do not pair up take
+# the exact path, which refuses lone ones. (An escaped backslash before "u" counts too; that
+# only costs the fast path.)
+_SURROGATE_ESCAPE = r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}"
+_HIGH_ESCAPE = r"\\u[dD][89abAB][0-9a-fA-F]{2}"
+_LOW_ESCAPE = r"\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+_SURROGATE_ESCAPE_RE = re.compile(_SURROGATE_ESCAPE)
+# After json.loads a pair is one character, so a surrogate left in a string is a lone one.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+# Arrays and objects nested deeper than this are refused before parsing: the records read here
+# nest a few levels at most, and Python's parser fails with RecursionError near 1,000 levels.
+# (Polars has its own depth limit, and nested values never take the fast path.)
+MAX_JSON_DEPTH = 64
+# A JSON string (to the closing quote, or to the end of an unclosed one) or a bracket; the
+# pattern always matches at a quote, so scanning stays linear.
+_JSON_TOKEN = re.compile(r'"[^"\\]*(?:\\.?[^"\\]*)*"?|[\[\]{}]')
 
 
 def read_jsonl(path: Path, text: str, spec: TableSpec) -> pl.DataFrame:
@@ -459,6 +505,11 @@ def _read_jsonl_fast(lines: pl.DataFrame) -> pl.DataFrame | None:
     text = pl.col("text")
     if lines.select(text.str.contains(_NON_STRING_VALUE).any()).item():
         return None
+    if (
+        lines.select(text.str.contains(_SURROGATE_ESCAPE).any()).item()
+        and lines.select(_unpaired_surrogate_escapes(text).any()).item()
+    ):
+        return None
     if not lines.select(text.str.strip_chars().str.starts_with("{").all()).item():
         return None
     body = "\n".join(lines["text"].to_list()).encode()
@@ -472,6 +523,14 @@ def _read_jsonl_fast(lines: pl.DataFrame) -> pl.DataFrame | None:
         return None
     frame = frame.with_columns(pl.all().cast(pl.String))
     return frame.with_columns(lines[LINE])
+
+
+def _unpaired_surrogate_escapes(text: pl.Expr) -> pl.Expr:
+    """True for a line with a high or low surrogate escape that is not half of a pair."""
+    pairs = text.str.count_matches(_HIGH_ESCAPE + _LOW_ESCAPE)
+    return (text.str.count_matches(_HIGH_ESCAPE) != pairs) | (
+        text.str.count_matches(_LOW_ESCAPE) != pairs
+    )
 
 
 def _read_jsonl_slow(path: Path, lines: pl.DataFrame, spec: TableSpec) -> pl.DataFrame:
@@ -496,7 +555,17 @@ def _read_jsonl_slow(path: Path, lines: pl.DataFrame, spec: TableSpec) -> pl.Dat
 def json_object(
     path: Path, line: int, text: str, hint: str = "JSON lines: one complete object per line"
 ) -> dict[str, Any]:
-    """Parse one line holding a JSON object, naming the file and line when it does not."""
+    """Parse one line holding a JSON object, naming the file and line when it does not.
+
+    Nesting is bounded before parsing, and a lone surrogate escape is refused after it: json
+    keeps it as a code point that no UTF-8 text (or polars, or DuckDB) can hold.
+    """
+    deep = json_too_deep(text)
+    if deep is not None:
+        raise SourceError(
+            f"{path}: line {line}: JSON nested deeper than {MAX_JSON_DEPTH} levels (at "
+            f"character {deep}); the records read here nest a few levels at most ({hint})"
+        )
     try:
         obj = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -507,7 +576,60 @@ def json_object(
         raise SourceError(
             f"{path}: line {line}: expected a JSON object, found {type(obj).__name__} ({hint})"
         )
+    lone = _SURROGATE_ESCAPE_RE.search(text) and _lone_surrogate(obj)
+    if lone:
+        key, char = (_printable(part) for part in lone)
+        raise SourceError(
+            f"{path}: line {line}: key '{key}': not valid Unicode (a lone surrogate, {char}): "
+            "half of a UTF-16 pair is no character; write the character itself, or both "
+            "halves (e.g. \\ud83d\\ude80)"
+        )
     return obj
+
+
+def json_too_deep(text: str, limit: int = MAX_JSON_DEPTH) -> int | None:
+    """The 1-based character where ``text`` opens its ``limit + 1``-th nested array or
+    object, else None. Brackets inside strings do not count."""
+    if text.count("[") + text.count("{") <= limit:
+        return None
+    depth = 0
+    for token in _JSON_TOKEN.finditer(text):
+        char = token.group()
+        if char in ("[", "{"):
+            depth += 1
+            if depth > limit:
+                return token.start() + 1
+        elif char in ("]", "}"):
+            depth -= 1
+    return None
+
+
+def _lone_surrogate(value: Any, key: str = "") -> tuple[str, str] | None:
+    """The key (dotted, ``[i]`` for list items) and the character of the first lone surrogate
+    in a key or a string of ``value``; None if there is none."""
+    if isinstance(value, str):
+        found = _SURROGATE.search(value)
+        return (key, found.group()) if found else None
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            inner = _lone_surrogate(item, f"{key}[{index}]")
+            if inner:
+                return inner
+    elif isinstance(value, dict):
+        for name, item in value.items():
+            here = f"{key}.{name}" if key else name
+            found = _SURROGATE.search(name)
+            if found:
+                return here, found.group()
+            inner = _lone_surrogate(item, here)
+            if inner:
+                return inner
+    return None
+
+
+def _printable(text: str) -> str:
+    """``text`` with surrogates as \\u escapes, so the message itself can be printed."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _json_text(path: Path, line: int, key: str, value: Any) -> str | None:

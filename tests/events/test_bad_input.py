@@ -304,3 +304,169 @@ def test_options_are_validated(world, options, pattern):
     )
     with pytest.raises(ConfigError, match=pattern):
         world.sync()
+
+
+# -- edges found by an attack review: each was silently changed, accepted, a crash or slow ----
+
+
+@pytest.mark.parametrize(
+    ("value", "suggestion"),
+    [
+        ("2026-06-30T23:59:60Z", "2026-06-30T23:59:59Z"),
+        ("2026-06-30T23:59:60.5Z", "2026-06-30T23:59:59.5Z"),
+        ("2026-07-01 01:59:60+02:00", "2026-07-01 01:59:59+02:00"),
+        ("2016-12-31T23:59:60", "2016-12-31T23:59:59"),
+    ],
+)
+def test_leap_seconds_are_refused_not_moved_to_the_next_second(world, stored, value, suggestion):
+    rows = [deploy_row(1), deploy_row(2, started_at="", finished_at=value)]
+    message = _fails(
+        world,
+        stored,
+        "d.csv",
+        deploy_csv(*rows),
+        r"line 3: column 'finished_at': leap seconds are not supported: "
+        + re.escape(repr(value))
+        + r" \(use :59",
+    )
+    assert repr(suggestion) in message
+
+
+@pytest.mark.parametrize(
+    ("value", "pattern"),
+    [
+        ("0000-01-01", r"year 0000 is outside 0001\.\.9999"),
+        ("0000-12-31T23:59:59Z", r"year 0000 is outside 0001\.\.9999"),
+        ("-0001-01-01", r"year -0001 is outside 0001\.\.9999"),
+        ("+10000-01-01T00:00:00Z", r"year \+10000 is outside 0001\.\.9999"),
+        ("10000-01-01", r"year 10000 is outside 0001\.\.9999"),
+        (
+            "9999-12-31T23:00:00-02:00",
+            r"'9999-12-31T23:00:00-02:00' is after 9999-12-31T23:59:59\.999999Z in UTC",
+        ),
+        (
+            "0001-01-01T00:30:00+01:00",
+            r"'0001-01-01T00:30:00\+01:00' is before 0001-01-01T00:00:00Z in UTC",
+        ),
+    ],
+)
+def test_years_outside_1_to_9999_are_refused(world, stored, value, pattern):
+    rows = [deploy_row(1, started_at=value)]
+    _fails(world, stored, "d.csv", deploy_csv(*rows), r"line 2: column 'started_at': " + pattern)
+
+
+def _jsonl_deployment(**extra: object) -> str:
+    row = {
+        "deployment_id": "d1",
+        "entity": "s",
+        "environment": "p",
+        "status": "success",
+        "finished_at": "2026-01-01",
+    }
+    return json.dumps({**row, **extra})
+
+
+@pytest.mark.parametrize(
+    ("value", "lone"),
+    [
+        ("1.\ud800", "\\ud800"),
+        ("\udc00x", "\\udc00"),
+        ("\ud83d\ud83d\ude80", "\\ud83d"),  # a high one, then a pair
+        ("\ud83d\ude80\ude80", "\\ude80"),  # a pair, then a low one
+    ],
+)
+@pytest.mark.parametrize(
+    "extra",
+    [{}, {"model_version": 3}],
+    ids=["strings-only", "with-an-integer"],  # the fast (polars) and the exact (json) path
+)
+def test_a_lone_surrogate_in_json_lines_is_refused(world, stored, extra, value, lone):
+    world.config(deployments="d.jsonl", incidents="i.csv")
+    good = _jsonl_deployment(**extra)
+    bad = _jsonl_deployment(deployment_id="d2", version=value, **extra)
+    assert lone in bad  # json.dumps escapes it: the file itself is valid UTF-8
+    _fails(
+        world,
+        stored,
+        "d.jsonl",
+        good + "\n" + bad + "\n",
+        r"line 2: key 'version': not valid Unicode \(a lone surrogate, " + re.escape(lone),
+    )
+
+
+def test_a_lone_surrogate_in_a_json_key_is_named_printably(world, stored):
+    world.config(deployments="d.jsonl", incidents="i.csv")
+    line = _jsonl_deployment()[:-1] + ', "x\\udc00": "1"}'
+    _fails(
+        world,
+        stored,
+        "d.jsonl",
+        line + "\n",
+        r"line 1: key 'x\\udc00': not valid Unicode \(a lone surrogate, \\udc00\)",
+    )
+
+
+def test_a_surrogate_pair_is_one_character_and_is_stored(world):
+    world.write("d.jsonl", _jsonl_deployment(version="\U0001f680") + "\n")
+    assert "\\ud83d\\ude80" in (world.root / "d.jsonl").read_text()
+    world.config(deployments="d.jsonl")
+    world.sync()
+    assert world.rows("deployments")[0]["version"] == "\U0001f680"
+
+
+@pytest.mark.parametrize(
+    ("line", "character"),
+    [
+        ("[" * 100_000 + "]" * 100_000, 65),
+        (_jsonl_deployment()[:-1] + ', "version": ' + "[" * 100_000 + "]" * 100_000 + "}", 184),
+        ('{"a": ' * 100_000 + '"x"' + "}" * 100_000, 385),
+    ],
+    ids=["arrays", "arrays-in-a-value", "objects"],
+)
+def test_deeply_nested_json_is_refused_before_parsing(world, stored, line, character):
+    world.config(deployments="d.jsonl", incidents="i.csv")
+    _fails(
+        world,
+        stored,
+        "d.jsonl",
+        _jsonl_deployment(deployment_id="d0") + "\n" + line + "\n",
+        rf"line 2: JSON nested deeper than 64 levels \(at character {character}\)",
+    )
+
+
+@pytest.mark.parametrize("extra", [{}, {"model_version": 1}], ids=["fast", "exact"])
+def test_brackets_inside_json_strings_are_not_nesting(world, extra):
+    title = "[{" * 100 + '"\\' + "}]" * 100  # an escaped quote and backslash in between
+    world.write("d.jsonl", _jsonl_deployment(version=title, **extra) + "\n")
+    assert '\\"\\\\}' in (world.root / "d.jsonl").read_text()
+    world.config(deployments="d.jsonl")
+    world.sync()
+    assert world.rows("deployments")[0]["version"] == title
+
+
+def test_a_csv_header_of_100000_columns_is_refused_at_once(world, stored):
+    header = ",".join(f"c{i}" for i in range(100_000))
+    _fails(
+        world,
+        stored,
+        "d.csv",
+        header + "\n" + ",".join(["x"] * 100_000) + "\n",
+        r"line 1: the header line is 688,889 bytes; at most 65,536 are read",
+    )
+    header = ",".join(f"c{i}" for i in range(5_000))
+    _fails(
+        world,
+        stored,
+        "d.csv",
+        header + "\n",
+        r"line 1: the header has 5,000 columns; at most 1,000 are read",
+    )
+
+
+def test_a_long_list_of_unknown_columns_is_clipped(world, stored):
+    header = DEPLOY_HEADER + "," + ",".join(f"c{i}" for i in range(900))
+    message = _fails(
+        world, stored, "d.csv", header + "\n", r"line 1: unknown column\(s\) 'c0', 'c1', "
+    )
+    assert "'c19', and 880 more" in message
+    assert "'c20'" not in message

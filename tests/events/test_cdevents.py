@@ -12,6 +12,7 @@ from mlreport.connectors.events.cdevents import commit_from_purl, parse_purl
 from mlreport.sources import SourceError
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
+DEEP = json.loads("[" * 100 + "1" + "]" * 100)  # 100 nested arrays
 
 
 def ts(text: str) -> datetime:
@@ -468,6 +469,18 @@ def test_cloudevents_envelopes_and_other_event_types(cd):
             [deployed("ev-1", "2026-02-01T10:00:00Z", service="")],
             r"line 1: field 'subject\.id': a value is required",
         ),
+        (
+            [deployed("ev-1", "2026-06-30T23:59:60Z")],
+            r"line 1: column 'context\.timestamp': leap seconds are not supported",
+        ),
+        (
+            [deployed("ev-1", "2026-02-01T10:00:00Z", custom={"version": "\udfff"})],
+            r"line 1: key 'customData\.version': not valid Unicode \(a lone surrogate",
+        ),
+        (
+            [deployed("ev-1", "2026-02-01T10:00:00Z", custom={"x": DEEP})],
+            r"line 1: JSON nested deeper than 64 levels",
+        ),
     ],
     ids=[
         "conflicting-ids",
@@ -478,6 +491,9 @@ def test_cloudevents_envelopes_and_other_event_types(cd):
         "list-value",
         "no-environment",
         "no-service",
+        "leap-second",
+        "lone-surrogate",
+        "deep-nesting",
     ],
 )
 def test_bad_deployment_events(cd, lines, pattern):
