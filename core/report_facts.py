@@ -38,9 +38,6 @@ class MetricTable:
     periods: list[Window] = field(default_factory=list)
     series: dict[Key, dict[datetime, dict[str, Any]]] = field(default_factory=dict)
 
-    def get(self, metric: str, entity: str, **dims: Any) -> dict[str, Any] | None:
-        return self.rows.get(key_of(metric, entity, dims))
-
 
 def metric_table(ctx: ReportContext, prefixes: tuple[str, ...], by: str | None = None):
     """The run's rows of metrics starting with any of ``prefixes``: for the report window,
