@@ -37,12 +37,14 @@ def _text(x: float, y: float, content: str, **attrs: str | float) -> str:
     return f'<text x="{_f(x)}" y="{_f(y)}"{extra}>{escape(content)}</text>'
 
 
-def _svg(width: int, height: int, label: str, desc: str, body: list[str]) -> Markup:
+def _svg(
+    width: int, height: int, label: str, desc: str, body: list[str], font_size: float = 10.5
+) -> Markup:
     label, desc = clip(label, LABEL_LIMIT), clip(desc, DESC_LIMIT)
     head = (
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
         f'width="{width}" height="{height}" role="img" aria-label="{escape(label)}" '
-        f'class="chart" font-family="{escape(FONT)}" font-size="10.5" fill="{INK}">'
+        f'class="chart" font-family="{escape(FONT)}" font-size="{font_size:g}" fill="{INK}">'
         f"<title>{escape(label)}</title><desc>{escape(desc)}</desc>"
     )
     return Markup(head + "".join(body) + "</svg>")

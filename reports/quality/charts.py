@@ -10,17 +10,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 from mlreport.reports.charts.numbers import _f, format_value, ticks
 from mlreport.reports.charts.report_charts import week_label
 from mlreport.reports.charts.svg import (
     AXIS,
-    DESC_LIMIT,
-    FONT,
     GRID,
     INK,
-    LABEL_LIMIT,
     MUTED,
     NAME_LIMIT,
     POLICY,
@@ -29,6 +26,7 @@ from mlreport.reports.charts.svg import (
     _text,
     clip,
 )
+from mlreport.reports.charts.svg import _svg as svg_root
 from mlreport.reports.charts.trend import Point, Series, TrendSpec, trend_chart, y_axis
 
 SOLID = SERIES[0]
@@ -37,16 +35,9 @@ BAND_FILL = "#52606d"
 
 
 def _svg(width: int, height: int, label: str, desc: str, body: list[str]) -> Markup:
-    """The chart root: as ``charts._svg`` but with 12-unit type, so a chart printed at half
-    the A4 text width still reads at about 7 pt."""
-    label, desc = clip(label, LABEL_LIMIT), clip(desc, DESC_LIMIT)
-    head = (
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
-        f'width="{width}" height="{height}" role="img" aria-label="{escape(label)}" '
-        f'class="chart" font-family="{escape(FONT)}" font-size="12" fill="{INK}">'
-        f"<title>{escape(label)}</title><desc>{escape(desc)}</desc>"
-    )
-    return Markup(head + "".join(body) + "</svg>")
+    """The chart root with 12-unit type, so a chart printed at half the A4 text width still
+    reads at about 7 pt."""
+    return svg_root(width, height, label, desc, body, font_size=12)
 
 
 def pct(value: float | None) -> str:
