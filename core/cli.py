@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from mlreport import CONFIG_NAME, __version__
+from mlreport.schedule import SCHEDULES, render_schedule
 from mlreport.wording import plural
 
 if TYPE_CHECKING:
@@ -558,15 +559,6 @@ def demo(state: State, out: str, force: bool) -> None:
     _print_outcome(outcome, config.output.dir)
 
 
-SCHEDULES = {
-    "cron": "cron.txt",
-    "systemd": "systemd.txt",
-    "kubernetes": "kubernetes.yaml",
-    "github-actions": "github-actions.yaml",
-    "gitlab-ci": "gitlab-ci.yaml",
-}
-
-
 @cli.command()
 @click.option("--print", "kind", type=click.Choice(sorted(SCHEDULES)), required=True)
 @click.option("--at", "at", default="02:30", show_default=True, help="Time of day, HH:MM.")
@@ -576,30 +568,7 @@ SCHEDULES = {
 @handle_errors
 def schedule(state: State, kind: str, at: str, wait: int, image: str) -> None:
     """Print a ready template for the nightly job (cron, systemd, kubernetes, CI)."""
-    import shutil
-    from string import Template
-
-    hour, _, minute = at.partition(":")
-    if not (hour.isdigit() and minute.isdigit() and int(hour) < 24 and int(minute) < 60):
-        raise ValueError(f"--at {at!r}: give a time of day as HH:MM, e.g. 02:30")
-    config = state.config
-    workdir = (config.file.parent if config.file else Path.cwd()).resolve()
-    out = config.output.dir.resolve()
-    text = resources.files("mlreport").joinpath("templates/schedule", SCHEDULES[kind]).read_text()
-    click.echo(
-        Template(text).safe_substitute(
-            minute=int(minute),
-            hour=int(hour),
-            wait=wait,
-            workdir=workdir,
-            config=(config.file or workdir / CONFIG_NAME).resolve(),
-            mlreport=shutil.which("mlreport") or "mlreport",
-            out=out,
-            log=out / "mlreport.log",
-            image=image,
-        ),
-        nl=False,
-    )
+    click.echo(render_schedule(kind, state.config, at, wait, image), nl=False)
 
 
 DEMO_MARK = ".mlreport-demo"  # written by the demo, so running it again in place is fine
