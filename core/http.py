@@ -249,7 +249,8 @@ def _retry_after(response: httpx.Response) -> float | None:
 
 
 def _error_body(raw: bytes, content_type: str = "") -> tuple[str | None, str | None]:
-    """MLflow-style ``{"error_code", "message"}`` (or a short text body), length-capped. An
+    """MLflow-style ``{"error_code", "message"}``, Prometheus-style ``{"errorType", "error"}``
+    (or a short text body), length-capped. An
     HTML error page (a proxy's, a wrong URL's) is not pasted into the message."""
     try:
         body = json.loads(raw)
@@ -259,7 +260,7 @@ def _error_body(raw: bytes, content_type: str = "") -> tuple[str | None, str | N
             return None, "(an HTML page, not an API answer: check the URL)"
         return None, (text[:200] or None)
     if isinstance(body, dict):
-        code = body.get("error_code")
+        code = body.get("error_code") or body.get("errorType")  # MLflow; Prometheus
         message = body.get("message") or body.get("error")
         return (
             str(code) if code else None,

@@ -9,7 +9,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from fnmatch import fnmatch
+from fnmatch import fnmatch, fnmatchcase
 from typing import Any, ClassVar, TypedDict
 
 import polars as pl
@@ -203,7 +203,7 @@ class MetricRequest:
 
     def wants(self, family: type[MetricFamily]) -> bool:
         return fnmatch(family.name, self.pattern) or any(
-            fnmatch(m.name, self.pattern) for m in family.metrics
+            name_matches(m.name, self.pattern) for m in family.metrics
         )
 
 
@@ -217,6 +217,23 @@ class MetricRun:
     failures: dict[str, str] = field(default_factory=dict)
     details: dict[str, pl.DataFrame] = field(default_factory=dict)
     run_id: str | None = None
+
+
+def is_pattern(name: str) -> bool:
+    return any(c in name for c in "*?[")
+
+
+def name_matches(declared: str, pattern: str) -> bool:
+    """Whether a declared metric name meets a requested glob. A family whose metric names come
+    from config (``usage.<query>``) declares a glob, which a request for one such name meets."""
+    return fnmatch(declared, pattern) or (is_pattern(declared) and fnmatch(pattern, declared))
+
+
+def declared_info(name: str, infos: dict[str, MetricInfo]) -> MetricInfo | None:
+    """The declaration of metric ``name``: its own, else a declared glob it matches."""
+    if name in infos:
+        return infos[name]
+    return next((i for n, i in infos.items() if is_pattern(n) and fnmatchcase(name, n)), None)
 
 
 def installed_families() -> list[type[MetricFamily]]:
@@ -282,7 +299,9 @@ def check_patterns(patterns: Sequence[str]) -> None:
     names = metric_catalogue()
     families = sorted({n.split(".")[0] for n in names})
     for pattern in patterns:
-        if any(fnmatch(n, pattern) for n in names) or any(fnmatch(f, pattern) for f in families):
+        if any(name_matches(n, pattern) for n in names) or any(
+            fnmatch(f, pattern) for f in families
+        ):
             continue
         close = difflib.get_close_matches(pattern.rstrip("*").rstrip("."), names + families, 5, 0.5)
         hint = f"; close: {', '.join(close)}" if close else f"; families: {', '.join(families)}"
@@ -300,8 +319,9 @@ def _checked(frame: pl.DataFrame, family: type[MetricFamily]) -> pl.DataFrame:
         raise ValueError(
             f"rows without {', '.join(missing)} (each row needs {', '.join(REQUIRED)})"
         )
-    declared = {m.name for m in family.metrics}
-    unknown = sorted(set(frame.get_column("metric").unique().to_list()) - declared)
+    declared = {m.name: m for m in family.metrics}
+    names = set(frame.get_column("metric").unique().to_list())
+    unknown = sorted(n for n in names if declared_info(n, declared) is None)
     if unknown and declared:
         raise ValueError(f"rows of undeclared metrics {', '.join(unknown[:5])}")
     return frame

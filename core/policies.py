@@ -23,16 +23,17 @@ class PolicyError(ValueError):
 def check_policies(config: Config, entities: list[str] | None = None) -> None:
     """Refuse policies on a metric no installed family declares, a stat the metric does not
     emit, or (given the known ``entities``) an entity nobody reports on."""
-    from mlreport.metrics import installed_families
+    from mlreport.metrics import declared_info, installed_families
 
     infos = {m.name: m for fam in installed_families() for m in fam.metrics}
     problems = []
     for metric, policy in sorted(config.policies.items()):
         where = f"[policies] {metric!r}"
-        if metric not in infos:
+        info = declared_info(metric, infos)
+        if info is None:
             problems.append(f"{where}: no installed metric family has it{_close(metric, infos)}")
             continue
-        stats = infos[metric].stats
+        stats = info.stats
         if policy.stat is not None and policy.stat not in stats:
             known = f"; it has {', '.join(stats)}" if stats else "; it has no stat"
             problems.append(f"{where}: stat {policy.stat!r} is not one of the metric's{known}")
