@@ -227,3 +227,21 @@ def test_server_fixture_serves_the_samples(prometheus_server: PrometheusServer):
         params={"query": f"count({REQ})", "time": T0 + 3600},
     ).json()
     assert answer["data"]["result"][0]["value"][1] == "4"
+
+
+def test_usage_metric_sums_the_synced_increases(prometheus_server, tmp_path, warehouse, at_time):
+    from mlreport.metrics import Window, compute_metrics
+
+    text = config_text(prometheus_server.url, {"requests": requests_query()})
+    source = make_source(tmp_path, text)
+    sync_source(warehouse, source)
+    window = Window(datetime.fromtimestamp(T0, UTC), datetime.fromtimestamp(T0 + 6 * 3600, UTC))
+    frame = compute_metrics(warehouse, source.config, [window], "usage.requests", store=False)
+    got = dict(zip(frame["entity"], frame["value"], strict=True))
+    t_values = [T0 + 3600 * k for k in range(1, 7)]  # hours starting 00:00 .. 05:00
+    want: dict[str, float] = {}
+    for (entity, _), value in expected(
+        REQ, "ml_model", t_values, lambda s, t: prom_increase(s, t, 3600)
+    ).items():
+        want[entity] = want.get(entity, 0.0) + value
+    assert got == pytest.approx(want, rel=1e-9)
