@@ -326,3 +326,11 @@ def test_rejected_token_never_shown(tmp_path, fake, warehouse, today, monkeypatc
 def test_bad_options_name_the_key(tmp_path, fake, extra, key):
     with pytest.raises(ConfigError, match=key):
         make_source(tmp_path, fake, extra)
+
+
+def test_check_asks_for_yesterday(tmp_path, fake, today):
+    source = make_source(tmp_path, fake)
+    assert source.check() == (
+        f"ok: http://opencost.example:9003/allocation ({len(NAMES) * 7} cost rows yesterday)"
+    )
+    assert fake.windows() == ["2026-11-07T00:00:00Z,2026-11-08T00:00:00Z"]

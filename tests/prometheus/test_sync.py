@@ -185,12 +185,16 @@ def test_too_many_series_is_refused(prometheus_server, tmp_path, warehouse, at_t
     assert warehouse.get_cursor("prom", "usage:requests") is None
 
 
-def test_unreachable_server_names_source_and_hides_token(
-    tmp_path, warehouse, at_time, caplog, monkeypatch
+@pytest.mark.parametrize(
+    "credential",
+    ['token = "${PROM_SECRET}"', 'username = "reader"\npassword = "${PROM_SECRET}"'],
+)
+def test_unreachable_server_names_source_and_hides_credentials(
+    tmp_path, warehouse, at_time, caplog, monkeypatch, credential
 ):
-    monkeypatch.setenv("PROM_TOKEN", "s3cr3t-t0ken")
+    monkeypatch.setenv("PROM_SECRET", "s3cr3t-t0ken")
     url = f"http://127.0.0.1:{free_port()}"
-    text = config_text(url, {"requests": requests_query()}, 'token = "${PROM_TOKEN}"')
+    text = config_text(url, {"requests": requests_query()}, credential)
     with caplog.at_level(logging.DEBUG), pytest.raises(SourceError) as err:
         sync_source(warehouse, make_source(tmp_path, text))
     assert "source 'prom'" in str(err.value) and "connection failed" in str(err.value)
