@@ -25,6 +25,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "mlreport.connectors.events",
     "mlreport.connectors.predictions",
     "mlreport.connectors.mlflow",
+    "mlreport.connectors.githosts",
     "mlreport.plugins.dora",
     "mlreport.plugins.performance",
     "mlreport.plugins.drift",
