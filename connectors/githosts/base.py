@@ -178,3 +178,23 @@ def newest(cursor: dict, times: list[datetime | None]) -> str | None:
 
 def back(value: datetime | None, seconds: float) -> datetime | None:
     return value - timedelta(seconds=seconds) if value is not None else None
+
+
+def edge_cursor(cursor: dict, seen: list[Any], key: str = "number") -> dict[str, Any]:
+    """The new high-water mark (latest ``updated_at`` of the ``seen`` items' Fields) and the
+    ``key`` of the items updated exactly then: the next sync re-asks from that second and
+    skips those, so an item updated later within the same second is not lost."""
+    if not seen:
+        return {"since": cursor.get("since"), "edge": cursor.get("edge") or []}
+    times = [f.time("updated_at") for f in seen]
+    top = max(times)
+    edge = sorted(f.integer(key) for f, at in zip(seen, times, strict=True) if at == top)
+    if iso(top) == cursor.get("since"):
+        edge = sorted(set(edge) | set(cursor.get("edge") or []))
+    return {"since": iso(top), "edge": edge}
+
+
+def on_edge(f: Any, cursor: dict, key: str = "number") -> bool:
+    """Whether an item was already read at the cursor's second (see :func:`edge_cursor`)."""
+    since = since_of(cursor)
+    return f.time("updated_at") == since and f.integer(key) in set(cursor.get("edge") or [])

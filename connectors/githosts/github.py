@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
-from mlreport.connectors.githosts.base import HostSource, Result, newest, since_of
+from mlreport.connectors.githosts.base import HostSource, Result, edge_cursor, newest, since_of
 from mlreport.connectors.githosts.options import GitHubOptions
 from mlreport.connectors.githosts.paging import Listing
 from mlreport.connectors.githosts.rows import Fields, earliest
@@ -247,18 +247,26 @@ class GitHubSource(HostSource):
         return found, {"etag": listing.etag}
 
     def read_tags(self, cursor: dict) -> Result:
-        listing = Listing(etag=cursor.get("etag"))
+        """Every tag, every sync: the list is not ordered by time, so a new tag can land on
+        any page and the first page's ETag cannot vouch for the rest (one request per 100).
+        Only tags that are new or point elsewhere are written (the cursor keeps tag -> sha)."""
         where = f"{self.base}/tags"
+        known: dict[str, str | None] = dict(cursor.get("tags") or {})
+        now: dict[str, str | None] = {}
         found = []
-        for item in self.pager.items(where, {"per_page": self.options.per_page}, listing):
+        for item in self.pager.items(where, {"per_page": self.options.per_page}):
             f = Fields(self.name, where, item)
+            tag, sha = f.text("name", required=True), f.text("commit.sha")
+            now[tag] = sha
+            if tag in known and known[tag] == sha:
+                continue
             found.append(
                 {
                     "kind": "tag",
-                    "tag": f.text("name", required=True),
+                    "tag": tag,
                     "repo": self.name,
-                    "name": f.text("name"),
-                    "sha": f.text("commit.sha"),
+                    "name": tag,
+                    "sha": sha,
                     "created_at": None,  # the tags API gives no date
                     "published_at": None,
                     "draft": None,
@@ -266,19 +274,7 @@ class GitHubSource(HostSource):
                     "url": None,
                 }
             )
-        return found, {"etag": listing.etag}
-
-
-def edge_cursor(cursor: dict, seen: list[Fields]) -> dict[str, Any]:
-    """The new high-water mark and the numbers of the items updated exactly then."""
-    if not seen:
-        return {"since": cursor.get("since"), "edge": cursor.get("edge") or []}
-    times = [f.time("updated_at") for f in seen]
-    top = max(times)
-    edge = sorted(f.integer("number") for f, at in zip(seen, times, strict=True) if at == top)
-    if iso(top) == cursor.get("since"):
-        edge = sorted(set(edge) | set(cursor.get("edge") or []))
-    return {"since": iso(top), "edge": edge}
+        return found, {"tags": now}
 
 
 def incident_row(f: Fields, environment: str | None) -> dict[str, Any]:

@@ -2,9 +2,9 @@
 and incident issues through the GitLab REST API v4 (docs/sources-gitlab.md).
 
 Deployments, merge requests and issues are asked ``updated_after`` the cursor, ordered by
-``updated_at`` ascending; the query is fixed while the cursor stands, so the first page's ETag
-makes an unchanged listing a ``304``. Pages follow the Link header (GitLab sends it for offset
-and keyset pagination), else ``x-next-page``.
+``updated_at`` newest first; the query is fixed while the cursor stands and any change lands on
+the first page, so the first page's ETag makes an unchanged listing a ``304``. Pages follow
+the Link header (GitLab sends it for offset and keyset pagination), else ``x-next-page``.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from mlreport.connectors.githosts.base import HostSource, Result, back, newest, since_of
+from mlreport.connectors.githosts.base import HostSource, Result, edge_cursor, on_edge, since_of
 from mlreport.connectors.githosts.github import incident_row
 from mlreport.connectors.githosts.options import GitLabOptions
 from mlreport.connectors.githosts.paging import Listing
@@ -20,7 +20,6 @@ from mlreport.connectors.githosts.rows import Fields, earliest
 from mlreport.times import iso
 
 STATUS = {"success": "success", "failed": "failure"}  # others are not finished (or canceled)
-OVERLAP = 1.0
 APPROVED = ("approved this merge request",)
 
 
@@ -59,10 +58,10 @@ class GitLabSource(HostSource):
     def _since_params(self, cursor: dict) -> dict[str, Any]:
         params: dict[str, Any] = {
             "order_by": "updated_at",
-            "sort": "asc",
+            "sort": "desc",  # newest first: any change alters the first page and its ETag
             "per_page": self.options.per_page,
         }
-        since = back(since_of(cursor), OVERLAP)
+        since = since_of(cursor)  # "updated on or after": the cursor's second is asked again
         if since is not None:
             params["updated_after"] = iso(since)
         return params
@@ -72,10 +71,14 @@ class GitLabSource(HostSource):
     def read_deployments(self, cursor: dict) -> Result:
         where = f"{self.base}/deployments"
         listing = Listing(etag=cursor.get("etag"))
-        found, updated = [], []
+        found, seen = [], []
         for item in self.pager.items(where, self._since_params(cursor), listing):
             f = Fields(self.name, where, item)
-            updated.append(f.time("updated_at", required=True))
+            f.time("updated_at", required=True)
+            f.integer("id", required=True)
+            if on_edge(f, cursor, "id"):
+                continue
+            seen.append(f)
             status = STATUS.get(f.text("status", required=True) or "")
             if status is None:  # created, running, blocked: read again when it updates
                 continue
@@ -91,13 +94,13 @@ class GitLabSource(HostSource):
                 "trigger": None,
             }
             found += self.per_entity(row, "deployment_id")
-        return found, self._cursor(cursor, updated, listing)
+        return found, self._cursor(cursor, seen, listing, "id")
 
-    def _cursor(self, cursor: dict, updated: list, listing: Listing) -> dict:
-        new_since = newest(cursor, updated)
+    def _cursor(self, cursor: dict, seen: list[Fields], listing: Listing, key: str) -> dict:
+        new = edge_cursor(cursor, seen, key)
         # The ETag belongs to the query with the old cursor; a moved cursor is a new query.
-        etag = listing.etag if new_since == cursor.get("since") else None
-        return {"since": new_since, "etag": etag}
+        etag = listing.etag if new["since"] == cursor.get("since") else None
+        return {**new, "etag": etag}
 
     # -- merge requests -----------------------------------------------------------------------
 
@@ -105,12 +108,22 @@ class GitLabSource(HostSource):
         where = f"{self.base}/merge_requests"
         listing = Listing(etag=cursor.get("etag"))
         params = {**self._since_params(cursor), "state": "merged", "scope": "all"}
-        found, updated = [], []
+        found, seen = [], []
+        for f in self._fresh(where, params, listing, cursor):
+            seen.append(f)
+            found.append(self._merge_request(f))
+        return found, self._cursor(cursor, seen, listing, "iid")
+
+    def _fresh(self, where: str, params: dict, listing: Listing, cursor: dict) -> list[Fields]:
+        """The listing's items, less those already read at the cursor's second."""
+        out = []
         for item in self.pager.items(where, params, listing):
             f = Fields(self.name, where, item)
-            updated.append(f.time("updated_at", required=True))
-            found.append(self._merge_request(f))
-        return found, self._cursor(cursor, updated, listing)
+            f.time("updated_at", required=True)
+            f.integer("iid", required=True)
+            if not on_edge(f, cursor, "iid"):
+                out.append(f)
+        return out
 
     def _merge_request(self, f: Fields) -> dict[str, Any]:
         iid = f.integer("iid", required=True)
@@ -154,13 +167,12 @@ class GitLabSource(HostSource):
         listing = Listing(etag=cursor.get("etag"))
         params = {**self._since_params(cursor), "labels": self.options.incident_label}
         params["scope"] = "all"
-        found, updated = [], []
-        for item in self.pager.items(where, params, listing):
-            f = Fields(self.name, where, item)
-            updated.append(f.time("updated_at", required=True))
+        found, seen = [], []
+        for f in self._fresh(where, params, listing, cursor):
+            seen.append(f)
             row = incident_row(f, self.options.incident_environment)
             found += self.per_entity(row, "incident_id")
-        return found, self._cursor(cursor, updated, listing)
+        return found, self._cursor(cursor, seen, listing, "iid")
 
     # -- releases and tags ---------------------------------------------------------------------
 
