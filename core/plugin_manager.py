@@ -32,6 +32,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "mlreport.plugins.fairness",
     "mlreport.plugins.explain",
     "mlreport.plugins.lifecycle",
+    "mlreport.plugins.delivery",
     "mlreport.reports.renderers",
     "mlreport.reports.delivery",
     "mlreport.reports.quality",
