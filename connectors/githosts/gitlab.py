@@ -9,15 +9,18 @@ the Link header (GitLab sends it for offset and keyset pagination), else ``x-nex
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 from urllib.parse import quote
 
 from mlreport.connectors.githosts.base import HostSource, Result, edge_cursor, on_edge, since_of
 from mlreport.connectors.githosts.github import incident_row
 from mlreport.connectors.githosts.options import GitLabOptions
-from mlreport.connectors.githosts.paging import Listing
+from mlreport.connectors.githosts.paging import HostError, Listing
 from mlreport.connectors.githosts.rows import Fields, earliest
 from mlreport.times import iso
+
+log = logging.getLogger("mlreport.githosts")
 
 STATUS = {"success": "success", "failed": "failure"}  # others are not finished (or canceled)
 APPROVED = ("approved this merge request",)
@@ -72,12 +75,8 @@ class GitLabSource(HostSource):
         where = f"{self.base}/deployments"
         listing = Listing(etag=cursor.get("etag"))
         found, seen = [], []
-        for item in self.pager.items(where, self._since_params(cursor), listing):
-            f = Fields(self.name, where, item)
-            f.time("updated_at", required=True)
-            f.integer("id", required=True)
-            if on_edge(f, cursor, "id"):
-                continue
+        fresh, keyset = self._fresh(where, self._since_params(cursor), listing, cursor, "id")
+        for f in fresh:
             seen.append(f)
             status = STATUS.get(f.text("status", required=True) or "")
             if status is None:  # created, running, blocked: read again when it updates
@@ -94,13 +93,15 @@ class GitLabSource(HostSource):
                 "trigger": None,
             }
             found += self.per_entity(row, "deployment_id")
-        return found, self._cursor(cursor, seen, listing, "id")
+        return found, self._cursor(cursor, seen, listing, "id", keyset)
 
-    def _cursor(self, cursor: dict, seen: list[Fields], listing: Listing, key: str) -> dict:
+    def _cursor(
+        self, cursor: dict, seen: list[Fields], listing: Listing, key: str, keyset: bool
+    ) -> dict:
         new = edge_cursor(cursor, seen, key)
         # The ETag belongs to the query with the old cursor; a moved cursor is a new query.
         etag = listing.etag if new["since"] == cursor.get("since") else None
-        return {**new, "etag": etag}
+        return {**new, "etag": etag, "keyset": keyset}
 
     # -- merge requests -----------------------------------------------------------------------
 
@@ -109,21 +110,39 @@ class GitLabSource(HostSource):
         listing = Listing(etag=cursor.get("etag"))
         params = {**self._since_params(cursor), "state": "merged", "scope": "all"}
         found, seen = [], []
-        for f in self._fresh(where, params, listing, cursor):
+        fresh, keyset = self._fresh(where, params, listing, cursor, "iid")
+        for f in fresh:
             seen.append(f)
             found.append(self._merge_request(f))
-        return found, self._cursor(cursor, seen, listing, "iid")
+        return found, self._cursor(cursor, seen, listing, "iid", keyset)
 
-    def _fresh(self, where: str, params: dict, listing: Listing, cursor: dict) -> list[Fields]:
-        """The listing's items, less those already read at the cursor's second."""
+    def _fresh(
+        self, where: str, params: dict, listing: Listing, cursor: dict, key: str
+    ) -> tuple[list[Fields], bool]:
+        """The listing's items, less those already read at the cursor's second, and whether
+        keyset pagination served them. Keyset is asked first (GitLab offers it on a growing
+        set of endpoints, e.g. project issues since 18.x); an endpoint without it answers 405,
+        which is remembered in the cursor so it costs one request once."""
+        keyset = cursor.get("keyset", True) is not False
+        items: list[dict] = []
+        if keyset:
+            try:
+                items = list(self.pager.items(where, {**params, "pagination": "keyset"}, listing))
+            except HostError as exc:
+                if exc.status != 405:
+                    raise
+                log.info("%s: %s has no keyset pagination; using offset pages", self.name, where)
+                keyset, listing.etag, listing.not_modified = False, None, False
+        if not keyset:
+            items = list(self.pager.items(where, params, listing))
         out = []
-        for item in self.pager.items(where, params, listing):
+        for item in items:
             f = Fields(self.name, where, item)
             f.time("updated_at", required=True)
-            f.integer("iid", required=True)
-            if not on_edge(f, cursor, "iid"):
+            f.integer(key, required=True)
+            if not on_edge(f, cursor, key):
                 out.append(f)
-        return out
+        return out, keyset
 
     def _merge_request(self, f: Fields) -> dict[str, Any]:
         iid = f.integer("iid", required=True)
@@ -168,11 +187,12 @@ class GitLabSource(HostSource):
         params = {**self._since_params(cursor), "labels": self.options.incident_label}
         params["scope"] = "all"
         found, seen = [], []
-        for f in self._fresh(where, params, listing, cursor):
+        fresh, keyset = self._fresh(where, params, listing, cursor, "iid")
+        for f in fresh:
             seen.append(f)
             row = incident_row(f, self.options.incident_environment)
             found += self.per_entity(row, "incident_id")
-        return found, self._cursor(cursor, seen, listing, "iid")
+        return found, self._cursor(cursor, seen, listing, "iid", keyset)
 
     # -- releases and tags ---------------------------------------------------------------------
 

@@ -28,6 +28,14 @@ _LINK = re.compile(r"<([^>]*)>\s*((?:;\s*[^;,]+)*)")
 MAX_PAGES = 100_000  # a server that pages forever is an error, not a loop
 
 
+class HostError(SourceError):
+    """The host answered with an error; ``status`` is its HTTP status (None: no answer)."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
 class RateLimited(SourceError):
     """The host's rate limit resets later than the source may wait."""
 
@@ -130,14 +138,13 @@ class Pager:
             f"{type(body).__name__}; is the API URL that of {self.host}?"
         )
 
-    def _error(self, exc: HttpError) -> SourceError:
+    def _error(self, exc: HttpError) -> HostError:
         text = str(exc)
         if exc.status == 404:
             text += f" — not found: {self.not_found_hint}"
         elif exc.status in (401, 403):
             text += " — check the token and its scopes (read access to the repository)"
-        out = SourceError(f"source {self.source!r}: {text}")
-        return out
+        return HostError(f"source {self.source!r}: {text}", exc.status)
 
     def _rate_limit(self, response: httpx.Response) -> float | None:
         """Seconds to wait for the reset, None when the 403/429 is not a rate limit; raises

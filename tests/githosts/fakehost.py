@@ -9,6 +9,7 @@ and a 403 with ``x-ratelimit-remaining: 0`` once the limit is used up.
 
 from __future__ import annotations
 
+import base64
 import copy
 import hashlib
 import json
@@ -50,6 +51,9 @@ class FakeHost:
         self.reset = int(time.time()) + 3600
         self.counted = 0  # responses that cost rate limit
         self.not_modified = 0
+        # GitLab: paths serving pagination=keyset (next page by an opaque cursor); other paths
+        # asked for it answer 405, as GitLab does
+        self.keyset: set[str] = set()
 
     @property
     def transport(self) -> httpx.MockTransport:
@@ -103,7 +107,21 @@ class FakeHost:
         data = self.routes[path]
         params = dict(request.url.params)
         headers = self._limit_headers()
-        if isinstance(data, list):
+        keyset = params.get("pagination") == "keyset"
+        if keyset and path not in self.keyset:
+            self.remaining -= 1
+            body = {"error": "Keyset pagination is not yet available for this type of request"}
+            return httpx.Response(405, json=body, headers=headers)
+        if isinstance(data, list) and keyset:
+            items = self.filters.get(path, lambda items, params: items)(data, params)
+            start = int(base64.b64decode(params.get("cursor", "MA==")).decode())
+            per = int(params.get("per_page", 20))
+            data = items[start : start + per]
+            if start + per < len(items):
+                token = base64.b64encode(str(start + per).encode()).decode()
+                nxt = request.url.copy_merge_params({"cursor": token})
+                headers["link"] = f'<{nxt}>; rel="next"'
+        elif isinstance(data, list):
             items = self.filters.get(path, lambda items, params: items)(data, params)
             page = int(params.get("page", 1))
             per = int(params.get("per_page", 20 if self.style != "github" else 30))

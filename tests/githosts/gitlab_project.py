@@ -28,6 +28,7 @@ def gitlab_host(style: str = "gitlab") -> FakeHost:
         host.routes[f"{BASE}/{what}"] = []
     for what in ("deployments", "merge_requests", "issues"):
         host.filters[f"{BASE}/{what}"] = updated_after
+    host.keyset = {f"{BASE}/issues"}  # GitLab 18.x: project issues have keyset pagination
     return host
 
 

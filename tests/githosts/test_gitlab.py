@@ -112,10 +112,10 @@ def test_first_sync(setup):
     assert all(r.headers["private-token"] == TOKEN for r in host.requests)
     assert all("authorization" not in r.headers for r in host.requests)
     assert f"{BASE}/merge_requests" in host.paths()  # the project path is URL-encoded
-    pages = [
-        r.url.params.get("page") for r in host.requests if host._path(r) == f"{BASE}/deployments"
-    ]
-    assert pages == [None, "2", "3", "4"]
+    asked = [r for r in host.requests if host._path(r) == f"{BASE}/deployments"]
+    # keyset first (answered 405: deployments have none), then offset pages 1-4
+    assert asked[0].url.params["pagination"] == "keyset"
+    assert [r.url.params.get("page") for r in asked[1:]] == [None, "2", "3", "4"]
 
 
 def test_second_sync_asks_updated_after_and_reuses_etags(setup):
@@ -137,6 +137,34 @@ def test_second_sync_asks_updated_after_and_reuses_etags(setup):
     assert asked[0].url.params["updated_after"] == "2026-03-07T03:00:00Z"
     assert asked[0].url.params["order_by"] == "updated_at"
     assert rows(wh, "SELECT status FROM deployments WHERE deployment_id = '43'") == [("success",)]
+
+
+def test_keyset_pagination_where_the_endpoint_has_it(setup):
+    config, host, wh = setup
+    add_issue = fixture(
+        "gitlab",
+        "issue",
+        id=78,
+        iid=8,
+        created_at="2026-03-08T00:00:00Z",
+        closed_at=None,
+        updated_at="2026-03-08T00:00:00Z",
+        labels=["incident"],
+    )
+    host.routes[f"{BASE}/issues"].append(add_issue)
+    sync(wh, config, host)
+    issues = [r for r in host.requests if host._path(r) == f"{BASE}/issues"]
+    assert [r.url.params.get("cursor") is not None for r in issues] == [False, True]
+    assert all(
+        r.url.params["pagination"] == "keyset" and "page" not in r.url.params for r in issues
+    )
+    assert rows(wh, "SELECT incident_id FROM incidents ORDER BY 1") == [("6",), ("8",)]
+    state = cursors(wh)
+    assert state["incidents"]["keyset"] is True and state["deployments"]["keyset"] is False
+    host.requests.clear()
+    sync(wh, config, host)  # the 405 is remembered: no second try on deployments
+    deployments = [r for r in host.requests if host._path(r) == f"{BASE}/deployments"]
+    assert deployments and all("pagination" not in r.url.params for r in deployments)
 
 
 def test_rate_limit_429_waits_or_stops(setup):
