@@ -127,9 +127,10 @@ class HttpClient:
         headers: Mapping[str, str] | None = None,
         rate_limit: RateLimit | None = None,
     ) -> Reply:
-        """GET with the response's status and headers: ``304`` comes back with body None
-        (send ``If-None-Match`` in ``headers``); an absolute ``path`` (a Link header's next
-        page) must be on this client's host, so a credential is never sent elsewhere."""
+        """GET with the response's status and headers: ``304`` (send ``If-None-Match`` in
+        ``headers``) and redirects come back with body None, not followed; an absolute
+        ``path`` (a Link header's next page) must be on this client's host, so a credential
+        is never sent elsewhere."""
         if path.startswith(("http://", "https://")):
             self._same_origin(path)
         return self._request(
@@ -194,8 +195,8 @@ class HttpClient:
                 log.debug("%s: %s; retrying in %.1fs", where, reason, delay)
             else:
                 self.answered = True
-                if reply and response.status_code == 304:
-                    return Reply(304, response.headers, None)
+                if reply and 300 <= response.status_code < 400:  # 304, or a redirect to name
+                    return Reply(response.status_code, response.headers, None)
                 if response.status_code < 400:
                     parsed = self._parse(response, body, where)
                     return (

@@ -81,6 +81,14 @@ class Pager:
         except HttpError as exc:
             raise self._error(exc) from None
         self._count("not_modified" if reply.status == 304 else "requests")
+        if 300 <= reply.status < 400 and reply.status != 304:
+            moved = reply.headers.get("location", "")
+            raise HostError(
+                f"source {self.source!r}: {path.split('?')[0]}: {self.host} answered HTTP "
+                f"{reply.status} (moved) to {moved[:200] or 'an unnamed place'}; a renamed or "
+                "transferred repository is not followed: set its new name in the config",
+                reply.status,
+            )
         return reply
 
     def items(

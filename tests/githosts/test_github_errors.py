@@ -162,3 +162,16 @@ def test_a_page_loop_is_stopped(setup):
         host.queue(f"{BASE}/tags", httpx.Response(200, json=[], headers=link))
     with pytest.raises(SourceError, match="pointed back to a page already read"):
         sync(wh, config, host)
+
+
+def test_a_moved_repository_is_named_not_followed(setup):
+    config, host, wh = setup
+    moved = {"location": "https://api.github.com/repositories/42/deployments"}
+    body = {"message": "Moved Permanently", "url": moved["location"]}
+    host.queue(f"{BASE}/deployments", httpx.Response(301, json=body, headers=moved))
+    host.queue(f"{BASE}/deployments", httpx.Response(302, content=b"<html>", headers=moved))
+    with pytest.raises(SourceError, match=r"HTTP 301 \(moved\) to https://api.github.com/repos"):
+        sync(wh, config, host)
+    with pytest.raises(SourceError, match=r"HTTP 302 \(moved\)"):  # a body that is not JSON
+        sync(wh, config, host)
+    assert len([r for r in host.requests if "repositories/42" in str(r.url)]) == 0
