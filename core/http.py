@@ -205,7 +205,13 @@ class HttpClient:
                 wait = None
                 if rate_limit and response.status_code in (403, 429):
                     wait = rate_limit(response)
-                if wait is not None and waits < MAX_RATE_LIMIT_WAITS:  # a reset that is near
+                if wait is not None and waits >= MAX_RATE_LIMIT_WAITS:
+                    raise HttpError(
+                        f"{self.base_url}: {where}: still rate limited after waiting for the "
+                        f"reset {waits} times; try again later",
+                        status=response.status_code,
+                    )
+                if wait is not None:  # a reset that is near
                     waits += 1
                     log.info("%s: rate limited; waiting %.0fs for the reset", where, wait)
                     self._sleep(wait)

@@ -64,6 +64,16 @@ def test_rate_limit_resetting_soon_is_waited_for(setup):
     assert rows(wh, "SELECT count(*) FROM pull_requests") == [(4,)]
 
 
+def test_a_limit_that_does_not_lift_is_an_error(setup):
+    config, host, wh = setup
+    for _ in range(4):
+        host.queue(f"{BASE}/deployments", limited(reset_in=5))
+    waits: list[float] = []
+    with pytest.raises(SourceError, match="still rate limited after waiting for the reset 3"):
+        sync(wh, config, host, waits=waits)
+    assert len(waits) == 3
+
+
 def test_rate_limit_resetting_late_stops_with_a_clear_message(setup):
     config, host, wh = setup
     sync(wh, config, host)
