@@ -18,6 +18,7 @@ from mlreport.connectors.githosts.paging import Listing
 from mlreport.connectors.githosts.rows import Fields, earliest
 from mlreport.times import iso
 
+ABANDONED = timedelta(days=30)  # an unfinished deployment older than this is not watched
 TERMINAL = {"success": "success", "failure": "failure", "error": "failure"}
 
 
@@ -88,13 +89,11 @@ class GitHubSource(HostSource):
             row = self._statuses(ident, seen)
             if row is not None:
                 found += self.per_entity(row, "deployment_id")
-        keep = since_of({"since": new_since}) - lookback if new_since else None
-        watch = {
-            i: w
-            for i, w in watch.items()
-            if not w["done"] or keep is None or since_of({"since": w["created_at"]}) >= keep
+        return found, {
+            "since": new_since,
+            "etag": listing.etag,
+            "watch": pruned(watch, new_since, lookback),
         }
-        return found, {"since": new_since, "etag": listing.etag, "watch": watch}
 
     def _statuses(self, ident: str, seen: dict) -> dict[str, Any] | None:
         """The deployment's row when its statuses changed and one is terminal (the latest
@@ -275,6 +274,21 @@ class GitHubSource(HostSource):
                 }
             )
         return found, {"tags": now}
+
+
+def pruned(watch: dict[str, dict], newest_at: str | None, lookback: timedelta) -> dict:
+    """The watches worth keeping: finished deployments inside the lookback (they are listed
+    again), and unfinished ones younger than ``ABANDONED`` (older ones never finished, or
+    their statuses expired: GitHub keeps statuses 90 days)."""
+    if newest_at is None:
+        return watch
+    top = since_of({"since": newest_at})
+    out = {}
+    for ident, w in watch.items():
+        created = since_of({"since": w["created_at"]})
+        if created >= top - (ABANDONED if not w["done"] else lookback):
+            out[ident] = w
+    return out
 
 
 def incident_row(f: Fields, environment: str | None) -> dict[str, Any]:

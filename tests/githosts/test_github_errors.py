@@ -185,3 +185,27 @@ def test_a_moved_repository_is_named_not_followed(setup):
     with pytest.raises(SourceError, match=r"HTTP 302 \(moved\)"):  # a body that is not JSON
         sync(wh, config, host)
     assert len([r for r in host.requests if "repositories/42" in str(r.url)]) == 0
+
+
+def test_hostile_and_duplicated_items(setup):
+    """Text is stored as given (reports escape it); an item listed on two pages (the list
+    moved while paging) is stored once; invalid UTF-8 is a clear error."""
+    config, host, wh = setup
+    hostile = "<script>alert(1)</script> file:///etc/passwd " + "x" * 100_000
+    host.routes[f"{BASE}/pulls/1"]["title"] = hostile
+    listing = host.routes[f"{BASE}/pulls"]
+    host.routes[f"{BASE}/pulls"] = listing[:2] + [listing[1]] + listing[2:]  # 2 listed twice
+    sync(wh, config, host)
+    assert rows(wh, "SELECT title FROM pull_requests WHERE number = 1") == [(hostile,)]
+    assert rows(wh, "SELECT count(*), count(DISTINCT number) FROM pull_requests") == [(4, 4)]
+    host.queue(f"{BASE}/releases", httpx.Response(200, content=b'[{"tag_name": "v\xff"}]'))
+    with pytest.raises(SourceError, match="releases: the response is not valid JSON"):
+        sync(wh, config, host)
+
+
+def test_numbers_of_the_wrong_type(setup):
+    config, host, wh = setup
+    host.routes[f"{BASE}/pulls/1"]["additions"] = "100"
+    with pytest.raises(SourceError, match=r"item 1: field 'additions' is '100', not a whole"):
+        sync(wh, config, host)
+    assert rows(wh, "SELECT count(*) FROM pull_requests") == [(0,)]

@@ -88,3 +88,19 @@ def test_warehouse_gets_the_new_columns(tmp_path):
         for col in ("first_commit_at", "first_review_at", "additions", "deletions", "labels"):
             assert col in cols
         assert "releases" in wh.tables()
+
+
+def test_watches_are_pruned():
+    from datetime import timedelta
+
+    from mlreport.connectors.githosts.github import pruned
+
+    watch = {
+        "1": {"created_at": "2026-03-01T00:00:00Z", "done": True},  # finished, before lookback
+        "2": {"created_at": "2026-03-29T00:00:00Z", "done": True},  # finished, inside lookback
+        "3": {"created_at": "2026-03-02T00:00:00Z", "done": False},  # unfinished, young enough
+        "4": {"created_at": "2026-02-01T00:00:00Z", "done": False},  # unfinished, abandoned
+    }
+    kept = pruned(watch, "2026-03-30T00:00:00Z", timedelta(days=3))
+    assert sorted(kept) == ["2", "3"]
+    assert pruned(watch, None, timedelta(days=3)) == watch
