@@ -8,7 +8,7 @@ rows as they were: the kernel commits rows and cursor together at the checkpoint
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, ClassVar
 
 from mlreport.connectors.githosts import rows as R
@@ -174,10 +174,6 @@ def newest(cursor: dict, times: list[datetime | None]) -> str | None:
     if old is not None:
         known.append(old)
     return iso(max(known)) if known else None
-
-
-def back(value: datetime | None, seconds: float) -> datetime | None:
-    return value - timedelta(seconds=seconds) if value is not None else None
 
 
 def edge_cursor(cursor: dict, seen: list[Any], key: str = "number") -> dict[str, Any]:
