@@ -86,7 +86,7 @@ class HostSource(Source):
             "tags": (self.read_tags, R.RELEASE_SCHEMA),
         }
         if stream.name not in readers:
-            raise SourceError(f"source {self.name!r}: no stream {stream.name!r}")
+            raise SourceError(f"no stream {stream.name!r}")
         reader, schema = readers[stream.name]
         state = cursor if isinstance(cursor, dict) and cursor.get("v") == CURSOR_VERSION else {}
         found, new = reader(dict(state))
@@ -97,7 +97,7 @@ class HostSource(Source):
     def check(self) -> str:
         reply = self.pager.get(self.check_path())
         if reply.status >= 300 or not isinstance(reply.body, dict):
-            raise SourceError(f"source {self.name!r}: {self.check_path()}: unexpected answer")
+            raise SourceError(f"{self.check_path()}: unexpected answer")
         return f"{self.api_root}: {self.describe(reply.body)}"
 
     def check_path(self) -> str:

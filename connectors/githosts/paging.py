@@ -84,7 +84,7 @@ class Pager:
         if 300 <= reply.status < 400 and reply.status != 304:
             moved = reply.headers.get("location", "")
             raise HostError(
-                f"source {self.source!r}: {path.split('?')[0]}: {self.host} answered HTTP "
+                f"{path.split('?')[0]}: {self.host} answered HTTP "
                 f"{reply.status} (moved) to {moved[:200] or 'an unnamed place'}; a renamed or "
                 "transferred repository is not followed: set its new name in the config",
                 reply.status,
@@ -112,13 +112,13 @@ class Pager:
                 return
             if nxt in seen:
                 raise SourceError(
-                    f"source {self.source!r}: {self.host} pointed back to a page already read "
+                    f"{self.host} pointed back to a page already read "
                     f"({path}); stopping instead of looping"
                 )
             seen.add(nxt)
             where = nxt
             reply = self.get(nxt)
-        raise SourceError(f"source {self.source!r}: {path}: more than {MAX_PAGES} pages")
+        raise SourceError(f"{path}: more than {MAX_PAGES} pages")
 
     def one(self, path: str, params: dict[str, Any] | None = None) -> dict:
         """A single object (one pull request)."""
@@ -135,14 +135,14 @@ class Pager:
         for i, item in enumerate(reply.body):
             if not isinstance(item, dict):
                 raise SourceError(
-                    f"source {self.source!r}: {where.split('?')[0]}: item {i} is "
+                    f"{where.split('?')[0]}: item {i} is "
                     f"{type(item).__name__}, not an object; is this a {self.host} API?"
                 )
             yield item
 
     def _shape(self, where: str, expected: str, body: Any) -> SourceError:
         return SourceError(
-            f"source {self.source!r}: {where.split('?')[0]}: expected {expected}, got "
+            f"{where.split('?')[0]}: expected {expected}, got "
             f"{type(body).__name__}; is the API URL that of {self.host}?"
         )
 
@@ -152,7 +152,7 @@ class Pager:
             text += f" — not found: {self.not_found_hint}"
         elif exc.status in (401, 403):
             text += " — check the token and its scopes (read access to the repository)"
-        return HostError(f"source {self.source!r}: {text}", exc.status)
+        return HostError(text, exc.status)
 
     def _rate_limit(self, response: httpx.Response) -> float | None:
         """Seconds to wait for the reset, None when the 403/429 is not a rate limit; raises
@@ -171,7 +171,7 @@ class Pager:
             return wait
         until = datetime.fromtimestamp(now + wait, UTC)
         raise RateLimited(
-            f"source {self.source!r}: the {self.host} API rate limit is used up until "
+            f"the {self.host} API rate limit is used up until "
             f"{iso(until)} (in {wait / 60:.0f} min, longer than max_wait = {self.max_wait:g} s); "
             "run the sync again after that time. Rows committed so far are kept and this "
             "stream's cursor did not move."

@@ -80,7 +80,7 @@ class Fields:
     def _fail(self, key: str, what: str) -> SourceError:
         ident = self.item.get("number", self.item.get("iid", self.item.get("id", "?")))
         return SourceError(
-            f"source {self.source!r}: {self.where}: item {ident}: field {key!r} {what}; "
+            f"{self.where}: item {ident}: field {key!r} {what}; "
             "the answer does not have the documented shape (wrong api_url/url?)"
         )
 

@@ -83,7 +83,7 @@ def test_rate_limit_resetting_late_stops_with_a_clear_message(setup):
     with pytest.raises(SourceError) as err:
         sync(wh, config, host, waits=[])
     message = str(err.value)
-    assert "source 'host'" in message and "rate limit is used up until" in message
+    assert message.startswith("the GitHub API rate limit is used up until")
     assert "run the sync again after that time" in message and "max_wait = 60" in message
     assert snapshot(wh) == before  # the pull request read before the stop is not half-stored
     stats = sync(wh, config, host)  # after the reset: the change is read
@@ -106,7 +106,7 @@ def test_bad_credentials(setup, caplog):
     with pytest.raises(SourceError) as err:
         sync(wh, config, host)
     message = str(err.value)
-    assert "source 'host'" in message and "HTTP 401" in message
+    assert "GET /repos/octo/app/deployments: HTTP 401" in message
     assert "sources[0].token" in message and "Bad credentials" in message
     assert TOKEN not in message and TOKEN not in caplog.text
 

@@ -85,3 +85,21 @@ def test_synced_pull_requests_give_delivery_metrics(tmp_path, host):
     # PR 4 after 48 h (the pending review does not count); PR 5 unreviewed
     assert value("delivery.review_time", "p50") == (48.0, 3)
     assert value("delivery.unreviewed", None) == (1.0, 3)
+
+
+def test_cli_sync_error_is_one_line_naming_the_source(tmp_path, host, monkeypatch):
+    from click.testing import CliRunner
+
+    from mlreport.cli import cli
+
+    write_config(tmp_path, "github", repo="octo/app", token="${GH_TOKEN}")
+    host.queue(
+        f"{BASE}/deployments", httpx.Response(401, json=fixture("github", "bad_credentials"))
+    )
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["sync"])
+    assert result.exit_code == 2
+    (line,) = [x for x in result.output.splitlines() if "HTTP 401" in x]
+    assert line.startswith("Error: source host: https://api.github.com: GET /repos/octo/app/")
+    assert "sources[0].token" in line and "check the token and its scopes" in line
+    assert TOKEN not in result.output
