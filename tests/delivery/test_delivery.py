@@ -173,3 +173,15 @@ def test_details_are_published(tmp_path):
     )
     shipped = frame.filter(pl.col("lead_time_hours").is_not_null())
     assert (shipped["deployed_at"] >= shipped["merged_at"]).all()
+
+
+def test_an_entity_filter_gives_that_entitys_rows_unchanged(tmp_path):
+    mapping, prs, deps = generate(7)
+    config = parse_config("", None, tmp_path)
+    window = [Window(START, START + timedelta(days=90))]
+    with Warehouse(tmp_path / "w.duckdb") as wh:
+        load(wh, mapping, prs, deps)
+        only = compute_metrics(wh, config, window, "delivery.*", entities=["b"], store=False)
+        every = compute_metrics(wh, config, window, "delivery.*", store=False)
+    assert only.height > 0 and only["entity"].unique().to_list() == ["b"]
+    assert only.equals(every.filter(pl.col("entity") == "b"))
