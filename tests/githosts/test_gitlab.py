@@ -229,3 +229,20 @@ def test_numeric_project_id_and_options(tmp_path):
             from tests.githosts.helpers import make_source
 
             make_source(cfg, host)
+
+
+def test_empty_project(tmp_path):
+    config = write_config(
+        tmp_path,
+        "gitlab",
+        project="my-group/my-project",
+        entity="fraud",
+        url="https://gitlab.example.com",
+    )
+    host = gitlab_host()
+    with Warehouse(tmp_path / "w.duckdb") as wh:
+        stats = sync(wh, config, host)
+        assert stats.error is None and stats.rows == 1  # the repo_entities mapping only
+        for table in ("pull_requests", "deployments", "incidents", "releases"):
+            assert rows(wh, f"SELECT count(*) FROM {table}") == [(0,)]
+        assert sync(wh, config, host).rows == 0
