@@ -14,7 +14,8 @@ import logging
 import ssl
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 FIRST_CONTACT_RETRIES = 1
 MAX_RETRY_AFTER = 60.0  # seconds; a server asking for longer is not waited for blindly
 MAX_BACKOFF = 30.0
+MAX_RATE_LIMIT_WAITS = 3  # per request: a limit that does not lift after this is an error
 
 
 class HttpError(SourceError):
@@ -40,6 +42,21 @@ class HttpError(SourceError):
         super().__init__(message)
         self.status = status
         self.code = code
+
+
+@dataclass
+class Reply:
+    """A response of :meth:`HttpClient.get_reply`: status, headers and parsed JSON (None for
+    ``304 Not Modified``), for APIs whose paging, ETags and rate limits live in headers."""
+
+    status: int
+    headers: httpx.Headers
+    body: Any
+
+
+# Called with a 403/429 response: seconds to wait before asking again, None when it is not a
+# rate limit (then the usual error), or it raises to stop (a reset too far away).
+RateLimit = Callable[[httpx.Response], float | None]
 
 
 class HttpClient:
@@ -59,15 +76,21 @@ class HttpClient:
         credential_key: str = "token",
         backoff: float = 0.5,
         sleep: Callable[[float], None] = time.sleep,
+        auth_header: str | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         if httpx.URL(base_url).userinfo:
             raise SourceError(
                 f"{_strip_userinfo(base_url)}: credentials in the URL are not supported; "
                 "use the token or username/password keys"
             )
-        headers = {"Accept": "application/json", "User-Agent": "mlreport"}
+        default_headers = {"Accept": "application/json", "User-Agent": "mlreport"}
+        default_headers.update(headers or {})
+        headers = default_headers
         auth: httpx.Auth | None = None
-        if token:
+        if token and auth_header:  # e.g. GitLab's PRIVATE-TOKEN
+            headers[auth_header] = token
+        elif token:
             headers["Authorization"] = f"Bearer {token}"
         elif username is not None or password is not None:
             auth = httpx.BasicAuth(username or "", password or "")
@@ -97,6 +120,28 @@ class HttpClient:
     def get_json(self, path: str, params: Any = None) -> Any:
         return self._request("GET", path, params=params)
 
+    def get_reply(
+        self,
+        path: str,
+        params: Any = None,
+        headers: Mapping[str, str] | None = None,
+        rate_limit: RateLimit | None = None,
+    ) -> Reply:
+        """GET with the response's status and headers: ``304`` (send ``If-None-Match`` in
+        ``headers``) and redirects come back with body None, not followed; an absolute
+        ``path`` (a Link header's next page) must be on this client's host, so a credential
+        is never sent elsewhere."""
+        if path.startswith(("http://", "https://")):
+            self._same_origin(path)
+        return self._request(
+            "GET",
+            path,
+            params=params,
+            headers=dict(headers or {}),
+            reply=True,
+            rate_limit=rate_limit,
+        )
+
     def post_json(self, path: str, body: dict[str, Any]) -> Any:
         """POST a JSON body. Only for read-only queries (search endpoints): it is retried."""
         return self._request("POST", path, json=body)
@@ -112,9 +157,24 @@ class HttpClient:
 
     # -- internals ---------------------------------------------------------------------------
 
-    def _request(self, method: str, path: str, **kwargs: Any) -> Any:
-        where = f"{method} {path}"
-        attempt = 0
+    def _same_origin(self, url: str) -> None:
+        want, got = httpx.URL(self.base_url), httpx.URL(url)
+        if (got.scheme, got.host, got.port) != (want.scheme, want.host, want.port):
+            raise HttpError(
+                f"{self.base_url}: the server pointed to {_strip_userinfo(url)[:200]}, another "
+                "host; not followed (the credential is only sent to the configured URL)"
+            )
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        reply: bool = False,
+        rate_limit: RateLimit | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        where = f"{method} {_strip_query(path)}"
+        attempt = waits = 0
         while True:
             with self._lock:
                 self.requests += 1
@@ -135,8 +195,27 @@ class HttpClient:
                 log.debug("%s: %s; retrying in %.1fs", where, reason, delay)
             else:
                 self.answered = True
+                if reply and 300 <= response.status_code < 400:  # 304, or a redirect to name
+                    return Reply(response.status_code, response.headers, None)
                 if response.status_code < 400:
-                    return self._parse(response, body, where)
+                    parsed = self._parse(response, body, where)
+                    return (
+                        Reply(response.status_code, response.headers, parsed) if reply else parsed
+                    )
+                wait = None
+                if rate_limit and response.status_code in (403, 429):
+                    wait = rate_limit(response)
+                if wait is not None and waits >= MAX_RATE_LIMIT_WAITS:
+                    raise HttpError(
+                        f"{self.base_url}: {where}: still rate limited after waiting for the "
+                        f"reset {waits} times; try again later",
+                        status=response.status_code,
+                    )
+                if wait is not None:  # a reset that is near
+                    waits += 1
+                    log.info("%s: rate limited; waiting %.0fs for the reset", where, wait)
+                    self._sleep(wait)
+                    continue
                 if response.status_code not in RETRY_STATUSES or attempt >= self.retries:
                     raise self._status_error(response, body, where, attempt)
                 delay = _retry_after(response)
@@ -198,6 +277,11 @@ class HttpClient:
 def http_client(base_url: str, **kwargs: Any) -> HttpClient:
     """Build the shared client (see :class:`HttpClient` for the keyword arguments)."""
     return HttpClient(base_url, **kwargs)
+
+
+def _strip_query(path: str) -> str:
+    """A path for messages: a next-page URL's query may be long; the path says enough."""
+    return path.split("?", 1)[0]
 
 
 def _verify(verify: bool | str | Path) -> bool | ssl.SSLContext:

@@ -161,7 +161,8 @@ def test_init_writes_a_commented_example_of_every_built_in_source(tmp_path):
     for block in blocks:
         body = "[[sources]]\n" + re.sub(r"^# ?", "", block, flags=re.M)
         body = re.sub(r"^\[\[reports\]\][\s\S]*", "", body, flags=re.M)
-        config = parse_config(body.replace("${MLFLOW_TOKEN}", "t"), tmp_path / "x.toml", tmp_path)
+        body = re.sub(r"\$\{[A-Z_]+\}", "t", body)  # ${MLFLOW_TOKEN}, ${GITHUB_TOKEN}, ...
+        config = parse_config(body, tmp_path / "x.toml", tmp_path)
         (src,) = config.sources
         build_source(src, config, 0)  # validates the options of its type
         seen.add(src.type)
