@@ -188,18 +188,22 @@ def _newly_failing(
 
 
 def _moves(old: pl.DataFrame, new: pl.DataFrame, limit: int) -> tuple[list[dict[str, Any]], int]:
-    """Values present in both runs that changed, largest relative change first (a change
-    from zero first of all), then by name; and how many changed."""
-    before = {_key(r): r["value"] for r in old.iter_rows(named=True)}
+    """Values of keys in both runs that changed, a value appearing or vanishing included
+    (recovery time once a first failure is resolved); largest relative change first (from
+    zero, or to or from no value, first of all), then by name; and how many changed."""
+    before = {_key(r): _or_none(r["value"]) for r in old.iter_rows(named=True)}
     moved = []
     for r in new.iter_rows(named=True):
-        k, after = _key(r), r["value"]
-        prior = before.get(k)
-        if not _finite(prior) or not _finite(after):
+        k, after = _key(r), _or_none(r["value"])
+        if k not in before:
             continue
-        if math.isclose(prior, after, rel_tol=1e-9, abs_tol=1e-12):
+        prior = before[k]
+        if prior is None and after is None:
             continue
-        relative = (after - prior) / abs(prior) if prior != 0 else None
+        both = prior is not None and after is not None
+        if both and math.isclose(prior, after, rel_tol=1e-9, abs_tol=1e-12):
+            continue
+        change = after - prior if both else None
         moved.append(
             {
                 "metric": r["metric"],
@@ -208,8 +212,8 @@ def _moves(old: pl.DataFrame, new: pl.DataFrame, limit: int) -> tuple[list[dict[
                 "unit": r["unit"],
                 "before": prior,
                 "after": after,
-                "change": after - prior,
-                "relative": relative,
+                "change": change,
+                "relative": change / abs(prior) if both and prior != 0 else None,
             }
         )
     moved.sort(key=lambda m: (-_size(m["relative"]), m["metric"], m["entity"], _key(m)[2]))
@@ -220,8 +224,10 @@ def _size(relative: float | None) -> float:
     return math.inf if relative is None else abs(relative)
 
 
-def _finite(value: Any) -> bool:
-    return isinstance(value, int | float) and math.isfinite(value)
+def _or_none(value: Any) -> float | None:
+    """A stored value, None when missing or not finite (NaN has no before or after)."""
+    finite = isinstance(value, int | float) and math.isfinite(value)
+    return float(value) if finite else None
 
 
 def _key(row: dict[str, Any]) -> Key:

@@ -141,7 +141,15 @@ def _print_table(data: dict[str, Any]) -> None:
             click.echo(f"  {_where(f)}: {_num(f[then])} -> {_num(f[now])}")
     click.echo(f"\nlargest moves: {len(data['moves'])} of {data['moved']} changed values")
     for m in data["moves"]:
-        rel = "from zero" if m["relative"] is None else f"{m['relative'] * 100:+.1f}%"
+        rel = (
+            "new value"
+            if m["before"] is None
+            else "no value now"
+            if m["after"] is None
+            else "from zero"
+            if m["relative"] is None
+            else f"{m['relative'] * 100:+.1f}%"
+        )
         click.echo(f"  {_where(m)}: {_num(m['before'])} -> {_num(m['after'])} ({rel})")
 
 

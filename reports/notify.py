@@ -75,7 +75,7 @@ class AppriseNotifier:
     def notify(self, outcome: Any) -> bool:
         title, body = message(outcome, self.options.title, self.options.report_url)
         with _captured() as captured:
-            sent = bool(self._apprise.notify(body=body, title=title))
+            sent = bool(self._apprise.notify(body=body, title=title, body_format="text"))
         text = redact(captured.getvalue(), self._url)
         log.debug("apprise said:\n%s", text)
         if not sent:
