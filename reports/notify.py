@@ -105,11 +105,12 @@ class _captured:
 
 
 def redact(text: str, url: str) -> str:
-    """``text`` without the URL or any part of it (user, password, host, path segments, query
-    values): a Slack or Teams webhook carries its token in the path."""
+    """``text`` without the URL or any part of it (user, password, host, port, path segments,
+    query values): a Slack or Teams webhook carries its token in the path."""
     parts = {url, unquote(url)}
     split = urlsplit("x://" + url.split("://", 1)[-1])
-    pieces = [split.username, split.password, split.hostname, split.netloc]
+    port = str(split.port) if _has_port(split) else None
+    pieces = [split.username, split.password, split.hostname, split.netloc, port]
     pieces += split.path.split("/") + [v for _, v in parse_qsl(split.query)]
     for piece in pieces:
         for token in (piece or "", unquote(piece or "")):
@@ -118,6 +119,13 @@ def redact(text: str, url: str) -> str:
     for part in sorted(parts, key=len, reverse=True):
         text = re.sub(rf"(?<![A-Za-z0-9]){re.escape(part)}(?![A-Za-z0-9])", "***", text)
     return text
+
+
+def _has_port(split: Any) -> bool:
+    try:
+        return split.port is not None
+    except ValueError:  # not a number: it stays part of the netloc, which is redacted
+        return False
 
 
 @hookimpl
