@@ -20,7 +20,7 @@ from typing import Any
 import polars as pl
 
 from mlreport.config import Config
-from mlreport.metric_store import RunScope, StoredRun, load_run
+from mlreport.metric_store import RunScope, StoredRun, has_scopes, load_run
 from mlreport.metrics import Window, canonical_dimensions
 from mlreport.policies import PolicyResult, evaluate
 from mlreport.times import iso
@@ -34,7 +34,7 @@ Key = tuple[str, str, str]  # metric, entity, canonical dimensions
 def previous_run(warehouse: Warehouse, run: StoredRun) -> StoredRun | None:
     """The run ``run`` follows: same scope, the latest earlier as-of (then the latest
     computed); None for a first run or a run of ``metrics`` / ``check``."""
-    if run.scope is None:
+    if run.scope is None or not has_scopes(warehouse):
         return None
     rows = warehouse.con.execute(
         "SELECT run_id FROM metric_runs WHERE as_of < ? AND run_id <> ? "

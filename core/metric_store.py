@@ -119,11 +119,19 @@ class StoredRun:
         return self._details[name]
 
 
+def has_scopes(warehouse: Warehouse) -> bool:
+    """Whether runs record their scope (migration 008; a warehouse opened read-only may be
+    older)."""
+    return "as_of" in warehouse.columns("metric_runs")
+
+
 def load_run(warehouse: Warehouse, run_id: str) -> StoredRun:
     """Read a stored run back; its values in the order ``run_metrics`` returns them."""
+    scoped = has_scopes(warehouse)
     record = warehouse.con.execute(
-        "SELECT families, failures, details, as_of, window_start, window_end, scope "
-        "FROM metric_runs WHERE run_id = ?",
+        "SELECT families, failures, details, "
+        + ("as_of, window_start, window_end, scope" if scoped else "NULL, NULL, NULL, NULL")
+        + " FROM metric_runs WHERE run_id = ?",
         [run_id],
     ).fetchall()
     if not record:

@@ -74,6 +74,13 @@ def _diff(
 
 
 def _latest(wh: Any) -> str:
+    from mlreport.metric_store import has_scopes
+
+    if not has_scopes(wh):
+        raise ValueError(
+            f"{wh.path} predates run scopes (migration 008); open it once read-write (any "
+            "`mlreport run`) or name two runs (see `mlreport diff --list`)"
+        )
     rows = wh.con.execute(
         "SELECT run_id FROM metric_runs WHERE as_of IS NOT NULL "
         "ORDER BY as_of DESC, computed_at DESC, run_id LIMIT 1"
@@ -104,9 +111,11 @@ def _resolve(wh: Any, text: str) -> str:
 
 
 def _print_runs(wh: Any, fmt: str) -> None:
+    from mlreport.metric_store import has_scopes
+
+    scope = "as_of, computed_at, scope" if has_scopes(wh) else "NULL, computed_at, NULL"
     rows = wh.con.execute(
-        "SELECT run_id, as_of, computed_at, scope FROM metric_runs "
-        "ORDER BY computed_at DESC, run_id"
+        f"SELECT run_id, {scope} FROM metric_runs ORDER BY computed_at DESC, run_id"
     ).fetchall()
     from mlreport.times import iso
 

@@ -158,3 +158,24 @@ def test_a_report_limited_to_other_entities_shows_no_changes_of_svc(two_runs, tm
     assert result.exit_code == 0, result.output
     # a run limited to svc has no earlier run of that scope: a first run, not "everything new"
     assert json.loads((out / "delivery.json").read_text())["since_last_run"]["previous"] is None
+
+
+def test_runs_stored_before_migration_008(nightly):
+    """A warehouse whose runs did not record their scope: diff says so read-only, and once
+    migrated those runs are never "the previous run"."""
+    import duckdb
+
+    nightly.config("")
+    assert nightly.run(DAY1).exit_code == 0
+    con = duckdb.connect(str(nightly.root / "wh.duckdb"))
+    for column in ("as_of", "window_start", "window_end", "scope"):
+        con.execute(f"ALTER TABLE metric_runs DROP COLUMN {column}")
+    con.execute("DELETE FROM _migrations WHERE version = 8")
+    con.close()
+    old = nightly.invoke("diff")  # diff opens the warehouse read-only: not migrated
+    assert old.exit_code == 2
+    assert "predates run scopes (migration 008)" in old.stderr
+    listed = json.loads(nightly.invoke("diff", "--list", "--format", "json").stdout)
+    assert [r["as_of"] for r in listed] == [None]
+    assert nightly.run(DAY2).exit_code == 0  # migrates; the old run has no as-of
+    assert nightly.report_json("2026-03-11")["since_last_run"]["previous"] is None
