@@ -179,3 +179,18 @@ def test_runs_stored_before_migration_008(nightly):
     assert [r["as_of"] for r in listed] == [None]
     assert nightly.run(DAY2).exit_code == 0  # migrates; the old run has no as-of
     assert nightly.report_json("2026-03-11")["since_last_run"]["previous"] is None
+
+
+def test_diff_is_a_command_of_the_installed_cli():
+    """Added by the built-in plugin's register_commands, in a fresh process as `mlreport`
+    runs it (not only through the test's CliRunner)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\nfrom mlreport.cli import main\nsys.argv = ['mlreport', '--help']\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "  diff " in done.stdout
