@@ -32,17 +32,30 @@ Key = tuple[str, str, str]  # metric, entity, canonical dimensions
 
 
 def previous_run(warehouse: Warehouse, run: StoredRun) -> StoredRun | None:
-    """The run ``run`` follows: same scope, the latest earlier as-of (then the latest
-    computed); None for a first run or a run of ``metrics`` / ``check``."""
+    """The run ``run`` follows: of the same scope (entities) and an earlier as-of, the latest
+    that computed (or tried) every family ``run`` did — so an ad-hoc ``report delivery``
+    during the day, which computes only delivery's families, does not become the nightly
+    run's "previous" and hide the quality changes; failing that (a family newly installed),
+    simply the latest. None for a first run or a run of ``metrics`` / ``check``."""
     if run.scope is None or not has_scopes(warehouse):
         return None
     rows = warehouse.con.execute(
-        "SELECT run_id FROM metric_runs WHERE as_of < ? AND run_id <> ? "
+        "SELECT run_id, families, failures FROM metric_runs WHERE as_of < ? AND run_id <> ? "
         "AND CAST(scope AS VARCHAR) IS NOT DISTINCT FROM ? "
-        "ORDER BY as_of DESC, computed_at DESC, run_id LIMIT 1",
+        "ORDER BY as_of DESC, computed_at DESC, run_id",
         [run.scope.as_of, run.run_id, run.scope.entities_json],
     ).fetchall()
-    return load_run(warehouse, rows[0][0]) if rows else None
+    if not rows:
+        return None
+    wanted = _attempted(run.families, run.failures)
+    for run_id, families, failures in rows:
+        if wanted <= _attempted(json.loads(families), json.loads(failures)):
+            return load_run(warehouse, run_id)
+    return load_run(warehouse, rows[0][0])
+
+
+def _attempted(families: list[str], failures: dict[str, str]) -> set[str]:
+    return set(families) | set(failures)
 
 
 def main_window(run: StoredRun) -> Window | None:

@@ -194,3 +194,21 @@ def test_diff_is_a_command_of_the_installed_cli():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert "  diff " in done.stdout
+
+
+def test_an_ad_hoc_report_in_between_is_not_the_nightly_runs_previous(nightly, tmp_path):
+    """`report delivery` computes only delivery's families; the next nightly run compares
+    with the last run that computed everything it does."""
+    nightly.config("")
+    assert nightly.run(DAY1).exit_code == 0
+    nightly.append("incidents.csv", incident(1, 5, "d4"))
+    assert nightly.invoke("sync").exit_code == 0
+    noon = "2026-03-10T12:00:00Z"
+    args = ["report", "delivery", "--format", "json", "--out", str(tmp_path / "adhoc")]
+    assert nightly.invoke(*args, "--as-of", noon).exit_code == 0
+    adhoc = json.loads((tmp_path / "adhoc" / "delivery.json").read_text())["since_last_run"]
+    assert adhoc["previous"]["as_of"] == DAY1  # the ad-hoc report compares with the night
+    assert nightly.run(DAY2).exit_code == 1
+    changes = nightly.report_json("2026-03-11")["since_last_run"]
+    assert changes["previous"]["as_of"] == DAY1  # not the ad-hoc report at noon
+    assert [f["metric"] for f in changes["new_failures"]] == ["dora.change_failure_rate"]
