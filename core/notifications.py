@@ -48,11 +48,15 @@ def build_notifiers(config: Config) -> list[Notifier]:
     """Every ``[[notifiers]]`` entry, validated before the run does any work: an unknown type
     or a bad key fails with its ``notifiers[N].key``. A notifier class with an ``Options``
     model gets its options validated (``${VAR}`` only in its ``SecretStr`` keys)."""
-    from mlreport.plugin_manager import get_plugins
+    from mlreport.plugin_manager import PluginError, get_plugins
 
     built = []
     for index, nc in enumerate(config.notifiers):
-        cls = get_plugins().notifiers().get(nc.type)
+        where = f"{config.file or CONFIG_NAME}: notifiers[{index}]"
+        try:
+            cls = get_plugins().notifiers().get(nc.type)
+        except PluginError as exc:
+            raise ConfigError(f"{where}.type: {exc}") from None
         options: Any = dict(nc.model_extra or {})
         model = getattr(cls, "Options", None)
         if model is not None:
@@ -60,7 +64,6 @@ def build_notifiers(config: Config) -> list[Notifier]:
         try:
             instance = cls(options, config)
         except (ValueError, TypeError) as exc:
-            where = f"{config.file or CONFIG_NAME}: notifiers[{index}]"
             raise ConfigError(f"{where}: {config.redact(str(exc))}") from None
         built.append(Notifier(index, nc, instance))
     return built

@@ -28,7 +28,10 @@ DAY1 = "2026-03-10T00:00:00Z"
             "notifiers[0]: url: the 'nosuchservice' URL is not one apprise knows, or it is "
             "incomplete",
         ),
-        ('type = "pager"\nurl = "json://h/x"', "unknown notifier 'pager' (known: apprise"),
+        (
+            'type = "pager"\nurl = "json://h/x"',
+            "notifiers[0].type: unknown notifier 'pager' (known: apprise",
+        ),
         ('url = "json://h/x"\nattempts = 0', "notifiers[0].attempts: Input should be greater"),
         (
             'url = "json://h/x"\ntitle = "${HOOK_URL}"',
