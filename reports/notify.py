@@ -60,6 +60,7 @@ class AppriseNotifier:
         import apprise
 
         self.options = options
+        self.config = config
         self.last_error: str | None = None
         self._url = options.url.get_secret_value()
         self._apprise = apprise.Apprise()
@@ -74,6 +75,7 @@ class AppriseNotifier:
 
     def notify(self, outcome: Any) -> bool:
         title, body = message(outcome, self.options.title, self.options.report_url)
+        title, body = self.config.redact(title), self.config.redact(body)  # errors quote text
         with _captured() as captured:
             sent = bool(self._apprise.notify(body=body, title=title, body_format="text"))
         text = redact(captured.getvalue(), self._url)
