@@ -212,3 +212,24 @@ def test_an_ad_hoc_report_in_between_is_not_the_nightly_runs_previous(nightly, t
     changes = nightly.report_json("2026-03-11")["since_last_run"]
     assert changes["previous"]["as_of"] == DAY1  # not the ad-hoc report at noon
     assert [f["metric"] for f in changes["new_failures"]] == ["dora.change_failure_rate"]
+
+
+def test_every_report_type_carries_the_block(nightly):
+    """The block lives in the shared layout: quality and models show it too (here with no
+    prediction logs or registry, so nothing of theirs changed)."""
+    nightly.config(
+        '[[reports]]\ntype = "quality"\nformats = ["json", "md", "html"]\n\n'
+        '[[reports]]\ntype = "models"\nformats = ["json", "md", "html"]\n'
+    )
+    assert nightly.run(DAY1).exit_code == 0
+    nightly.append("incidents.csv", incident(1, 5, "d4"))
+    assert nightly.run(DAY2).exit_code == 1
+    day = nightly.root / "out" / "2026-03-11"
+    for report in ("delivery", "quality", "models"):
+        block = json.loads((day / f"{report}.json").read_text())["since_last_run"]
+        assert block["previous"]["as_of"] == DAY1, report
+        failures = [f["metric"] for f in block["new_failures"]]
+        # each report shows only its own metrics: the dora failure is delivery's
+        assert failures == (["dora.change_failure_rate"] if report == "delivery" else []), report
+        assert "Since last run" in (day / f"{report}.html").read_text(), report
+        assert "### Since last run" in (day / f"{report}.md").read_text(), report
