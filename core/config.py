@@ -106,8 +106,14 @@ class ReportConfig(Strict):
 
 
 class NotifierConfig(BaseModel):
+    """The common part of a ``[[notifiers]]`` entry (the kernel decides when to send and
+    retries); the rest (a URL, say) is validated by the notifier type."""
+
     model_config = ConfigDict(extra="allow")
-    type: str
+    type: str = Field(default="apprise", min_length=1)
+    on: Literal["always", "failure", "change"] = "failure"
+    attempts: int = Field(default=3, ge=1, le=10)
+    backoff: float = Field(default=2.0, ge=0, le=300)  # seconds before the 2nd attempt, doubling
 
 
 class BandLevel(Strict):

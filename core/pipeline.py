@@ -10,9 +10,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from mlreport.changes import Changes, since_last_run
 from mlreport.config import Config
 from mlreport.errors import USER_ERRORS
 from mlreport.metrics import MetricRequest, default_window
+from mlreport.notifications import build_notifiers, notify_all
 from mlreport.plugin_manager import get_plugins
 from mlreport.policies import (
     PolicyError,
@@ -117,6 +119,8 @@ class RunOutcome:
     failed_families: dict[str, str] = field(default_factory=dict)
     policy_errors: list[str] = field(default_factory=list)
     report_errors: list[str] = field(default_factory=list)  # reports or their hooks that failed
+    changes: Changes | None = None  # since the previous run (mlreport.changes)
+    notified: dict[str, str] = field(default_factory=dict)  # notifier -> sent/skipped/error
 
     @property
     def failed(self) -> bool:
@@ -150,6 +154,7 @@ def run(
         get_plugins().reports().get(rc.type)
         for fmt in report_formats(config, rc.type, None):
             get_plugins().renderers().get(fmt)
+    notifiers = build_notifiers(config)  # and a bad [[notifiers]] entry
     day = as_of_dt.strftime("%Y-%m-%d")
     outcome = RunOutcome(as_of_dt, out / day)
     out.mkdir(parents=True, exist_ok=True)
@@ -162,7 +167,9 @@ def run(
         win = default_window(config, rc.since, rc.until, as_of_dt) if custom else window
         ctx = ReportContext(warehouse, config, win, as_of_dt, rc.title, rc.entities)
         contexts.append((ctx, get_plugins().reports().get(rc.type)))
-    stored = prepare_metrics(warehouse, config, contexts, [MetricRequest("*", (window,))])
+    stored = prepare_metrics(
+        warehouse, config, contexts, [MetricRequest("*", (window,))], as_of=as_of_dt
+    )
     outcome.failed_families = dict(stored.failures)
     staged = staging_dir(out, day)
     for rc, (ctx, _) in zip(config.reports, contexts, strict=True):
@@ -182,7 +189,8 @@ def run(
     )
     publish(out, day, staged)
     write_index(out, config)
-    notify(config, outcome)
+    outcome.changes = since_last_run(warehouse, config, stored)
+    outcome.notified = notify_all(notifiers, outcome, config)
     return outcome
 
 
@@ -234,9 +242,3 @@ def write_index(out: Path, config: Config) -> Path:
     tmp.write_text(html, encoding="utf-8")
     tmp.replace(path)
     return path
-
-
-def notify(config: Config, outcome: RunOutcome) -> None:
-    for nc in config.notifiers:
-        notifier = get_plugins().notifiers().get(nc.type)
-        notifier(nc.model_extra or {}, config).notify(outcome)

@@ -40,7 +40,13 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "mlreport.reports.delivery",
     "mlreport.reports.quality",
     "mlreport.reports.models",
+    "mlreport.reports.notify",
+    "mlreport.reports.diff",
 )
+
+# Built-ins that add commands: cheap to import (click only until a command runs), so every
+# ``mlreport`` invocation loads them, unlike the other built-ins.
+COMMAND_PLUGINS: tuple[str, ...] = ("mlreport.reports.diff",)
 
 REGISTRATION_HOOKS = (
     "register_sources",
@@ -310,16 +316,23 @@ def get_plugins() -> Plugins:
 
 
 def add_plugin_commands(cli: Any) -> None:
-    """Call ``register_commands`` of the third-party plugins only: no built-in plugin adds a
-    command, and importing them all (polars, scikit-learn, WeasyPrint …) would make every
+    """Call ``register_commands`` of the ``COMMAND_PLUGINS`` built-ins, then of the third-party
+    plugins: importing every built-in (polars, scikit-learn, WeasyPrint …) would make every
     ``mlreport --help`` slow. Failures are recorded for ``mlreport plugins`` and ``doctor``."""
     plugins = _plugins
-    if plugins is None:  # built-ins add no command: load the third-party ones only
+    if plugins is None:  # load the built-ins that add commands and the third-party plugins
         plugins = Plugins()
+        for module in COMMAND_PLUGINS:
+            plugins._import_and_register(module, module)
         plugins.load_entrypoints()
+    impls = plugins.pm.hook.register_commands.get_hookimpls()
+    for impl in [i for i in impls if _plugin_name(plugins.pm, i.plugin) in COMMAND_PLUGINS]:
+        impl.function(cli=cli)  # built-in: a failure is a bug and must show
     builtin = dict(cli.commands)
-    for impl in plugins.pm.hook.register_commands.get_hookimpls():
+    for impl in impls:
         name = _plugin_name(plugins.pm, impl.plugin)
+        if name in DEFAULT_PLUGINS:
+            continue
         try:
             impl.function(cli=cli)
         except (Exception, SystemExit):

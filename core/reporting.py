@@ -20,9 +20,10 @@ from typing import Any, ClassVar
 import jinja2
 import polars as pl
 
+from mlreport.changes import report_changes
 from mlreport.config import Config
 from mlreport.hashing import sha256_file
-from mlreport.metric_store import StoredRun, load_run, store_run
+from mlreport.metric_store import RunScope, StoredRun, load_run, store_run
 from mlreport.metrics import MetricRequest, Window, run_metrics, split_window
 from mlreport.sources import sync_failures
 from mlreport.times import iso, utcnow
@@ -110,13 +111,17 @@ def prepare_metrics(
     contexts: list[tuple[ReportContext, type[ReportType]]],
     extra: list[MetricRequest] | None = None,
     entities: list[str] | None = None,
+    as_of: datetime | None = None,
 ) -> StoredRun:
     """Compute what the reports need in one run (each family once, over every window any of
-    them reads), store it, and give every context the stored run to read."""
+    them reads), store it with its scope (as-of, main window: ``extra``'s first, else the first
+    report's; entities), and give every context the stored run to read."""
     requests = list(extra or [])
     for ctx, report_type in contexts:
         requests += metric_requests(report_type, ctx.window)
     run = run_metrics(warehouse, config, requests, entities)
+    main = extra[0].windows[0] if extra else contexts[0][0].window
+    scope = RunScope(as_of or contexts[0][0].as_of, main, tuple(entities) if entities else None)
     if warehouse.read_only:  # nothing can be stored: the reports read the run in memory
         stored = StoredRun(
             "(not stored)",
@@ -125,9 +130,10 @@ def prepare_metrics(
             run.failures,
             sorted(run.details),
             dict(run.details),
+            scope,
         )
     else:
-        stored = load_run(warehouse, store_run(warehouse, run))
+        stored = load_run(warehouse, store_run(warehouse, run, scope))
     for ctx, _ in contexts:
         ctx.run = stored
     return stored
@@ -153,6 +159,8 @@ class BuiltReport:
     template_packages: list[str] = field(default_factory=list)
     # What the numbers may be missing: sources whose latest sync failed, families that raised.
     status: dict[str, Any] = field(default_factory=dict)
+    # "Since last run" (mlreport.changes): None when there is no stored run to compare.
+    changes: dict[str, Any] | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -161,6 +169,7 @@ class BuiltReport:
             "as_of": iso(self.as_of),
             "window": {"since": iso(self.window.start), "until": iso(self.window.end)},
             "status": self.status,
+            "since_last_run": self.changes,
             "sections": {s.name: s.data for s in self.sections},
             "manifest": self.manifest,
         }
@@ -274,6 +283,7 @@ def build_report(report_type: type[ReportType], ctx: ReportContext) -> BuiltRepo
         manifest=build_manifest(ctx, report_type),
         template_packages=[report_type.template_package],
         status=report_status(ctx, report_type),
+        changes=report_changes(ctx, [need.pattern for need in report_type.needs]),
     )
 
 

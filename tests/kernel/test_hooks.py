@@ -35,7 +35,7 @@ def fake(tmp_path):
     get_plugins().register_module(fakes, "fakes")
     config = parse_config(
         '[[sources]]\nname = "c"\ntype = "counter"\n\n'
-        '[[reports]]\ntype = "fake"\n\n[[notifiers]]\ntype = "recorder"\n',
+        '[[reports]]\ntype = "fake"\n\n[[notifiers]]\ntype = "recorder"\non = "always"\n',
         tmp_path / "mlreport.toml",
         tmp_path,
     )
