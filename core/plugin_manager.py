@@ -35,7 +35,12 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "mlreport.reports.delivery",
     "mlreport.reports.quality",
     "mlreport.reports.models",
+    "mlreport.scaffold",
 )
+
+# Built-ins that add CLI commands: cheap to import (click and the standard library only), so
+# the CLI loads them at start-up without importing every built-in plugin.
+COMMAND_PLUGINS: tuple[str, ...] = ("mlreport.scaffold",)
 
 REGISTRATION_HOOKS = (
     "register_sources",
@@ -305,20 +310,30 @@ def get_plugins() -> Plugins:
 
 
 def add_plugin_commands(cli: Any) -> None:
-    """Call ``register_commands`` of the third-party plugins only: no built-in plugin adds a
-    command, and importing them all (polars, scikit-learn, WeasyPrint …) would make every
-    ``mlreport --help`` slow. Failures are recorded for ``mlreport plugins`` and ``doctor``."""
+    """Call ``register_commands`` of the third-party plugins and of the built-ins listed in
+    ``COMMAND_PLUGINS`` only: importing every built-in (polars, scikit-learn, WeasyPrint …)
+    would make every ``mlreport --help`` slow. Failures are recorded for ``mlreport plugins``
+    and ``doctor``."""
     plugins = _plugins
-    if plugins is None:  # built-ins add no command: load the third-party ones only
+    if plugins is None:  # load the command built-ins and the third-party plugins only
         plugins = Plugins()
+        for name in COMMAND_PLUGINS:
+            plugins._import_and_register(name, name)
         plugins.load_entrypoints()
+    impls = sorted(  # built-in commands first: a third-party one may not replace them
+        plugins.pm.hook.register_commands.get_hookimpls(),
+        key=lambda impl: _plugin_name(plugins.pm, impl.plugin) not in COMMAND_PLUGINS,
+    )
     builtin = dict(cli.commands)
-    for impl in plugins.pm.hook.register_commands.get_hookimpls():
+    for impl in impls:
         name = _plugin_name(plugins.pm, impl.plugin)
         try:
             impl.function(cli=cli)
         except (Exception, SystemExit):
             plugins._record(name, "register_commands")
+        if name in COMMAND_PLUGINS:
+            builtin = dict(cli.commands)
+            continue
         for command, original in builtin.items():  # a plugin may not replace a built-in
             if cli.commands.get(command) is not original:
                 cli.commands[command] = original
