@@ -12,6 +12,7 @@ from __future__ import annotations
 import keyword
 import re
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 from importlib.resources.abc import Traversable
@@ -79,12 +80,25 @@ def plugin_names(name: str) -> Names:
     return Names(dist, module, short, cls)
 
 
-def new_plugin(name: str, kind: str, parent: Path, force: bool = False) -> tuple[Path, list[Path]]:
+def new_plugin(
+    name: str,
+    kind: str,
+    parent: Path,
+    force: bool = False,
+    taken: Mapping[str, str] | None = None,
+) -> tuple[Path, list[Path]]:
     """Write the package for a ``kind`` plugin into ``parent/<name>``; return its folder and
-    the files written. An existing non-empty folder is refused unless ``force``."""
+    the files written. An existing non-empty folder is refused unless ``force``, and so is a
+    name ``taken`` (registered name -> plugin) by another plugin."""
     if kind not in KINDS:
         raise ScaffoldError(f"unknown kind {kind!r}: choose one of {', '.join(KINDS)}")
     names = plugin_names(name)
+    owner = (taken or {}).get(names.type_name)
+    if owner is not None and owner != names.dist:
+        raise ScaffoldError(
+            f"there is already a {kind} named {names.type_name!r} (from plugin {owner}); "
+            "choose another NAME, or your plugin would clash with it"
+        )
     target = Path(parent) / names.dist
     if target.exists() and not target.is_dir():
         raise ScaffoldError(f"{target} exists and is not a folder; choose another --dir or name")
@@ -115,6 +129,16 @@ def _templates(folder: Traversable, relative: Path) -> list[tuple[Traversable, P
     return out
 
 
+def registered_names(kind: str) -> dict[str, str]:
+    """The names plugins already register for ``kind`` (built-in and installed), with the plugin
+    of each: a scaffold reusing one would be shadowed by, or clash with, that plugin."""
+    from mlreport.plugin_manager import get_plugins
+
+    plugins = get_plugins()
+    registry = {"source": plugins.sources, "metrics": plugins.metrics, "report": plugins.reports}
+    return {n: item.plugin for n, item in registry[kind]().items.items()}
+
+
 @click.group(name="plugin")
 def plugin_group() -> None:
     """Tools for plugin authors."""
@@ -135,7 +159,7 @@ def plugin_group() -> None:
 def new(name: str, kind: str, parent: str, force: bool) -> None:
     """Write a pip-installable plugin package NAME with one KIND plugin, its tests and a README."""
     try:
-        target, files = new_plugin(name, kind, Path(parent), force)
+        target, files = new_plugin(name, kind, Path(parent), force, registered_names(kind))
     except (ScaffoldError, OSError) as exc:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(2)

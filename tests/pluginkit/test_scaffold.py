@@ -151,3 +151,18 @@ def test_the_command_is_a_built_in_plugin():
     assert rows["mlreport.scaffold"]["hooks"] == ["register_commands"]
     result = CliRunner().invoke(cli, ["plugin", "new", "--help"])
     assert result.exit_code == 0 and "--kind [source|metrics|report]" in result.output
+
+
+@pytest.mark.parametrize(
+    ("name", "kind", "owner"),
+    [
+        ("mlreport-git", "source", "mlreport.connectors.git"),
+        ("dora", "metrics", "mlreport.plugins.dora"),
+        ("mlreport-delivery", "report", "mlreport.reports.delivery"),
+    ],
+)
+def test_a_name_a_plugin_already_registers_is_refused(name, kind, owner, tmp_path):
+    result = CliRunner().invoke(plugin_group, ["new", name, "--kind", kind, "--dir", str(tmp_path)])
+    assert result.exit_code == 2
+    assert f"(from plugin {owner}); choose another NAME" in result.output
+    assert list(tmp_path.iterdir()) == []
