@@ -403,7 +403,7 @@ def _check_html(data: bytes) -> str | None:
     text = data.decode("utf-8")
     if "<html" not in text.lower():
         return "not an HTML document (no <html> element)"
-    for marker in ("{{", "{%", "}}"):
+    for marker in ("{{", "{%"):  # not "}}": CSS closes nested blocks that way
         if marker in text:
             return f"unrendered template syntax {marker!r} at offset {text.index(marker)}"
     parser = _Balance()
