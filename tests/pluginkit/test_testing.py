@@ -344,6 +344,7 @@ def test_check_output_names_what_is_malformed(fmt, content, says, tmp_path):
     [
         ("html", b"<!doctype html><html><body><ul><li>a<li>b</ul><br><p>x<svg><path d='M0'/>"
          b"</svg></body></html>"),
+        ("html", b"<html><head><style>@media print{a{color:red}}</style></head></html>"),
         ("json", b'{"manifest": {}}'),
         ("pdf", b"%PDF-1.7\n...\n%%EOF\n"),
         ("md", "## Résumé\n".encode()),
