@@ -166,3 +166,13 @@ def test_a_name_a_plugin_already_registers_is_refused(name, kind, owner, tmp_pat
     assert result.exit_code == 2
     assert f"(from plugin {owner}); choose another NAME" in result.output
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_file_in_the_way_is_refused(tmp_path):
+    (tmp_path / "mlreport-deploytool").write_text("a file\n")
+    result = CliRunner().invoke(
+        plugin_group, ["new", "mlreport-deploytool", "--kind", "source", "--dir", str(tmp_path)]
+    )
+    assert result.exit_code == 2
+    assert "exists and is not a folder; choose another --dir or name" in result.output
+    assert (tmp_path / "mlreport-deploytool").read_text() == "a file\n"
