@@ -42,11 +42,12 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "mlreport.reports.models",
     "mlreport.reports.notify",
     "mlreport.reports.diff",
+    "mlreport.scaffold",
 )
 
-# Built-ins that add commands: cheap to import (click only until a command runs), so every
-# ``mlreport`` invocation loads them, unlike the other built-ins.
-COMMAND_PLUGINS: tuple[str, ...] = ("mlreport.reports.diff",)
+# Built-ins that add commands: cheap to import (click and the standard library only until a
+# command runs), so every ``mlreport`` invocation loads them, unlike the other built-ins.
+COMMAND_PLUGINS: tuple[str, ...] = ("mlreport.reports.diff", "mlreport.scaffold")
 
 REGISTRATION_HOOKS = (
     "register_sources",
@@ -337,6 +338,9 @@ def add_plugin_commands(cli: Any) -> None:
             impl.function(cli=cli)
         except (Exception, SystemExit):
             plugins._record(name, "register_commands")
+        if name in COMMAND_PLUGINS:
+            builtin = dict(cli.commands)
+            continue
         for command, original in builtin.items():  # a plugin may not replace a built-in
             if cli.commands.get(command) is not original:
                 cli.commands[command] = original
