@@ -10,8 +10,10 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from mlreport.archive import apply_retention, read_runs
+from mlreport.cli import cli
 from mlreport.config import ConfigError, parse_config
 from mlreport.pipeline import write_index
 
@@ -169,3 +171,18 @@ def test_unreadable_records_are_named_not_fatal(tmp_path, caplog):
     ]
     assert runs[1]["reports"][0]["files"] == []
     assert "run.json" in caplog.text
+
+
+def test_a_runs_folder_that_is_a_link_stops_the_run(project, tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "2020-01-01-abc").mkdir(parents=True)
+    (project / "out").mkdir()
+    (project / "out" / ".runs").symlink_to(elsewhere)
+    result = CliRunner().invoke(cli, ["--config", str(project / "mlreport.toml"), "run"])
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"Error: {project / 'out' / '.runs'} is a symbolic link; mlreport keeps its runs in a "
+        "real folder there. Remove the link (or point [output] dir elsewhere) and run again\n"
+    )
+    assert (elsewhere / "2020-01-01-abc").is_dir()  # not cleaned as a stale staging folder
+    assert [p.name for p in elsewhere.iterdir()] == ["2020-01-01-abc"]  # nothing staged there
