@@ -113,11 +113,17 @@ def progress() -> Iterator[Callable[..., None] | None]:
         yield display
 
 
+_NO_ARGS = getattr(click.exceptions, "NoArgsIsHelpError", ())
+
+
 def run_cli(cli: click.Group) -> None:
     """Run ``cli`` as the ``mlreport`` program, with a usage error in one line (click prints
     the usage, a hint and the error on three)."""
     try:
         code = cli.main(prog_name="mlreport", standalone_mode=False)
+    except _NO_ARGS as exc:  # plain `mlreport`: the help is the answer, not an error
+        exc.show()
+        sys.exit(exc.exit_code)
     except click.UsageError as exc:
         where = exc.ctx.command_path if exc.ctx else "mlreport"
         click.echo(f"Error: {exc.format_message()} (see {where} --help)", err=True)

@@ -182,3 +182,11 @@ def test_demo_prints_nothing_on_stderr(tmp_path):
     assert any(line.endswith(".pdf") for line in printed)
     index = (tmp_path / "mlreport-demo" / "reports" / "index.html").read_text(encoding="utf-8")
     assert 'data-status="policy failure"' in index  # the sample fails some policies on purpose
+
+
+def test_no_command_shows_the_help_not_an_error(tmp_path):
+    result = mlreport(tmp_path)
+    shown = result.stdout + result.stderr
+    assert shown.startswith("Usage: mlreport [OPTIONS] COMMAND [ARGS]...")
+    assert "Error" not in shown
+    assert "-v, --verbose" in shown
