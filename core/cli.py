@@ -23,7 +23,7 @@ import click
 
 from mlreport import CONFIG_NAME, __version__
 from mlreport.schedule import SCHEDULES, render_schedule
-from mlreport.terminal import Redact, run_cli, setup_logging
+from mlreport.terminal import Redact, one_line, run_cli, setup_logging
 from mlreport.terminal import progress as show_progress
 from mlreport.wording import plural
 
@@ -87,8 +87,7 @@ def _fail(message: str, state: State | None) -> None:
     """``Error: ...`` on one line of stderr (a multi-line message is joined), exit 2."""
     if state is not None and state._config is not None:
         message = state._config.redact(message)
-    message = "; ".join(line.strip() for line in message.splitlines() if line.strip())
-    click.echo(f"Error: {message}", err=True)
+    click.echo(f"Error: {one_line(message)}", err=True)
     sys.exit(EXIT_ERROR)
 
 
@@ -105,10 +104,9 @@ def handle_errors(fn: Callable) -> Callable:
         except Exception as exc:  # never let a crash look like a policy failure (exit 1)
             import duckdb
 
-            log.debug("%s failed", click.get_current_context().command_path, exc_info=True)
-
             from mlreport.errors import USER_ERRORS
 
+            log.debug("%s failed", click.get_current_context().command_path, exc_info=True)
             if isinstance(exc, USER_ERRORS):
                 _fail(str(exc), state)
             if isinstance(exc, duckdb.Error):
@@ -186,7 +184,8 @@ def sync(state: State, sources: tuple[str, ...], full: bool, fail_fast: bool) ->
             )
     failures = [st for st in results if st.error is not None]
     for st in failures:
-        click.echo(f"Error: source {st.source}: {st.error} (its previous data is kept)", err=True)
+        error = one_line(f"source {st.source}: {st.error}")
+        click.echo(f"Error: {error} (its previous data is kept)", err=True)
     sys.exit(EXIT_ERROR if failures else EXIT_OK)
 
 
@@ -303,9 +302,10 @@ def report(state: State, report_type, formats, out, since, until, as_of, title, 
     for path in outputs.values():
         click.echo(str(path))
     for family, error in failed.items():
-        click.echo(f"Error: metric family {family} failed, its parts are empty: {error}", err=True)
-    for error in ctx.errors:
+        error = one_line(f"metric family {family} failed, its parts are empty: {error}")
         click.echo(f"Error: {error}", err=True)
+    for error in ctx.errors:
+        click.echo(f"Error: {one_line(error)}", err=True)
     sys.exit(EXIT_ERROR if failed or ctx.errors else EXIT_OK)
 
 
@@ -368,7 +368,7 @@ def _print_outcome(outcome: Any, out_dir: Path, policies_to_log: bool = False) -
         elif not p.passed:
             click.echo(p.message, err=True)
     for error in outcome.errors:
-        click.echo(f"Error: {error}", err=True)
+        click.echo(f"Error: {one_line(error)}", err=True)
 
 
 @cli.command()

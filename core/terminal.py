@@ -24,6 +24,11 @@ def is_ours(name: str) -> bool:
     return name == OURS or name.startswith(OURS + ".")
 
 
+def one_line(message: str) -> str:
+    """An error message as one line of stderr: its lines joined, blank ones dropped."""
+    return "; ".join(line.strip() for line in message.splitlines() if line.strip())
+
+
 class ThirdPartyFilter(logging.Filter):
     """Lets mlreport's records through; other libraries' (``py.warnings`` included) only from
     ``-v`` on, and then only warnings and errors unless ``-vv``."""

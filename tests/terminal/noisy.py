@@ -12,13 +12,13 @@ from typing import Literal
 import polars as pl
 
 from mlreport import hookimpl
-from mlreport.sources import Checkpoint, Rows, Source, SourceOptions, Stream
+from mlreport.sources import Checkpoint, Rows, Source, SourceError, SourceOptions, Stream
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 
 
 class NoisyOptions(SourceOptions):
-    mode: Literal["quiet", "warn", "bug"] = "quiet"
+    mode: Literal["quiet", "warn", "bug", "multiline"] = "quiet"
     rows: int = 30
 
 
@@ -32,6 +32,8 @@ class NoisySource(Source):
         if self.options.mode == "warn":
             warnings.warn("noisylib: glyph table pruned while subsetting", stacklevel=1)
             logging.getLogger("noisylib.subset").warning("noisylib: 3 glyphs dropped")
+        if self.options.mode == "multiline":
+            raise SourceError("noisy: the feed said\n\n  line one\n  line two")
         if self.options.mode == "bug":
             raise RuntimeError("noisy source tripped over its own feet")
         for i in range(self.options.rows):

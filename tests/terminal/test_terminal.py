@@ -132,6 +132,15 @@ def test_a_bug_is_one_line_and_its_traceback_shows_with_vv(tmp_path):
     assert verbose.stderr.splitlines()[-1] == line  # the error stays the last line
 
 
+@pytest.mark.parametrize("command", [["sync"], ["run", "--as-of", "2026-03-05"]])
+def test_a_multi_line_error_is_printed_as_one_line(tmp_path, command):
+    write_config(tmp_path, mode="multiline")
+    result = mlreport(tmp_path, *command)
+    assert result.returncode == 2
+    line = one_error_line(result)
+    assert line.startswith("Error: source noisy: noisy: the feed said; line one; line two")
+
+
 def test_a_failed_source_in_run_is_one_line_per_error(tmp_path):
     write_config(tmp_path, mode="bug")
     result = mlreport(tmp_path, "run", "--as-of", "2026-03-05")
