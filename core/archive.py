@@ -63,7 +63,7 @@ def run_folder(out: Path, entry: Path) -> Path | None:
         if runs.is_symlink():
             return None
         target = Path(os.path.normpath(out / os.readlink(entry)))
-        if target.parent != runs:  # absolute, "..", or a chain of links: not one of ours
+        if target.parent != runs:  # elsewhere, through "..", or via another link: not ours
             return None
         return None if target.is_symlink() else target
     if entry.is_dir():
@@ -83,6 +83,18 @@ def _references(out: Path, skip: set[Path]) -> set[Path]:
     return refs
 
 
+def _linked_names(out: Path) -> set[str]:
+    """Names in ``out/`` that another link there points at (``ln -s 2026-03-01 keep``): such
+    a day is pinned as it is, link and run."""
+    names = set()
+    for entry in out.iterdir():
+        if entry.is_symlink() and not entry.name.startswith("."):
+            target = Path(os.path.normpath(out / os.readlink(entry)))
+            if target.parent == out:
+                names.add(target.name)
+    return names
+
+
 def _looks_like_run(folder: Path) -> bool:
     """A real day folder is removed only if mlreport wrote it (a manifest or check.json)."""
     return (folder / "check.json").is_file() or any(folder.glob("*.manifest.json"))
@@ -96,9 +108,10 @@ def apply_retention(out: Path, keep_days: int | None, as_of: datetime, last: str
     out = Path(os.path.abspath(out))
     cutoff = as_of.date() - timedelta(days=keep_days)
     expired = set()
+    pinned = _linked_names(out)
     for entry in out.iterdir():
         day = day_of(entry.name)
-        if day is None or day >= cutoff or entry.name == last:
+        if day is None or day >= cutoff or entry.name == last or entry.name in pinned:
             continue
         if run_folder(out, entry) is None:
             log.info("retention: left %s alone: it does not point into %s", entry, out / RUNS)

@@ -85,6 +85,8 @@ def test_pinned_and_signed_runs_stay_while_referenced(tmp_path):
     pinned_signed = _run(out, "2026-03-01", signed=True)
     (out / "audit-2026-q1").symlink_to(os.path.relpath(pinned_signed, out))
     unpinned_signed = _run(out, "2026-03-02", signed=True)
+    pinned_day = _run(out, "2026-02-27")
+    (out / "keep-this").symlink_to("2026-02-27")  # a link to the day's name pins the day
     plain = _run(out, "2026-03-03")
     recent = _run(out, "2026-03-19")
     last = _run(out, "2026-03-20")
@@ -94,7 +96,8 @@ def test_pinned_and_signed_runs_stay_while_referenced(tmp_path):
     assert (out / "audit-2026-q1" / "delivery.html").is_file()
     assert not unpinned_signed.exists() and not plain.exists()  # nothing refers to them now
     assert recent.is_dir() and last.is_dir()
-    assert _links(out) == ["2026-03-19", "2026-03-20", "audit-2026-q1"]
+    assert (out / "keep-this" / "delivery.html").is_file() and pinned_day.is_dir()
+    assert _links(out) == ["2026-02-27", "2026-03-19", "2026-03-20", "audit-2026-q1", "keep-this"]
 
 
 def test_the_last_run_is_never_removed(tmp_path):
