@@ -109,8 +109,8 @@ class _Progress:
 
 @contextmanager
 def progress() -> Iterator[Callable[..., None] | None]:
-    """A progress callback on a terminal; ``None`` under cron, CI or a pipe (quiet there)."""
-    if not sys.stderr.isatty():
+    """A progress callback on a terminal; ``None`` under cron, CI or a pipe, and with ``-q``."""
+    if not sys.stderr.isatty() or logging.getLogger().getEffectiveLevel() > logging.WARNING:
         yield None
         return
     display = _Progress()

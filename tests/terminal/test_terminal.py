@@ -152,13 +152,11 @@ def test_a_failed_source_in_run_is_one_line_per_error(tmp_path):
     assert "Traceback (most recent call last)" in verbose.stderr
 
 
-def test_progress_shows_on_a_terminal_only(tmp_path):
-    """stderr on a pseudo-terminal: rich draws the sync progress there; stdout (a pipe) still
-    carries only the results."""
-    write_config(tmp_path)
+def _on_a_terminal(root: Path, *args: str) -> tuple[subprocess.CompletedProcess, str]:
+    """Run with stderr on a pseudo-terminal (stdout stays a pipe); returns what it drew."""
     leader, follower = pty.openpty()
     try:
-        result = mlreport(tmp_path, "sync", stderr=follower)
+        result = mlreport(root, *args, stderr=follower)
     finally:
         os.close(follower)
     drawn = b""
@@ -171,12 +169,22 @@ def test_progress_shows_on_a_terminal_only(tmp_path):
             break
         drawn += chunk
     os.close(leader)
+    return result, drawn.decode("utf-8", "replace")
+
+
+def test_progress_shows_on_a_terminal_only(tmp_path):
+    """stderr on a pseudo-terminal: rich draws the sync progress there; stdout (a pipe) still
+    carries only the results. ``-q`` draws nothing."""
+    write_config(tmp_path)
+    result, drawn = _on_a_terminal(tmp_path, "sync")
     assert result.returncode == 0
     assert result.stdout.startswith("noisy\t30 rows")
-    text = drawn.decode("utf-8", "replace")
-    assert "noisy/deploys" in text and "rows" in text, text
-    assert "\x1b[" in text  # drawn with terminal control sequences
+    assert "noisy/deploys" in drawn and "rows" in drawn, drawn
+    assert "\x1b[" in drawn  # drawn with terminal control sequences
     assert "noisy/deploys" not in result.stdout
+    quiet, drawn = _on_a_terminal(tmp_path, "-q", "sync", "--full")
+    assert quiet.returncode == 0 and quiet.stdout.startswith("noisy\t30 rows")
+    assert "noisy/deploys" not in drawn and drawn.strip() == ""
 
 
 @pytest.mark.slow
