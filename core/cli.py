@@ -13,8 +13,7 @@ import json
 import logging
 import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from functools import wraps
 from importlib import resources
 from pathlib import Path
@@ -24,6 +23,8 @@ import click
 
 from mlreport import CONFIG_NAME, __version__
 from mlreport.schedule import SCHEDULES, render_schedule
+from mlreport.terminal import Redact, one_line, run_cli, setup_logging
+from mlreport.terminal import progress as show_progress
 from mlreport.wording import plural
 
 if TYPE_CHECKING:
@@ -45,21 +46,6 @@ DISK_ERRORS = {
 log = logging.getLogger("mlreport")
 
 
-class _Redact(logging.Formatter):
-    """Formats a log record, traceback included (``-vv``), with every secret replaced."""
-
-    def __init__(self, base: logging.Formatter | None, secrets: frozenset[str]) -> None:
-        super().__init__()
-        self.base = base or logging.Formatter()
-        self.secrets = sorted(secrets, key=len, reverse=True)
-
-    def format(self, record: logging.LogRecord) -> str:
-        text = self.base.format(record)
-        for s in self.secrets:
-            text = text.replace(s, "***")
-        return text
-
-
 class State:
     def __init__(self, config_path: str | None, warehouse: str | None, verbosity: int) -> None:
         self.config_path = config_path
@@ -74,7 +60,7 @@ class State:
 
             self._config = load_config(self.config_path)
             for handler in logging.getLogger().handlers:
-                handler.setFormatter(_Redact(handler.formatter, self._config.secrets))
+                handler.setFormatter(Redact(handler.formatter, self._config.secrets))
         return self._config
 
     @property
@@ -98,9 +84,10 @@ class State:
 
 
 def _fail(message: str, state: State | None) -> None:
+    """``Error: ...`` on one line of stderr (a multi-line message is joined), exit 2."""
     if state is not None and state._config is not None:
         message = state._config.redact(message)
-    click.echo(f"Error: {message}", err=True)
+    click.echo(f"Error: {one_line(message)}", err=True)
     sys.exit(EXIT_ERROR)
 
 
@@ -119,6 +106,7 @@ def handle_errors(fn: Callable) -> Callable:
 
             from mlreport.errors import USER_ERRORS
 
+            log.debug("%s failed", click.get_current_context().command_path, exc_info=True)
             if isinstance(exc, USER_ERRORS):
                 _fail(str(exc), state)
             if isinstance(exc, duckdb.Error):
@@ -126,7 +114,6 @@ def handle_errors(fn: Callable) -> Callable:
             if isinstance(exc, OSError) and exc.errno in DISK_ERRORS:
                 where = f"{exc.filename}: " if exc.filename else ""
                 _fail(f"{where}{exc.strerror}: {DISK_ERRORS[exc.errno]}", state)
-            log.debug("unexpected error", exc_info=True)
             _fail(
                 f"unexpected {type(exc).__name__}: {exc} (run with -vv for the traceback; "
                 "this is a bug, please report it)",
@@ -134,38 +121,6 @@ def handle_errors(fn: Callable) -> Callable:
             )
 
     return wrapper
-
-
-class _Progress:
-    """Rows-synced counters as rich progress bars, on a terminal only (quiet under cron)."""
-
-    def __init__(self) -> None:
-        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-        self.bars = Progress(
-            SpinnerColumn(),
-            TextColumn("{task.description}"),
-            TextColumn("{task.completed:,} rows"),
-            TimeElapsedColumn(),
-            transient=True,
-        )
-        self.tasks: dict[str, Any] = {}
-
-    def __call__(self, source: str, stream: str, rows: int) -> None:
-        key = f"{source}/{stream}"
-        if key not in self.tasks:
-            self.tasks[key] = self.bars.add_task(key, total=None)
-        self.bars.update(self.tasks[key], completed=rows)
-
-
-@contextmanager
-def _progress() -> Iterator[Callable[..., None] | None]:
-    if not sys.stderr.isatty():
-        yield None
-        return
-    display = _Progress()
-    with display.bars:
-        yield display
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -181,19 +136,17 @@ def _progress() -> Iterator[Callable[..., None] | None]:
     type=click.Path(dir_okay=False),
     help="DuckDB warehouse file (overrides [warehouse] path).",
 )
-@click.option("-v", "--verbose", count=True, help="More logging on stderr.")
+@click.option(
+    "-v",
+    "--verbose",
+    count=True,
+    help="-v: progress notes and other libraries' warnings; -vv: debug and tracebacks.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr.")
 @click.pass_context
 def cli(ctx: click.Context, config_path, warehouse, verbose, quiet) -> None:
     """Metrics and governance reports for ML operations."""
-    level = (
-        logging.ERROR
-        if quiet
-        else (logging.DEBUG if verbose > 1 else logging.INFO if verbose else logging.WARNING)
-    )
-    logging.basicConfig(
-        level=level, stream=sys.stderr, format="%(levelname)s %(message)s", force=True
-    )
+    setup_logging(verbose, quiet)
     ctx.obj = State(config_path, warehouse, verbose)
 
 
@@ -222,7 +175,7 @@ def sync(state: State, sources: tuple[str, ...], full: bool, fail_fast: bool) ->
     from mlreport.lock import run_lock
     from mlreport.pipeline import sync_all
 
-    with run_lock(state.warehouse_path), state.warehouse() as wh, _progress() as progress:
+    with run_lock(state.warehouse_path), state.warehouse() as wh, show_progress() as progress:
         results = sync_all(wh, state.config, list(sources), full, progress, fail_fast)
     for st in results:
         if st.error is None:
@@ -231,7 +184,8 @@ def sync(state: State, sources: tuple[str, ...], full: bool, fail_fast: bool) ->
             )
     failures = [st for st in results if st.error is not None]
     for st in failures:
-        click.echo(f"Error: source {st.source}: {st.error} (its previous data is kept)", err=True)
+        error = one_line(f"source {st.source}: {st.error}")
+        click.echo(f"Error: {error} (its previous data is kept)", err=True)
     sys.exit(EXIT_ERROR if failures else EXIT_OK)
 
 
@@ -348,9 +302,10 @@ def report(state: State, report_type, formats, out, since, until, as_of, title, 
     for path in outputs.values():
         click.echo(str(path))
     for family, error in failed.items():
-        click.echo(f"Error: metric family {family} failed, its parts are empty: {error}", err=True)
-    for error in ctx.errors:
+        error = one_line(f"metric family {family} failed, its parts are empty: {error}")
         click.echo(f"Error: {error}", err=True)
+    for error in ctx.errors:
+        click.echo(f"Error: {one_line(error)}", err=True)
     sys.exit(EXIT_ERROR if failed or ctx.errors else EXIT_OK)
 
 
@@ -372,7 +327,7 @@ def run(state: State, out, as_of, wait, fail_fast) -> None:
     deadline = time.monotonic() + wait
     with run_lock(state.warehouse_path, wait):
         wh = _open_waiting(state, deadline)
-        with wh, _progress() as progress:
+        with wh, show_progress() as progress:
             outcome = pipeline.run(wh, state.config, out_dir, as_of, progress, fail_fast)
     _print_outcome(outcome, out_dir)
     sys.exit(outcome_code(outcome))
@@ -400,17 +355,20 @@ def outcome_code(outcome: Any) -> int:
     return EXIT_POLICY if outcome.failed else EXIT_OK
 
 
-def _print_outcome(outcome: Any, out_dir: Path) -> None:
-    """Output paths on stdout; policies that did not pass on stderr."""
+def _print_outcome(outcome: Any, out_dir: Path, policies_to_log: bool = False) -> None:
+    """Output paths on stdout; policies that did not pass on stderr (or, for the demo, whose
+    sample fails some on purpose, in the log that ``-v`` shows)."""
     for outputs in outcome.outputs.values():
         for path in outputs.values():
             click.echo(str(path))
     click.echo(str(out_dir / "index.html"))
     for p in outcome.policies:
-        if not p.passed:
+        if not p.passed and policies_to_log:
+            log.info("%s", p.message)
+        elif not p.passed:
             click.echo(p.message, err=True)
     for error in outcome.errors:
-        click.echo(f"Error: {error}", err=True)
+        click.echo(f"Error: {one_line(error)}", err=True)
 
 
 @cli.command()
@@ -552,11 +510,12 @@ def demo(state: State, out: str, force: bool) -> None:
     with (
         run_lock(config.warehouse.path),
         Warehouse(config.warehouse.path) as wh,
-        _progress() as progress,
+        show_progress() as progress,
     ):
         outcome = pipeline.run(wh, config, config.output.dir, as_of, progress)
-    click.echo(f"demo outputs in {outcome.out_dir}:", err=True)
-    _print_outcome(outcome, config.output.dir)
+    log.info("demo outputs in %s", outcome.out_dir)
+    _print_outcome(outcome, config.output.dir, policies_to_log=True)
+    sys.exit(EXIT_ERROR if outcome.errors else EXIT_OK)
 
 
 @cli.command()
@@ -592,4 +551,4 @@ def _load_command_plugins() -> None:
 
 def main() -> None:
     _load_command_plugins()
-    cli(prog_name="mlreport")
+    run_cli(cli)

@@ -137,6 +137,8 @@ class OutputConfig(Strict):
     dir: ConfigPath = Path("out")
     # Seconds one PDF may take to print (0: no limit); MLREPORT_RENDER_TIMEOUT overrides it.
     render_timeout: float = Field(default=120.0, ge=0)
+    # Days of runs `mlreport run` keeps (None: all). The last run and linked runs always stay.
+    keep_days: int | None = Field(default=None, ge=1)
 
 
 class Config(Strict):

@@ -10,6 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from mlreport import archive
 from mlreport.changes import Changes, since_last_run
 from mlreport.config import Config
 from mlreport.errors import USER_ERRORS
@@ -187,7 +188,10 @@ def run(
     (staged / "check.json").write_text(
         json.dumps([p.as_dict() for p in outcome.policies], indent=2, sort_keys=True) + "\n"
     )
+    status = archive.run_status(outcome.errors, outcome.failed)
+    archive.write_run_record(staged, as_of_dt, status, [config.redact(e) for e in outcome.errors])
     publish(out, day, staged)
+    archive.apply_retention(out, config.output.keep_days, as_of_dt, last=day)
     write_index(out, config)
     outcome.changes = since_last_run(warehouse, config, stored)
     outcome.notified = notify_all(notifiers, outcome, config)
@@ -210,35 +214,5 @@ def policy_problems(warehouse: Warehouse, config: Config, results: list[PolicyRe
 
 
 def write_index(out: Path, config: Config) -> Path:
-    """Rewrite ``out/index.html`` listing every archived run and its reports; a manifest that
-    cannot be read is skipped and named (one bad file must not stop every later run)."""
-    runs = []
-    days = (p for p in out.iterdir() if p.is_dir() and not p.name.startswith("."))
-    for day in sorted(days, reverse=True):
-        reports = []
-        for manifest in sorted(day.glob("*.manifest.json")):
-            try:
-                data = json.loads(manifest.read_text(encoding="utf-8"))
-                if not isinstance(data, dict):
-                    raise ValueError("not a JSON object")
-            except (OSError, ValueError) as exc:
-                log.warning("index: skipped %s, which cannot be read: %s", manifest, exc)
-                reports.append(
-                    {"name": manifest.name, "files": [], "as_of": None, "unreadable": str(exc)}
-                )
-                continue
-            reports.append(
-                {
-                    "name": manifest.name.removesuffix(".manifest.json"),
-                    "files": sorted(o["file"] for o in data.get("outputs", {}).values()),
-                    "as_of": data.get("as_of"),
-                }
-            )
-        if reports:
-            runs.append({"day": day.name, "reports": reports})
-    html = jinja_env(config, []).get_template("index.html.j2").render(runs=runs)
-    path = out / "index.html"
-    tmp = path.with_name(".index.html.tmp")
-    tmp.write_text(html, encoding="utf-8")
-    tmp.replace(path)
-    return path
+    """Rewrite ``out/index.html``: every archived run, its status and reports, newest first."""
+    return archive.write_index(out, jinja_env(config, []))

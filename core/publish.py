@@ -48,6 +48,11 @@ def clean_stale(out: Path) -> list[Path]:
     """Remove staging folders no day points at, and temporary links: what killed runs left."""
     if not out.is_dir():
         return []
+    if (out / RUNS).is_symlink():  # staging there would write, and cleaning delete, elsewhere
+        raise ValueError(
+            f"{out / RUNS} is a symbolic link; mlreport keeps its runs in a real folder there. "
+            "Remove the link (or point [output] dir elsewhere) and run again"
+        )
     live = {p.resolve() for p in out.iterdir() if p.is_symlink() and not p.name.startswith(".")}
     removed = []
     for p in out.iterdir():

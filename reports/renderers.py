@@ -333,23 +333,55 @@ def html_to_pdf_limited(html: str, timeout: float) -> bytes:
     ``subprocess.TimeoutExpired``). A WeasyPrint call cannot be interrupted inside a thread;
     a process can. The child costs a Python start and a WeasyPrint import per PDF."""
     proc = subprocess.run(
-        [sys.executable, "-m", __name__],
+        [sys.executable, "-m", __name__, str(logging.getLogger().getEffectiveLevel())],
         input=html.encode("utf-8"),
         capture_output=True,
         timeout=timeout,
         check=False,
     )
     errors = proc.stderr.decode("utf-8", "replace").strip()
+    for line in errors.splitlines():
+        _relog(line)
     if proc.returncode != 0 or not proc.stdout.startswith(b"%PDF"):
         last = errors.splitlines()[-1] if errors else f"exit status {proc.returncode}"
-        raise PdfWorkerError(last)
-    if errors:  # WeasyPrint's own warnings (a refused URL, an unknown CSS property)
-        log.warning("%s", errors)
+        raise PdfWorkerError(_message(last))
     return proc.stdout
 
 
+def _relog(line: str) -> None:
+    """Log one record of the child here, under its own logger (``weasyprint``, ``fontTools``,
+    ``py.warnings``), so ``-v`` decides what shows; stray text is the libraries' too."""
+    try:
+        record = json.loads(line)
+        name, level, message = record["name"], int(record["level"]), str(record["message"])
+    except (ValueError, KeyError, TypeError):
+        name, level, message = "weasyprint", logging.WARNING, line
+    logging.getLogger(name).log(level, "%s", message)
+
+
+def _message(line: str) -> str:
+    try:
+        return str(json.loads(line)["message"])
+    except (ValueError, KeyError, TypeError):
+        return line
+
+
+class _JsonLines(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
+        if record.exc_info:
+            message += "\n" + self.formatException(record.exc_info)
+        return json.dumps({"name": record.name, "level": record.levelno, "message": message})
+
+
 def _pdf_worker() -> None:
-    """``python -m mlreport.reports.renderers``: HTML on stdin, PDF on stdout."""
+    """``python -m mlreport.reports.renderers [LEVEL]``: HTML on stdin, PDF on stdout, log
+    records (Python warnings included) as JSON lines on stderr for the parent to re-log."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_JsonLines())
+    level = int(sys.argv[1]) if len(sys.argv) > 1 else logging.WARNING
+    logging.basicConfig(level=level, handlers=[handler], force=True)
+    logging.captureWarnings(True)
     html = sys.stdin.buffer.read().decode("utf-8")
     sys.stdout.buffer.write(html_to_pdf(html))
     sys.stdout.buffer.flush()

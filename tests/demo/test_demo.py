@@ -20,6 +20,7 @@ REPRODUCIBLE = (".html", ".json", ".md")
 def run_demo(out: Path) -> list[Path]:
     result = CliRunner().invoke(cli, ["demo", "--out", str(out)])
     assert result.exit_code == 0, (result.output, result.stderr, result.exception)
+    assert result.stderr == ""  # quiet on success: no library warnings, no notes without -v
     return [Path(line) for line in result.stdout.splitlines() if line.strip()]
 
 

@@ -309,7 +309,7 @@ def test_demo_refuses_a_folder_that_holds_a_project(tmp_path):
 def test_secrets_never_reach_a_traceback_or_a_non_credential_key(tmp_path, monkeypatch):
     import logging
 
-    from mlreport.cli import _Redact
+    from mlreport.terminal import Redact as _Redact
 
     try:
         raise ValueError("connect failed with password hunter2-value")

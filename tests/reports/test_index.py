@@ -35,8 +35,8 @@ def test_index_lists_runs_newest_first_with_links(tmp_path):
     html = write_index(out, config).read_text(encoding="utf-8")
     days = re.findall(r"<h2>([^<]+)</h2>", html)
     assert days == ["2026-06-30", "2026-06-29"]
-    assert '<a class="file" href="2026-06-30/delivery.html">HTML</a>' in html
-    assert '<a class="file" href="2026-06-29/delivery.pdf">PDF</a>' in html
+    assert '<a class="file" data-format="html" href="2026-06-30/delivery.html">HTML</a>' in html
+    assert '<a class="file" data-format="pdf" href="2026-06-29/delivery.pdf">PDF</a>' in html
     assert "2 runs, newest first." in html
     assert "<script" not in html and "http" not in html.replace("http-equiv", "")
 
