@@ -10,6 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from mlreport.attestation import attest
 from mlreport.config import Config
 from mlreport.errors import USER_ERRORS
 from mlreport.metrics import MetricRequest, default_window
@@ -24,8 +25,9 @@ from mlreport.policies import (
 )
 from mlreport.publish import clean_stale, publish, staging_dir
 from mlreport.reporting import ReportContext, jinja_env, prepare_metrics, render_report
+from mlreport.signing import Signer, load_signer
 from mlreport.sources import SyncStats, build_source, record_sync, sync_entities, sync_source
-from mlreport.times import parse_time, utcnow
+from mlreport.times import iso, parse_time, utcnow
 from mlreport.warehouse import Warehouse
 
 log = logging.getLogger("mlreport")
@@ -146,6 +148,7 @@ def run(
     """Everything ``mlreport run`` does once the lock is held."""
     as_of_dt = parse_time(as_of, "--as-of") or utcnow()
     check_policies(config)  # a misspelt metric or stat fails before any work
+    signer = load_signer(config)  # so does a missing signing key or a wrong password
     for rc in config.reports:  # so does an unknown report type or format
         get_plugins().reports().get(rc.type)
         for fmt in report_formats(config, rc.type, None):
@@ -180,10 +183,17 @@ def run(
     (staged / "check.json").write_text(
         json.dumps([p.as_dict() for p in outcome.policies], indent=2, sort_keys=True) + "\n"
     )
+    attest_check(staged, config, as_of_dt, signer)
     publish(out, day, staged)
     write_index(out, config)
     notify(config, outcome)
     return outcome
+
+
+def attest_check(folder: Path, config: Config, as_of: datetime, signer: Signer | None) -> None:
+    """Cover ``check.json`` with its own statement, so every file of a run folder is signed."""
+    predicate = {"report": "check", "as_of": iso(as_of), "config_hash": config.digest}
+    attest(folder, "check", [folder / "check.json"], predicate, signer)
 
 
 def known_entities(warehouse: Warehouse, config: Config) -> list[str]:

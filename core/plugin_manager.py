@@ -35,7 +35,12 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "mlreport.reports.delivery",
     "mlreport.reports.quality",
     "mlreport.reports.models",
+    "mlreport.reports.audit",
 )
+
+# Built-ins that add commands: cheap to import (click only until a command runs), so
+# ``mlreport --help`` loads them and no other built-in.
+COMMAND_PLUGINS: tuple[str, ...] = ("mlreport.reports.audit",)
 
 REGISTRATION_HOOKS = (
     "register_sources",
@@ -305,16 +310,29 @@ def get_plugins() -> Plugins:
 
 
 def add_plugin_commands(cli: Any) -> None:
-    """Call ``register_commands`` of the third-party plugins only: no built-in plugin adds a
-    command, and importing them all (polars, scikit-learn, WeasyPrint …) would make every
-    ``mlreport --help`` slow. Failures are recorded for ``mlreport plugins`` and ``doctor``."""
+    """Call ``register_commands`` of the built-ins in ``COMMAND_PLUGINS`` and of the
+    third-party plugins: importing every built-in (polars, scikit-learn, WeasyPrint …) would make
+    every ``mlreport --help`` slow. Failures are recorded for ``mlreport plugins`` and
+    ``doctor``; a third-party command may not replace a built-in one."""
     plugins = _plugins
-    if plugins is None:  # built-ins add no command: load the third-party ones only
+    if plugins is None:  # load the command built-ins and the third-party plugins only
         plugins = Plugins()
+        for module in COMMAND_PLUGINS:
+            plugins._import_and_register(module, module)
         plugins.load_entrypoints()
-    builtin = dict(cli.commands)
-    for impl in plugins.pm.hook.register_commands.get_hookimpls():
+    impls = plugins.pm.hook.register_commands.get_hookimpls()
+    for impl in impls:  # built-in commands first, so none can be shadowed
         name = _plugin_name(plugins.pm, impl.plugin)
+        if name in DEFAULT_PLUGINS:
+            try:
+                impl.function(cli=cli)
+            except (Exception, SystemExit):
+                plugins._record(name, "register_commands")
+    builtin = dict(cli.commands)
+    for impl in impls:
+        name = _plugin_name(plugins.pm, impl.plugin)
+        if name in DEFAULT_PLUGINS:
+            continue
         try:
             impl.function(cli=cli)
         except (Exception, SystemExit):
