@@ -5,6 +5,7 @@ plugin's commands; it imports only click until a command runs, so ``mlreport --h
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -60,7 +61,7 @@ def keygen(out: str, force: bool, password_env: str | None) -> None:
     click.echo(str(secret))
     click.echo(str(public))
     click.echo(
-        f"key {key_id}: add to mlreport.toml\n  [signing]\n  key_file = {str(secret)!r}\n"
+        f"key {key_id}: add to mlreport.toml\n  [signing]\n  key_file = {json.dumps(str(secret))}\n"
         + ('  key_password = "${' + password_env + '}"\n' if password_env else "")
         + '  signer = "Your Name <you@example.com>"\n'
         f"Keep {secret.name} secret; give {public.name} to whoever verifies the reports.",
