@@ -9,6 +9,7 @@ only in memory and never written, printed or logged.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import uuid
 from dataclasses import dataclass
@@ -71,7 +72,8 @@ def load_signer(config: Config) -> Signer | None:
     except OSError as exc:
         raise SigningError(f"{where}: {path} cannot be read: {exc.strerror}") from None
     password = sc.key_password.get_secret_value() if sc.key_password else None
-    cache_key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size, password, sc.signer)
+    secret = hashlib.sha256(password.encode()).hexdigest() if password else None
+    cache_key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size, secret, sc.signer)
     if cache_key not in _loaded:
         key = read_secret_key(path, where)
         unlock(key, password, path, where)

@@ -134,8 +134,10 @@ def past_runs(state: Any, report_type: str | None, limit: int) -> list[dict[str,
         )
     with state.warehouse(read_only=True) as wh:
         where = "WHERE report = ?" if report_type else ""
+        have = set(wh.columns("report_runs"))  # a warehouse not yet migrated to 006 lacks some
+        columns = ", ".join(c if c in have else f"NULL AS {c}" for c in HISTORY_COLUMNS)
         frame = wh.query(
-            f"SELECT {', '.join(HISTORY_COLUMNS)} FROM report_runs {where} "
+            f"SELECT {columns} FROM report_runs {where} "
             "ORDER BY as_of DESC, started_at DESC, run_id LIMIT ?",
             [report_type, limit] if report_type else [limit],
         )
