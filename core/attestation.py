@@ -165,6 +165,9 @@ def _check_statement(
 ) -> list[tuple[str, str]]:
     """Check one statement's signature and form; return its (name, sha256) subjects."""
     sig_path = path.with_name(path.name + SIG_SUFFIX)
+    if not path.is_file():
+        result.problems.append((path.name, "statement is not a file; it was replaced"))
+        return []
     if path.stat().st_size > MAX_STATEMENT_BYTES:
         result.problems.append((path.name, "statement is implausibly large; it was replaced"))
         return []
@@ -192,8 +195,8 @@ def _check_signature(
     data: bytes, name: str, sig_path: Path, public_key: minisign.PublicKey, result: Verification
 ) -> bool:
     try:
-        sig = minisign.Signature.from_bytes(sig_path.read_bytes()[:4096].strip())
-    except (minisign.Error, ValueError, UnicodeDecodeError, IndexError) as exc:
+        sig = minisign.Signature.from_bytes(_read_small(sig_path).strip())
+    except (minisign.Error, ValueError, UnicodeDecodeError, IndexError, OSError) as exc:
         result.problems.append((sig_path.name, f"signature file changed: not minisign ({exc})"))
         return False
     signed_by = sig._key_id[::-1].hex().upper()
@@ -215,6 +218,12 @@ def _check_signature(
         return False
     result.notes.append(f"{name}: good signature by key {signed_by} ({sig.trusted_comment})")
     return True
+
+
+def _read_small(path: Path, limit: int = 4096) -> bytes:
+    """At most ``limit`` bytes: a minisign signature is ~300; a huge file is not one."""
+    with open(path, "rb") as fh:
+        return fh.read(limit)
 
 
 def _which_changed(data: bytes, name: str, sig: minisign.Signature) -> str:

@@ -164,8 +164,8 @@ def test_a_changed_signature_is_named(signed_org, run_copy, line):
     sig.write_text("\n".join(lines) + "\n")
     result = verify(folder, "--key", key(signed_org))
     assert result.exit_code == 1, result.output
-    assert "FAILED delivery.intoto.json" in result.output  # the pair that no longer matches
-    assert "signature changed" in result.output or "signed by key" in result.output
+    assert "FAILED delivery.intoto.json.minisig: signature changed" in result.output
+    assert result.output.count("FAILED") == 1
 
 
 def test_the_wrong_public_key_fails(signed_org, run_copy, tmp_path):
@@ -268,3 +268,14 @@ def test_the_installed_command_exits_with_the_documented_codes(signed_org, run_c
     assert bad.returncode == 1 and "FAILED delivery.json: output changed" in bad.stdout
     err = subprocess.run([*cmd[:-1], str(folder / "nope")], capture_output=True, text=True)
     assert err.returncode == 2 and err.stderr.startswith("Error: ")
+
+
+@pytest.mark.parametrize("what", ["statement", "signature"])
+def test_a_folder_in_place_of_a_statement_or_signature_is_named(signed_org, run_copy, what):
+    folder = run_copy()
+    name = "delivery.intoto.json" + ("" if what == "statement" else ".minisig")
+    (folder / name).unlink()
+    (folder / name).mkdir()
+    result = verify(folder, "--key", key(signed_org))
+    assert result.exit_code == 1, result.output
+    assert f"FAILED {name}:" in result.output
