@@ -60,8 +60,9 @@ def keygen(out: str, force: bool, password_env: str | None) -> None:
         sys.exit(EXIT_ERROR)
     click.echo(str(secret))
     click.echo(str(public))
+    key_file = json.dumps(str(secret.resolve()))  # a TOML basic string
     click.echo(
-        f"key {key_id}: add to mlreport.toml\n  [signing]\n  key_file = {json.dumps(str(secret))}\n"
+        f"key {key_id}: add to mlreport.toml\n  [signing]\n  key_file = {key_file}\n"
         + ('  key_password = "${' + password_env + '}"\n' if password_env else "")
         + '  signer = "Your Name <you@example.com>"\n'
         f"Keep {secret.name} secret; give {public.name} to whoever verifies the reports.",
@@ -99,7 +100,7 @@ def verify(state: Any, folder: str, key_path: str | None) -> None:
     for note in result.notes:
         click.echo(f"note: {note}")
     for name, problem in result.problems:
-        click.echo(f"FAILED {name}: {problem}")
+        click.echo(f"FAILED {_printable(name)}: {problem}")
     if result.problems:
         click.echo(f"{folder}: {len(result.problems)} problem(s); do not trust this run")
         sys.exit(EXIT_POLICY)
@@ -123,6 +124,12 @@ def history(state: Any, fmt: str, report_type: str | None, limit: int, check: bo
         for row in rows:
             row["signature"] = current_signature(state, row)
     _print_rows(rows, HISTORY_COLUMNS, fmt)
+
+
+def _printable(name: str) -> str:
+    """A file name as it can be shown on a terminal: one with control characters (a hostile
+    name with a line break or an escape sequence) is shown quoted and escaped."""
+    return name if name.isprintable() else repr(name)
 
 
 def past_runs(state: Any, report_type: str | None, limit: int) -> list[dict[str, Any]]:

@@ -279,3 +279,12 @@ def test_a_folder_in_place_of_a_statement_or_signature_is_named(signed_org, run_
     result = verify(folder, "--key", key(signed_org))
     assert result.exit_code == 1, result.output
     assert f"FAILED {name}:" in result.output
+
+
+def test_a_hostile_extra_file_name_is_shown_escaped(signed_org, run_copy):
+    folder = run_copy()
+    (folder / "evil\nFAILED nothing\x1b[2J.html").write_text("x")
+    result = verify(folder, "--key", key(signed_org))
+    assert result.exit_code == 1
+    assert "FAILED 'evil\\nFAILED nothing\\x1b[2J.html': extra file" in result.output
+    assert "\x1b" not in result.output
