@@ -29,6 +29,7 @@ from mlreport.times import iso, utcnow
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 PREDICATE_TYPE = "https://mlreport.dev/attestation/report-run/v1"
 STATEMENT_SUFFIX = ".intoto.json"
+RUN_STATEMENT = "run"  # run.intoto.json: what `mlreport run` writes besides its reports
 MAX_STATEMENT_BYTES = 16 * 1024 * 1024
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -93,6 +94,16 @@ def attest(
         untrusted = f"mlreport statement sha256 {digest}"
         _write_atomically(sig_path, signer.sign(data, comment, untrusted))
     return Attestation(path, hashlib.sha256(data).hexdigest(), signer is not None)
+
+
+def uncovered(folder: Path) -> list[Path]:
+    """The files of ``folder`` that no statement in it lists (nor are statements themselves)."""
+    covered: set[str] = set()
+    for path in folder.glob(f"*{STATEMENT_SUFFIX}"):
+        covered |= {path.name, path.name + SIG_SUFFIX}
+        statement = json.loads(path.read_bytes())
+        covered |= {s["name"] for s in statement["subject"]}
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.name not in covered)
 
 
 def _write_atomically(path: Path, data: bytes) -> None:

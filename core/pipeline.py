@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from mlreport.attestation import attest
+from mlreport.attestation import RUN_STATEMENT, attest, uncovered
 from mlreport.config import Config
 from mlreport.errors import USER_ERRORS
 from mlreport.metrics import MetricRequest, default_window
@@ -183,17 +183,18 @@ def run(
     (staged / "check.json").write_text(
         json.dumps([p.as_dict() for p in outcome.policies], indent=2, sort_keys=True) + "\n"
     )
-    attest_check(staged, config, as_of_dt, signer)
+    attest_run(staged, config, as_of_dt, signer)  # last: it covers what the run wrote after reports
     publish(out, day, staged)
     write_index(out, config)
     notify(config, outcome)
     return outcome
 
 
-def attest_check(folder: Path, config: Config, as_of: datetime, signer: Signer | None) -> None:
-    """Cover ``check.json`` with its own statement, so every file of a run folder is signed."""
-    predicate = {"report": "check", "as_of": iso(as_of), "config_hash": config.digest}
-    attest(folder, "check", [folder / "check.json"], predicate, signer)
+def attest_run(folder: Path, config: Config, as_of: datetime, signer: Signer | None) -> None:
+    """Cover what no report's statement covers (``check.json``, and any record the run writes
+    after its reports) with ``run.intoto.json``, so every file of a run folder is signed."""
+    predicate = {"report": "run", "as_of": iso(as_of), "config_hash": config.digest}
+    attest(folder, RUN_STATEMENT, uncovered(folder), predicate, signer)
 
 
 def known_entities(warehouse: Warehouse, config: Config) -> list[str]:

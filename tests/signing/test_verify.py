@@ -41,8 +41,6 @@ def test_a_fresh_signed_run_verifies(signed_org, run_copy):
     assert result.exit_code == 0, result.output
     names = sorted(p.name for p in folder.iterdir())
     assert names == [
-        "check.intoto.json",
-        "check.intoto.json.minisig",
         "check.json",
         "delivery.html",
         "delivery.intoto.json",
@@ -50,6 +48,8 @@ def test_a_fresh_signed_run_verifies(signed_org, run_copy):
         "delivery.json",
         "delivery.manifest.json",
         "delivery.md",
+        "run.intoto.json",
+        "run.intoto.json.minisig",
     ]
     assert "OK, 5 file(s) match 2 statement(s)" in result.output
     assert "good signature by key" in result.output
@@ -91,7 +91,7 @@ def test_the_statement_is_an_in_toto_statement_of_every_output(signed_org, run_c
 @needs_minisign
 def test_the_real_minisign_binary_verifies_the_statements(signed_org, run_copy):
     folder = run_copy()
-    for name in ("delivery.intoto.json", "check.intoto.json"):
+    for name in ("delivery.intoto.json", "run.intoto.json"):
         done = minisign_verify(key(signed_org), folder / name)
         assert done.returncode == 0, done.stderr
         assert "Signature and comment signature verified" in done.stdout + done.stderr
@@ -288,3 +288,24 @@ def test_a_hostile_extra_file_name_is_shown_escaped(signed_org, run_copy):
     assert result.exit_code == 1
     assert "FAILED 'evil\\nFAILED nothing\\x1b[2J.html': extra file" in result.output
     assert "\x1b" not in result.output
+
+
+def test_the_run_statement_covers_what_the_run_wrote_after_its_reports(signed_org, run_copy):
+    """`run.intoto.json` covers every file no report statement lists: check.json, and any
+    record a later step of the run adds before publishing (an archive's run.json, say)."""
+    from datetime import UTC, datetime
+
+    from mlreport.config import load_config
+    from mlreport.pipeline import attest_run
+    from mlreport.signing import load_signer
+
+    folder = run_copy()
+    (folder / "run.intoto.json").unlink()
+    (folder / "run.intoto.json.minisig").unlink()
+    (folder / "run.json").write_text('{"status": "ok"}\n')
+    config = load_config(signed_org / "mlreport.toml")
+    attest_run(folder, config, datetime(2026, 4, 1, tzinfo=UTC), load_signer(config))
+    statement = json.loads((folder / "run.intoto.json").read_text())
+    assert [s["name"] for s in statement["subject"]] == ["check.json", "run.json"]
+    result = verify(folder, "--key", key(signed_org))
+    assert result.exit_code == 0, result.output
