@@ -141,6 +141,17 @@ class OutputConfig(Strict):
     keep_days: int | None = Field(default=None, ge=1)
 
 
+class SigningConfig(Strict):
+    """``[signing]``: the minisign secret key that signs each report run's statement."""
+
+    key_file: ConfigPath | None = None
+    key_password: SecretStr | None = None  # the only ``${VAR}`` allowed outside sources
+    # Who signs, as shown in every report (Annex IV 2(g)); printable ASCII, no tabs, because
+    # it also goes into the signature's trusted comment.
+    signer: str | None = Field(default=None, min_length=1, max_length=100, pattern=r"^[ -~]+$")
+    public_key_file: ConfigPath | None = None  # default: key_file with the suffix .pub
+
+
 class Config(Strict):
     warehouse: WarehouseConfig = Field(default_factory=dict)
     entities: list[EntityConfig] = Field(default_factory=list)
@@ -151,6 +162,7 @@ class Config(Strict):
     metrics: MetricsConfig = Field(default_factory=dict)
     output: OutputConfig = Field(default_factory=dict)
     templates: ConfigPath | None = None
+    signing: SigningConfig = Field(default_factory=dict)
 
     # Set by load_config, not by the file.
     file: Path | None = Field(default=None, exclude=True)
@@ -282,7 +294,7 @@ def _expand(
     if isinstance(value, str) and _VAR.search(value):
         if places is not None:
             places.append(loc)
-        if loc[:1] not in (("sources",), ("notifiers",)):
+        if loc[:1] not in (("sources",), ("notifiers",)) and loc != ("signing", "key_password"):
             raise ConfigError(
                 f"{file}: {_key(loc)}: ${{VAR}} is only for credentials (a source's token or "
                 "password, a notifier's URL); here the value would be stored and shown as it "

@@ -12,6 +12,7 @@ from typing import Any
 
 from mlreport import archive
 from mlreport.changes import Changes, since_last_run
+from mlreport.attestation import RUN_STATEMENT, attest, uncovered
 from mlreport.config import Config
 from mlreport.errors import USER_ERRORS
 from mlreport.metrics import MetricRequest, default_window
@@ -27,8 +28,9 @@ from mlreport.policies import (
 )
 from mlreport.publish import clean_stale, publish, staging_dir
 from mlreport.reporting import ReportContext, jinja_env, prepare_metrics, render_report
+from mlreport.signing import Signer, load_signer
 from mlreport.sources import SyncStats, build_source, record_sync, sync_entities, sync_source
-from mlreport.times import parse_time, utcnow
+from mlreport.times import iso, parse_time, utcnow
 from mlreport.warehouse import Warehouse
 
 log = logging.getLogger("mlreport")
@@ -151,6 +153,7 @@ def run(
     """Everything ``mlreport run`` does once the lock is held."""
     as_of_dt = parse_time(as_of, "--as-of") or utcnow()
     check_policies(config)  # a misspelt metric or stat fails before any work
+    signer = load_signer(config)  # so does a missing signing key or a wrong password
     for rc in config.reports:  # so does an unknown report type or format
         get_plugins().reports().get(rc.type)
         for fmt in report_formats(config, rc.type, None):
@@ -190,12 +193,20 @@ def run(
     )
     status = archive.run_status(outcome.errors, outcome.failed)
     archive.write_run_record(staged, as_of_dt, status, [config.redact(e) for e in outcome.errors])
+    attest_run(staged, config, as_of_dt, signer)  # last: it covers what the run wrote after reports
     publish(out, day, staged)
     archive.apply_retention(out, config.output.keep_days, as_of_dt, last=day)
     write_index(out, config)
     outcome.changes = since_last_run(warehouse, config, stored)
     outcome.notified = notify_all(notifiers, outcome, config)
     return outcome
+
+
+def attest_run(folder: Path, config: Config, as_of: datetime, signer: Signer | None) -> None:
+    """Cover what no report's statement covers (``check.json``, and any record the run writes
+    after its reports) with ``run.intoto.json``, so every file of a run folder is signed."""
+    predicate = {"report": "run", "as_of": iso(as_of), "config_hash": config.digest}
+    attest(folder, RUN_STATEMENT, uncovered(folder), predicate, signer)
 
 
 def known_entities(warehouse: Warehouse, config: Config) -> list[str]:

@@ -43,11 +43,16 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "mlreport.reports.notify",
     "mlreport.reports.diff",
     "mlreport.scaffold",
+    "mlreport.reports.audit",
 )
 
 # Built-ins that add commands: cheap to import (click and the standard library only until a
 # command runs), so every ``mlreport`` invocation loads them, unlike the other built-ins.
-COMMAND_PLUGINS: tuple[str, ...] = ("mlreport.reports.diff", "mlreport.scaffold")
+COMMAND_PLUGINS: tuple[str, ...] = (
+    "mlreport.reports.diff",
+    "mlreport.scaffold",
+    "mlreport.reports.audit",
+)
 
 REGISTRATION_HOOKS = (
     "register_sources",

@@ -18,6 +18,7 @@ from pathlib import Path
 log = logging.getLogger("mlreport")
 
 RUNS = ".runs"
+COMPLETE = "check.json"  # written last by a run: a folder holding it is an archived run
 
 
 def staging_dir(out: Path, day: str) -> Path:
@@ -28,7 +29,7 @@ def staging_dir(out: Path, day: str) -> Path:
 
 
 def publish(out: Path, day: str, staged: Path) -> Path:
-    """Point ``out/<day>`` at ``staged`` in one atomic rename; remove what it pointed at."""
+    """Point ``out/<day>`` at ``staged`` in one atomic rename; the run it pointed at stays."""
     link = out / day
     tmp = out / f".{day}.{uuid.uuid4().hex[:12]}.link"
     os.symlink(os.path.relpath(staged, out), tmp)
@@ -39,8 +40,8 @@ def publish(out: Path, day: str, staged: Path) -> Path:
         previous = out / RUNS / f"{day}-before-{uuid.uuid4().hex[:12]}"
         link.rename(previous)
     os.replace(tmp, link)
-    if previous is not None and previous != staged.resolve():
-        shutil.rmtree(previous, ignore_errors=True)
+    # ``previous`` is an archived run: it stays (a second run of a day never overwrites the
+    # first; `mlreport history` lists both). Retention is what removes old runs.
     return link
 
 
@@ -62,7 +63,7 @@ def clean_stale(out: Path) -> list[Path]:
     runs = out / RUNS
     if runs.is_dir():
         for p in runs.iterdir():
-            if p.resolve() not in live:
+            if p.resolve() not in live and not (p / COMPLETE).exists():
                 shutil.rmtree(p, ignore_errors=True)
                 removed.append(p)
     if removed:

@@ -20,11 +20,13 @@ from typing import Any, ClassVar
 import jinja2
 import polars as pl
 
+from mlreport.attestation import Attestation, attest, signature_info
 from mlreport.changes import report_changes
 from mlreport.config import Config
 from mlreport.hashing import sha256_file
 from mlreport.metric_store import RunScope, StoredRun, load_run, store_run
 from mlreport.metrics import MetricRequest, Window, run_metrics, split_window
+from mlreport.signing import load_signer
 from mlreport.sources import sync_failures
 from mlreport.times import iso, utcnow
 from mlreport.warehouse import Warehouse
@@ -263,6 +265,7 @@ def build_manifest(ctx: ReportContext, report_type: type[ReportType]) -> dict[st
         "as_of": iso(ctx.as_of),
         "window": {"since": iso(ctx.window.start), "until": iso(ctx.window.end)},
         "inputs": {t: ctx.warehouse.fingerprint(t) for t in report_type.inputs},
+        "signature": signature_info(load_signer(ctx.config), report_type.name, ctx.as_of),
     }
 
 
@@ -318,6 +321,7 @@ def render_report(
     plugins = get_plugins()
     report_type = plugins.reports().get(report_name)
     renderers = {fmt: plugins.renderers().get(fmt) for fmt in formats}  # fail before work
+    signer = load_signer(ctx.config)  # so does a missing key or a wrong password
     run_id = uuid.uuid4().hex
     started = utcnow()
     if ctx.run is None:
@@ -342,7 +346,11 @@ def render_report(
     manifest_path = out_dir / f"{report_name}.manifest.json"
     text = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
     write_atomically(manifest_path, text.encode("utf-8"))
-    _record_run(ctx, report_name, run_id, started, manifest)
+    predicate = {k: manifest[k] for k in PREDICATE_KEYS} | {"report": report_name}
+    files = [*outputs.values(), manifest_path]
+    attestation = attest(out_dir, report_name, files, predicate, signer)
+    status = "partial" if len(outputs) < len(renderers) else report_outcome(report)
+    _record_run(ctx, report_name, run_id, started, manifest, status, out_dir, attestation)
     ctx.errors += plugins.call_each("after_report", report=report, outputs=outputs)
     return outputs
 
@@ -359,25 +367,58 @@ def write_atomically(path: Path, data: bytes) -> None:
         raise
 
 
+# what a run's in-toto statement carries from its manifest (docs/signing.md)
+PREDICATE_KEYS = (
+    "run_id",
+    "as_of",
+    "window",
+    "config_hash",
+    "inputs",
+    "mlreport_version",
+    "plugins",
+)
+
+
+def report_outcome(report: BuiltReport) -> str:
+    """``incomplete`` when a source did not sync or a family the report reads failed."""
+    return "incomplete" if report.failed_families or report.status["sync_failures"] else "ok"
+
+
 def _record_run(
-    ctx: ReportContext, name: str, run_id: str, started: datetime, manifest: dict
+    ctx: ReportContext,
+    name: str,
+    run_id: str,
+    started: datetime,
+    manifest: dict,
+    status: str,
+    out_dir: Path,
+    attestation: Attestation,
 ) -> None:
     w = ctx.warehouse
     if w.read_only:
         return
+    signature = manifest["signature"]
     with w.transaction():
         w.con.execute(
-            "INSERT INTO report_runs VALUES (?, ?, ?, ?, ?, 'ok', ?, ?, ?, ?, ?)",
+            "INSERT INTO report_runs (run_id, report, as_of, started_at, finished_at, status, "
+            "config_hash, inputs, plugins, outputs, manifest, out_dir, signature, signer, "
+            "key_id, statement_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 run_id,
                 name,
                 ctx.as_of,
                 started,
                 utcnow(),
+                status,
                 manifest["config_hash"],
                 json.dumps(manifest["inputs"], sort_keys=True),
                 json.dumps(manifest["plugins"], sort_keys=True),
                 json.dumps(manifest["outputs"], sort_keys=True),
                 json.dumps(manifest, sort_keys=True),
+                str(out_dir.resolve()),
+                signature["status"],
+                signature.get("signer"),
+                signature.get("key_id"),
+                attestation.sha256,
             ],
         )

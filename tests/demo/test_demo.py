@@ -15,6 +15,7 @@ from click.testing import CliRunner
 from mlreport.cli import cli
 
 REPRODUCIBLE = (".html", ".json", ".md")
+RUN_RECORDS = (".manifest.json", ".intoto.json")  # per-run ids and times: not reproducible
 
 
 def run_demo(out: Path) -> list[Path]:
@@ -27,7 +28,8 @@ def run_demo(out: Path) -> list[Path]:
 def digests(folder: Path) -> dict[str, str]:
     """sha256 of every HTML, JSON and Markdown output under ``folder``.
 
-    Manifests are left out: each records its own run id (and the PDF's hash). The staging
+    Manifests and in-toto statements are left out: each records its own run id (and the
+    PDF's hash; a statement also its signing time). The staging
     folders under ``.runs`` are named per run, so the published days are read through their
     links.
     """
@@ -36,7 +38,7 @@ def digests(folder: Path) -> dict[str, str]:
         f"{d.name}/{p.name}" if d != folder else p.name: hashlib.sha256(p.read_bytes()).hexdigest()
         for d in published
         for p in sorted(d.iterdir())
-        if p.suffix in REPRODUCIBLE and p.is_file() and not p.name.endswith(".manifest.json")
+        if p.suffix in REPRODUCIBLE and p.is_file() and not p.name.endswith(RUN_RECORDS)
     }
 
 
@@ -195,3 +197,24 @@ def test_the_pdf_drift_table_keeps_feature_names_and_headers_whole(demo):
     text = pdf_text(pdf)
     assert "credit_history_months" in text and "employment_years" in text  # not "credit_histo"
     assert "\nJENSEN" in text.split("WASSERSTEIN", 1)[1][:40]  # its own word, not "…STEIJENSEN"
+
+
+@pytest.mark.slow
+def test_demo_runs_verify_and_are_in_the_history(demo):
+    """Every demo run writes in-toto statements its folder verifies against, and is recorded."""
+    import json
+
+    from mlreport.plugin_manager import add_plugin_commands
+
+    out, _ = demo
+    add_plugin_commands(cli)
+    day = next(p for p in (out / "reports").iterdir() if _published_day(p))
+    verified = CliRunner().invoke(cli, ["verify", str(day)])
+    assert verified.exit_code == 0, verified.output
+    assert "match 4 statement(s)" in verified.output  # delivery, quality, models and check
+    history = CliRunner().invoke(
+        cli, ["--config", str(out / "mlreport.toml"), "history", "--format", "json"]
+    )
+    rows = json.loads(history.stdout)
+    assert {r["report"] for r in rows} == {"delivery", "quality", "models"}
+    assert all(r["status"] == "ok" and r["signature"] == "unsigned" for r in rows)
