@@ -130,8 +130,32 @@ def apply_retention(out: Path, keep_days: int | None, as_of: datetime, last: str
             log.warning("retention: could not remove %s (%s); remove it by hand", entry, exc)
             continue
         removed.append(entry)
+    removed += _remove_superseded(out, cutoff, _references(out, skip=set()))
     if removed:
         log.info("retention: removed %d run(s) older than %d days", len(removed), keep_days)
+    return removed
+
+
+def _remove_superseded(out: Path, cutoff: date, kept: set[Path]) -> list[Path]:
+    """Remove the archived runs in ``out/.runs`` of days before ``cutoff`` that no link in
+    ``out/`` points at any more: a day run twice keeps its first run there (it is never
+    overwritten), and once the day expires that run goes too."""
+    runs = out / RUNS
+    if runs.is_symlink() or not runs.is_dir():
+        return []
+    removed = []
+    for folder in sorted(runs.iterdir()):
+        day = day_of(folder.name[:10])
+        if day is None or day >= cutoff or folder in kept or folder.is_symlink():
+            continue
+        if not folder.is_dir() or not _looks_like_run(folder):
+            continue
+        try:
+            shutil.rmtree(folder)
+        except OSError as exc:
+            log.warning("retention: could not remove %s (%s); remove it by hand", folder, exc)
+            continue
+        removed.append(folder)
     return removed
 
 

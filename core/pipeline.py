@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from mlreport import archive
-from mlreport.changes import Changes, since_last_run
 from mlreport.attestation import RUN_STATEMENT, attest, uncovered
+from mlreport.changes import Changes, since_last_run
 from mlreport.config import Config
 from mlreport.errors import USER_ERRORS
 from mlreport.metrics import MetricRequest, default_window

@@ -45,6 +45,19 @@ def test_keep_days_over_simulated_dates(project):
             assert (out / d / "delivery.html").is_file()
 
 
+def test_a_day_run_twice_keeps_both_runs_until_the_day_expires(project):
+    write_config(project, "keep_days = 3")
+    out = project / "out"
+    for day in ("2026-03-01", "2026-03-01", "2026-03-02"):
+        assert run_as_of(project, day) == 0
+    first_day = sorted(p.name for p in (out / ".runs").iterdir() if p.name < "2026-03-02")
+    assert len(first_day) == 2  # the second run of the day did not overwrite the first
+    assert run_as_of(project, "2026-03-05") == 0
+    left = sorted(p.name[:10] for p in (out / ".runs").iterdir())
+    assert left == ["2026-03-02", "2026-03-05"]  # both runs of the expired day are gone
+    assert _links(out) == ["2026-03-02", "2026-03-05"]
+
+
 def test_default_keeps_every_run(project):
     out = project / "out"
     for day in ("2026-01-01", "2026-03-01", "2026-03-28"):
