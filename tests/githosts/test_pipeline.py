@@ -3,6 +3,7 @@ delivery metrics; the only seam is the transport under the shared HTTP client.""
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import UTC, datetime
 
@@ -103,3 +104,30 @@ def test_cli_sync_error_is_one_line_naming_the_source(tmp_path, host, monkeypatc
     assert line.startswith("Error: source host: https://api.github.com: GET /repos/octo/app/")
     assert "sources[0].token" in line and "check the token and its scopes" in line
     assert TOKEN not in result.output
+
+
+def test_the_delivery_report_shows_pull_request_lead_and_review_time(tmp_path, host):
+    from click.testing import CliRunner
+
+    from mlreport.cli import cli
+
+    config = write_config(tmp_path, "github", repo="octo/app", entity="credit-risk")
+    with Warehouse(tmp_path / "w.duckdb") as wh:
+        sync_all(wh, config)
+    out = tmp_path / "out"
+    args = ["--config", str(tmp_path / "mlreport.toml"), "--warehouse", str(tmp_path / "w.duckdb")]
+    args += ["report", "delivery", "--format", "json,md,html", "--out", str(out)]
+    args += ["--since", "2026-03-01", "--until", "2026-04-01"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "delivery.json").read_text())
+    (row,) = report["sections"]["pull_requests"]["rows"]
+    (env,) = row["lead_time"]
+    # the same four requests as the metrics test above: lead times 74, 169, 73 and 49 hours
+    assert env["environment"] == "production"
+    assert (env["p50"]["value"], env["p50"]["n"]) == (73.5, 4)
+    assert env["p90"]["value"] == pytest.approx(np.percentile([74.0, 169.0, 73.0, 49.0], 90))
+    assert (row["review_time"]["p50"]["value"], row["unreviewed"]["value"]) == (48.0, 1.0)
+    md = (out / "delivery.md").read_text()
+    assert "### Pull requests" in md and "| credit-risk | production | 3.1 d |" in md
+    assert "Merged without review" in (out / "delivery.html").read_text()
