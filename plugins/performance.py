@@ -13,6 +13,7 @@ from typing import Any
 import duckdb
 
 from mlreport import hookimpl
+from mlreport.engines import scan_connection
 from mlreport.metrics import MetricContext, MetricFamily, MetricInfo, Window
 from mlreport.plugins import performance_details
 from mlreport.plugins import performance_sql as ps
@@ -78,7 +79,7 @@ def register_metrics(register):
 def log_rows(ctx: MetricContext, log: PredictionLog) -> list[dict[str, Any]]:
     """Every metric row of ``log`` for the context's windows: one scan set per run of
     contiguous windows (the threshold counts shared with the fairness family)."""
-    con, windows = ctx.warehouse.con, ctx.windows
+    con, windows = scan_connection(ctx, log), ctx.windows
     reference = _reference_values(con, log)
     rows = []
     for layer in ps.window_layers(windows):
