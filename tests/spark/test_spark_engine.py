@@ -77,7 +77,6 @@ def world(spark_root: Path) -> dict:
     out = {
         "root": root,
         "duckdb": compute_metrics(duck, duck_config, WINDOWS, "*"),
-        "spark": compute_metrics(spark, spark_config, WINDOWS, "*"),
         "duck_wh": duck,
         "spark_wh": spark,
         "spark_config": spark_config,
@@ -88,7 +87,8 @@ def world(spark_root: Path) -> dict:
 
 
 def test_every_metric_equal_on_spark_and_duckdb(world):
-    want, got = keyed(world["duckdb"]), keyed(world["spark"])
+    spark = compute_metrics(world["spark_wh"], world["spark_config"], WINDOWS, "*")
+    want, got = keyed(world["duckdb"]), keyed(spark)
     families = {k[0].split(".")[0] for k in want}
     assert {"performance", "fairness", "drift"} <= families
     metrics = {k[0] for k in want}
@@ -131,16 +131,22 @@ def test_queries_with_hostile_and_exact_parameters_round_trip(world):
     assert n == want > 0
 
 
-def test_a_catalog_table_gives_the_same_numbers(world, spark_root):
-    root = world["root"]
+@pytest.fixture(scope="module")
+def catalog_table(world) -> str:
+    """An external catalog table over the log's Parquet files."""
     log = prediction_logs(world["spark_wh"])[0]
     engine = make_engine(
         "spark", log, world["spark_config"].source(log.log).options, world["spark_wh"]
     )
     engine.run(
         f"CREATE TABLE IF NOT EXISTS default.credit_log USING parquet "
-        f"LOCATION '{(root / 'logs').as_uri()}'"
+        f"LOCATION '{(world['root'] / 'logs').as_uri()}'"
     )
+    return "default.credit_log"
+
+
+def test_a_catalog_table_gives_the_same_numbers(world, spark_root, catalog_table):
+    root = world["root"]
     text = config_text(root, "spark", spark_settings(spark_root)).replace(
         f'path = "{root}/logs/*.parquet"\nentity = "credit-risk"',
         'table = "default.credit_log"\nentity = "credit-risk"',
@@ -175,7 +181,7 @@ def test_a_catalog_table_gives_the_same_numbers(world, spark_root):
 @pytest.mark.skipif(not COMPAS.exists(), reason=f"shared COMPAS data absent: {COMPAS}")
 def test_compas_on_spark_equals_fairlearn(world):
     con = duckdb.connect()
-    table = con.sql("SELECT * FROM read_csv(?)", params=[str(COMPAS)]).fetch_arrow_table()
+    table = con.sql("SELECT * FROM read_csv(?)", params=[str(COMPAS)]).to_arrow_table()
     log = prediction_logs(world["spark_wh"])[0]
     engine = make_engine(
         "spark", log, world["spark_config"].source(log.log).options, world["spark_wh"]
@@ -262,7 +268,7 @@ def test_an_unreachable_spark_fails_the_sync_and_keeps_what_was_stored(
     assert _snapshot(tmp_path / "wh.duckdb") == before
 
 
-def test_a_missing_table_or_column_is_named(world, spark_root, tmp_path):
+def test_a_missing_table_or_column_is_named(world, spark_root, tmp_path, catalog_table):
     base = config_text(world["root"], "spark", spark_settings(spark_root))
     path_line = f'path = "{world["root"]}/logs/*.parquet"\nentity = "credit-risk"'
     missing = base.replace(path_line, 'table = "default.nope"\nentity = "credit-risk"')
