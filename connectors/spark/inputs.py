@@ -150,8 +150,8 @@ def check_view(
 def _family(kind: str) -> str:
     """Types that compare equal across the engines (Spark has no unsigned or huge ints)."""
     kind = kind.upper()
-    if kind in ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT"):
-        return "INTEGER"
+    if kind in ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT") or kind.startswith("U"):
+        return "INTEGER"  # Spark reads Parquet's unsigned ints as wider signed ones
     if kind.startswith("DECIMAL"):
         return "DECIMAL"
     return kind
