@@ -118,6 +118,16 @@ def first_line(exc: BaseException) -> str:
     return type(exc).__name__
 
 
+def stop(opts: SparkOptions) -> None:
+    """Stop the session of ``opts`` if one was started (before its Connect server goes away:
+    a Connect client stopping against a dead server retries for minutes)."""
+    with _lock:
+        session = _sessions.pop(settings_key(opts), None)
+    if session is not None:
+        with contextlib.suppress(Exception):  # stopping is best effort
+            session.stop()
+
+
 def stop_all() -> None:
     """Stop every session started here (tests and the benchmark call it at exit)."""
     with _lock:

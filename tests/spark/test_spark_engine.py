@@ -17,6 +17,8 @@ from click.testing import CliRunner
 
 from mlreport.cli import cli
 from mlreport.config import parse_config
+from mlreport.connectors.predictions.options import SparkOptions
+from mlreport.connectors.spark.session import stop
 from mlreport.engines import EngineError, make_engine
 from mlreport.metrics import Window, compute_metrics
 from mlreport.pipeline import sync_all
@@ -225,13 +227,13 @@ def test_spark_connect_gives_the_same_numbers(world, spark_root):
     workdir = spark_root / "connect"
     workdir.mkdir()
     with connect_server(workdir) as url:
-        wh, config = synced(root, "spark", f'remote = "{url}"', name="connect")
-        got = keyed(
-            compute_metrics(
-                wh, config, WINDOWS[:1], ["performance.*", "fairness.*", "drift.psi", "drift.ks"]
-            )
-        )
-        wh.close()
+        try:
+            wh, config = synced(root, "spark", f'remote = "{url}"', name="connect")
+            patterns = ["performance.*", "fairness.*", "drift.psi", "drift.ks"]
+            got = keyed(compute_metrics(wh, config, WINDOWS[:1], patterns))
+            wh.close()
+        finally:
+            stop(SparkOptions(remote=url))
     want = {
         k: v
         for k, v in keyed(world["duckdb"]).items()
@@ -316,3 +318,27 @@ def test_doctor_checks_the_connection_and_the_schema(world, spark_root):
     result = CliRunner().invoke(cli, ["--config", str(bad), "doctor"])
     assert result.exit_code == 2
     assert "does not answer" in result.output
+
+
+def test_the_exact_drift_path_on_spark_equals_duckdb(world):
+    """The fallback for columns the binned engine cannot answer: sorted ECDF (the window form
+    on Spark), order-statistic deciles, counts at edges."""
+    from mlreport.plugins.drift.exact import ecdf_stats, edge_counts, exact_deciles
+    from mlreport.plugins.drift.sql import usable_columns
+
+    log = prediction_logs(world["spark_wh"])[0]
+    engine = make_engine(
+        "spark", log, world["spark_config"].source(log.log).options, world["spark_wh"]
+    )
+    ref, cur = log.reference(), log.window(WINDOWS[1])
+    for con in (engine, world["duck_wh"].con):
+        stats = ecdf_stats(con, ref, cur, "income")
+        src, params = usable_columns(ref, ["income"])
+        deciles = exact_deciles(con, src, params, [stats[0]])
+        counts = edge_counts(con, cur, ["income"], deciles)
+        if con is engine:
+            on_spark = (stats, deciles, counts)
+    assert on_spark[1] == deciles and on_spark[2] == counts
+    assert on_spark[0][:2] == stats[:2]
+    assert math.isclose(on_spark[0][2], stats[2], rel_tol=1e-12)
+    assert math.isclose(on_spark[0][3], stats[3], rel_tol=1e-12)
