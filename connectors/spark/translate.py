@@ -100,7 +100,7 @@ def _translate(sql: str) -> str:
 def _spark_forms(node: exp.Expression) -> exp.Expression:
     """DuckDB functions sqlglot leaves as they are, in their Spark form."""
     name = node.name.lower() if isinstance(node, exp.Anonymous) else ""
-    if name == "isfinite" or isinstance(node, getattr(exp, "IsInf", ())) and False:
+    if name == "isfinite":
         # NULL stays NULL; NaN and ±inf are not below +inf (Spark orders NaN above +inf).
         (arg,) = node.expressions
         return exp.LT(this=exp.Abs(this=arg), expression=_double("inf"))
