@@ -82,3 +82,14 @@ def after_sync(warehouse, source, stats):
 @hookspec
 def after_report(report, outputs):
     """Called after a report was rendered; ``outputs`` maps format name to the written path."""
+
+
+@hookspec
+def register_engines(register):
+    """Register scan engines: ``register(engine_name, factory)``.
+
+    A prediction log whose source says ``engine = "<engine_name>"`` has its aggregate scans
+    run by ``factory(log, source_options, config)``, which returns a
+    :class:`mlreport.engines.ScanEngine` (DuckDB-dialect SQL in, small results out). DuckDB,
+    the default, needs no registration.
+    """

@@ -29,6 +29,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "mlreport.connectors.prometheus",
     "mlreport.plugins.usage",
     "mlreport.connectors.githosts",
+    "mlreport.connectors.spark",
     "mlreport.plugins.dora",
     "mlreport.plugins.performance",
     "mlreport.plugins.drift",
@@ -61,6 +62,7 @@ REGISTRATION_HOOKS = (
     "register_renderers",
     "register_notifiers",
     "register_template_helpers",
+    "register_engines",
 )
 
 
@@ -246,6 +248,9 @@ class Plugins:
 
     def template_helpers(self) -> Registry:
         return self.registry("register_template_helpers")
+
+    def engines(self) -> Registry:
+        return self.registry("register_engines")
 
     def describe(self, include_builtin: bool = True) -> list[dict[str, Any]]:
         """What ``mlreport plugins`` prints: name, version, hooks, errors."""

@@ -13,11 +13,13 @@ from typing import Any
 import duckdb
 
 from mlreport import hookimpl
+from mlreport.engines import scan_connection
 from mlreport.metrics import MetricContext, MetricFamily, MetricInfo, Window
 from mlreport.plugins import performance_details
 from mlreport.plugins import performance_sql as ps
 from mlreport.plugins.prediction_counts import label_counts
 from mlreport.prediction_logs import PredictionLog, Relation, prediction_logs
+from mlreport.sources import source_options
 
 MISSING_VERSION = "(missing)"
 CLASSIFICATION = ps.THRESHOLD_METRICS + ps.SCORE_METRICS
@@ -78,8 +80,9 @@ def register_metrics(register):
 def log_rows(ctx: MetricContext, log: PredictionLog) -> list[dict[str, Any]]:
     """Every metric row of ``log`` for the context's windows: one scan set per run of
     contiguous windows (the threshold counts shared with the fairness family)."""
-    con, windows = ctx.warehouse.con, ctx.windows
-    reference = _reference_values(con, log)
+    con, windows = scan_connection(ctx, log), ctx.windows
+    scored = has_score(ctx, log)
+    reference = _reference_values(con, log, scored)
     rows = []
     for layer in ps.window_layers(windows):
         run = [windows[i] for i in layer]
@@ -87,7 +90,7 @@ def log_rows(ctx: MetricContext, log: PredictionLog) -> list[dict[str, Any]]:
         counts = None
         if log.task != "regression":
             counts = ps.counts_from_rows(label_counts(ctx, log, run), _name(log))
-        for (w, version), values in measure(con, log, relation, run, counts).items():
+        for (w, version), values in measure(con, log, relation, run, counts, scored).items():
             if reference is not None:
                 values = {**values, **_degradation(log, values, reference)}
             rows += _rows(log, run[w], version, values)
@@ -100,6 +103,7 @@ def measure(
     relation: Relation,
     windows: Sequence[Window] | None,
     counts: dict[tuple[int, Any], ps.Counts] | None = None,
+    scored: bool = True,
 ) -> dict[tuple[int, Any], Values]:
     """Values per (bucket, version or ALL). Per-version entries are left out of a bucket whose
     rows all lack a version (the all-versions entry says everything). Classification takes
@@ -110,7 +114,7 @@ def measure(
     else:
         if counts is None:
             counts = ps.threshold_counts(con, relation, windows, name)
-        found = _classification(con, relation, windows, name, counts)
+        found = _classification(con, relation, windows, name, counts, scored)
     versioned = {w for (w, v) in found if v is not ps.ALL and v is not None}
     return {k: v for k, v in found.items() if k[1] is ps.ALL or k[0] in versioned}
 
@@ -121,6 +125,7 @@ def _classification(
     windows: Sequence[Window] | None,
     name: str,
     counts: dict[tuple[int, Any], ps.Counts],
+    scored: bool = True,
 ) -> dict[tuple[int, Any], Values]:
     versions: dict[int, set[Any]] = {}
     for w, v in counts:
@@ -129,7 +134,10 @@ def _classification(
     # Group scores per version only when some window holds several (the usual single-version
     # window takes its per-version values from the all-versions pass).
     by_version = any(len(vs) > 1 for vs in versions.values())
-    scores = ps.score_stats(con, relation, windows, by_version, name)
+    if scored:
+        scores = ps.score_stats(con, relation, windows, by_version, name)
+    else:  # no score column: every score is missing, known from the counts without a scan
+        scores = _unscored(counts, by_version)
     out = {}
     for (w, v), c in counts.items():
         values: Values = {
@@ -143,6 +151,27 @@ def _classification(
             values["excluded_scores"] = (float(s.excluded), c.labelled)
             values |= {m: (x, s.n) for m, x in ps.score_metrics(s).items()}
         out[(w, v)] = values
+    return out
+
+
+def has_score(ctx: MetricContext, log: PredictionLog) -> bool:
+    """False when the log's source maps no ``columns.score`` (its view's score is all NULL),
+    so the score scan can be skipped; True when unknown (the source left the config)."""
+    options = source_options(ctx.config, "predictions").get(log.log)
+    columns = getattr(options, "columns", None)
+    return columns is None or getattr(columns, "score", "") is not None
+
+
+def _unscored(
+    counts: dict[tuple[int, Any], ps.Counts], by_version: bool
+) -> dict[tuple[int, Any], ps.ScoreStats]:
+    """What ``score_stats`` returns for a log whose scores are all NULL: no usable score and
+    none excluded, for each (bucket, version) and (bucket, ALL) with a labelled row (the
+    keys its scan of labelled rows would produce)."""
+    out = {}
+    for (w, v), c in counts.items():
+        if c.labelled and (by_version or v is ps.ALL):
+            out[(w, v)] = ps.ScoreStats(0, 0, 0, 0.0, 0.0, 0)
     return out
 
 
@@ -165,12 +194,14 @@ def _regression(stats: dict[tuple[int, Any], ps.RegressionStats]) -> dict[tuple[
 # -- degradation ---------------------------------------------------------------------------
 
 
-def _reference_values(con: duckdb.DuckDBPyConnection, log: PredictionLog) -> Values | None:
+def _reference_values(
+    con: duckdb.DuckDBPyConnection, log: PredictionLog, scored: bool = True
+) -> Values | None:
     """All-versions values over the whole reference, or None when the log has none."""
     relation = log.reference()
     if relation is None:
         return None
-    found = measure(con, log, relation, None)
+    found = measure(con, log, relation, None, scored=scored)
     return found.get((0, ps.ALL), {})
 
 

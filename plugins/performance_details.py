@@ -16,6 +16,7 @@ import duckdb
 import numpy as np
 import polars as pl
 
+from mlreport.engines import EngineError, scan_connection
 from mlreport.metrics import MetricContext, Window
 from mlreport.prediction_logs import PredictionLog, Relation
 
@@ -115,8 +116,8 @@ def publish(ctx: MetricContext, logs: list[PredictionLog]) -> None:
         "calibration": [],
         "errors": [],
     }
-    con = ctx.warehouse.con
     for log in logs:
+        con = scan_connection(ctx, log)
         for window in ctx.detail_windows:
             key = {
                 "log": log.log,
@@ -137,7 +138,7 @@ def _details(con, log: PredictionLog, window: Window, key: dict, tables: dict) -
     def attempt(what: str, query: Callable[[], Any]) -> Any:
         try:
             return query()
-        except duckdb.Error as exc:
+        except (duckdb.Error, EngineError) as exc:
             tables["errors"].append({**key, "query": what, "error": str(exc).splitlines()[0]})
             return None
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from mlreport.engines import scan_connection
 from mlreport.metrics import MetricContext, Window
 from mlreport.plugins import performance_sql as ps
 from mlreport.prediction_logs import PredictionLog
@@ -25,5 +26,5 @@ def label_counts(ctx: MetricContext, log: PredictionLog, run: Sequence[Window]) 
         relation = log.window(Window(run[0].start, run[-1].end))
         extra = [quote_identifier(f) for f in log.sensitive]
         name = f"log {log.log!r} ({log.view})"
-        ctx.cache[key] = ps.count_rows(ctx.warehouse.con, relation, run, name, extra)
+        ctx.cache[key] = ps.count_rows(scan_connection(ctx, log), relation, run, name, extra)
     return ctx.cache[key]

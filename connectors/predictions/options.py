@@ -155,6 +155,21 @@ class ExplainOptions(Part):
         return self
 
 
+class SparkOptions(Part):
+    """The ``[sources.spark]`` table: where an ``engine = "spark"`` log's scans run."""
+
+    master: str | None = Field(default=None, min_length=1)  # local[*], spark://host:7077, yarn
+    remote: str | None = Field(default=None, pattern=r"^sc://")  # Spark Connect
+    conf: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    connect_timeout: float = Field(default=10.0, gt=0)
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> SparkOptions:
+        if self.master is not None and self.remote is not None:
+            raise ValueError("give either `master` (a Spark cluster) or `remote` (Spark Connect)")
+        return self
+
+
 class PredictionsOptions(SourceOptions):
     """Config keys of a ``type = "predictions"`` source."""
 
@@ -162,7 +177,15 @@ class PredictionsOptions(SourceOptions):
         default=None, description="Parquet or CSV log files: a path, a glob or a list of them."
     )
     database: ConfigPath | None = Field(default=None, description="A DuckDB file holding the log.")
-    table: str | None = Field(default=None, min_length=1, description="The table in `database`.")
+    table: str | None = Field(
+        default=None,
+        min_length=1,
+        description="The table in `database`, or with engine spark a catalog table.",
+    )
+    engine: str = Field(
+        default="duckdb", min_length=1, description="Where the scans run: duckdb or spark."
+    )
+    spark: SparkOptions | None = None
     entity: str = Field(min_length=1, description="The model the log belongs to.")
     task: Literal["classification", "regression"] = "classification"
     where: str | None = Field(default=None, min_length=1, description="A DuckDB filter.")
@@ -175,7 +198,19 @@ class PredictionsOptions(SourceOptions):
     def _one_input(self) -> PredictionsOptions:
         if self.path is not None and (self.database is not None or self.table is not None):
             raise ValueError("give either `path` or `database` and `table`, not both")
-        if self.path is None and (self.database is None or self.table is None):
+        if self.engine == "duckdb" and self.spark is not None:
+            raise ValueError('`[spark]` settings need `engine = "spark"`')
+        if self.engine != "duckdb" and self.database is not None:
+            raise ValueError(
+                f"engine {self.engine!r} reads Parquet files (`path`) or a catalog `table`, "
+                "not a DuckDB `database`"
+            )
+        if self.path is None and self.table is None:
+            raise ValueError(
+                "a predictions source needs `path` (Parquet or CSV files) or `database` and "
+                "`table` (a table of a DuckDB file)"
+            )
+        if self.engine == "duckdb" and self.path is None and self.database is None:
             raise ValueError(
                 "a predictions source needs `path` (Parquet or CSV files) or `database` and "
                 "`table` (a table of a DuckDB file)"

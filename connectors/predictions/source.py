@@ -20,7 +20,7 @@ import duckdb
 import polars as pl
 
 from mlreport.connectors.predictions import files as pf
-from mlreport.connectors.predictions.options import SHAP_PREFIX, PredictionsOptions
+from mlreport.connectors.predictions.options import SHAP_PREFIX, PredictionsOptions, SparkOptions
 from mlreport.connectors.predictions.views import (
     LogInput,
     ViewBuilder,
@@ -53,6 +53,8 @@ class PredictionsSource(Source):
         return [Stream("logs", "prediction_logs", ("log",), "entity")]
 
     def check(self) -> str:
+        if self.opts.engine != "duckdb":
+            return self._checked_on_engine()
         if self.opts.database is not None:
             return f"table {self.opts.table!r} of {self.opts.database}"
         return f"{len(pf.expand(self.opts.paths(), self._key('path')))} file(s)"
@@ -68,6 +70,9 @@ class PredictionsSource(Source):
             ref_input = self._reference_input(con, known)
             ref_view = views.reference(con, ref_input, view, self.view_name)
             canonical = canonical_sql(con, self.warehouse, self.name, self.view_name)
+            if self.opts.engine != "duckdb":  # before anything is stored
+                counted = self._engine_check(main, view, ref_input, ref_view)
+                row_count = row_count if counted is None else counted
         finally:
             con.close()
         yield View(self.view_name, view.sql)
@@ -86,6 +91,8 @@ class PredictionsSource(Source):
         return config_key(self.name, key)
 
     def _input(self, con: duckdb.DuckDBPyConnection, known: dict[str, Any]) -> LogInput:
+        if self.opts.engine != "duckdb" and self.opts.table is not None:
+            return self._catalog_input()
         if self.opts.database is not None and self.opts.table is not None:
             return self._table_input(con, known, self.opts.database, self.opts.table)
         return self._files_input(con, known, self.opts.paths(), "path")
@@ -94,6 +101,11 @@ class PredictionsSource(Source):
         self, con: duckdb.DuckDBPyConnection, known: dict[str, Any], paths: list[Path], key: str
     ) -> LogInput:
         files = pf.expand(paths, self._key(key))
+        if self.opts.engine != "duckdb" and pf.file_format(files[0]) != "parquet":
+            raise SourceError(
+                f"{self._key(key)}: engine {self.opts.engine!r} reads Parquet files; "
+                f"{files[0]} is CSV (convert it, or use the default engine)"
+            )
         infos = [
             pf.fingerprint(p, known, lambda q: pf.file_schema(con, q), self.count) for p in files
         ]
@@ -126,6 +138,70 @@ class PredictionsSource(Source):
         if ref is None or ref.path is None:
             return None
         return self._files_input(con, known, ref.paths(), "reference.path")
+
+    # -- a scan engine other than DuckDB (docs/engines.md) -------------------------------------
+
+    def _spark(self) -> Any:
+        if self.opts.engine != "spark":
+            raise SourceError(
+                f"{self._key('engine')}: unknown engine {self.opts.engine!r} (known: duckdb, spark)"
+            )
+        from mlreport.connectors.spark import inputs
+
+        return inputs
+
+    def _catalog_input(self) -> LogInput:
+        """A catalog table read by Spark: its columns from the catalog, its manifest entry
+        (version or snapshot, files); the warehouse view reads an empty relation of its shape."""
+        inputs = self._spark()
+        table = self.opts.table
+        assert table is not None
+        engine = inputs.engine_for(self.opts.spark or SparkOptions(), self._key("spark"))
+        schema = inputs.table_schema(engine, table, self._key("table"))
+        manifest = inputs.table_manifest(engine, table)
+        self.count("files", len(manifest["files"]))
+        info = pf.FileInfo(Path(manifest["path"]), manifest["bytes"], 0, "", schema)
+        relation = inputs.empty_relation(schema)
+        label = f"table {table!r} on Spark"
+        return LogInput("table", relation, [info], label, schema, [manifest])
+
+    def _engine_check(
+        self, main: LogInput, view: Any, ref: LogInput | None, ref_sql: str | None
+    ) -> int | None:
+        """The log's views, translated, read on Spark with the warehouse's columns; the row
+        count of a catalog table (its warehouse view is empty)."""
+        inputs = self._spark()
+        key = self._key("spark")
+        engine = inputs.engine_for(self.opts.spark or SparkOptions(), key)
+        table = self.opts.table
+        if table is not None:
+            source = inputs.spark_table(engine, table)
+        else:
+            source = inputs.spark_relation(engine, [str(i.path) for i in main.infos])
+        inputs.check_view(engine, self.view_name, view.sql, source, view.columns, key)
+        if ref_sql is not None:
+            ref_source = None
+            if ref is not None:
+                ref_source = inputs.spark_relation(engine, [str(i.path) for i in ref.infos])
+            inputs.check_view(
+                engine, self.reference_view_name, ref_sql, ref_source, view.columns, key
+            )
+        return inputs.count_rows(engine, self.view_name) if table is not None else None
+
+    def _checked_on_engine(self) -> str:
+        """``mlreport doctor``: the connection and the log's schema, as a sync checks them."""
+        con = scratch_connection()
+        try:
+            views = ViewBuilder(self.name, self.opts)
+            main = self._input(con, {})
+            view = views.mapped(con, main)
+            ref_input = self._reference_input(con, {})
+            ref_view = views.reference(con, ref_input, view, self.view_name)
+            self._engine_check(main, view, ref_input, ref_view)
+        finally:
+            con.close()
+        what = main.label if self.opts.table is not None else f"{len(main.infos)} file(s)"
+        return f"{what}; reads on {self.opts.engine} with the warehouse's columns"
 
     # -- the prediction_logs row -------------------------------------------------------------
 
@@ -161,7 +237,7 @@ class PredictionsSource(Source):
             "sensitive_features": list(opts.features.sensitive),
             "intersections": json.dumps(opts.features.intersections),
             "shap_columns": json.dumps(shap, sort_keys=True),
-            "files": json.dumps([i.manifest() for i in main.infos]),
+            "files": json.dumps(main.manifest or [i.manifest() for i in main.infos]),
             "reference_files": json.dumps([i.manifest() for i in ref.infos]) if ref else None,
             "row_count": row_count,
         }

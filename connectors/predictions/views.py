@@ -52,6 +52,8 @@ class LogInput:
     infos: list[pf.FileInfo]
     label: str  # the files or table, for messages
     schema: tuple[tuple[str, str], ...]  # the relation's columns (with hive partition keys)
+    # what the manifest records, when not the files' own entries (a catalog table's version)
+    manifest: list[dict] | None = None
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ import duckdb
 import polars as pl
 
 from mlreport.config import PolicyConfig
+from mlreport.engines import EngineError
 from mlreport.metrics import MetricContext, Window
 from mlreport.plugins.drift import histograms
 from mlreport.plugins.drift.policies import DEFAULT_POLICIES, failed_metrics
@@ -92,7 +93,7 @@ class Details:
         )
         try:
             hist = draw(self.con, ref, cur, feature)
-        except duckdb.Error as exc:
+        except (duckdb.Error, EngineError) as exc:
             self.rows["drift_query_errors"].append(
                 {**key, "query": f"histogram of {feature}", "error": str(exc).splitlines()[0]}
             )

@@ -11,6 +11,7 @@ from typing import Any
 import duckdb
 import numpy as np
 
+from mlreport.engines import materializes
 from mlreport.plugins.drift.psi import decile_ranks
 from mlreport.plugins.drift.sql import Relation, sides, usable_columns
 
@@ -78,6 +79,9 @@ def ecdf_stats(
     n1, n2 = sizes
     if not n1 or not n2:
         return None
+    if not materializes(con):  # a distributed engine has no stream order to rely on
+        _, _, d, area, _ = con.execute(_ecdf_window_sql(ctes), params).fetchone()
+        return int(n1), int(n2), float(d), float(area)
     # The CTE parameters come first in the text, then n1 and n2.
     d, area, ordered = con.execute(_ecdf_sql(ctes), [*params, n1, n2]).fetchone()
     if not ordered:

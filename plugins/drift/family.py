@@ -15,6 +15,7 @@ import duckdb
 
 from mlreport import hookimpl
 from mlreport.config import PolicyConfig
+from mlreport.engines import scan_connection
 from mlreport.metrics import MetricContext, MetricFamily, MetricInfo, Window
 from mlreport.plugins.drift import details, sql
 from mlreport.plugins.drift.categorical import jensen_shannon, unseen_categories
@@ -63,13 +64,13 @@ class DriftMetrics(MetricFamily):
     )
 
     def compute(self, ctx: MetricContext) -> list[dict[str, Any]]:
-        con = ctx.warehouse.con
         rows: list[dict[str, Any]] = []
-        published = details.Details(con)
+        published = details.Details(ctx.warehouse.con)
         for log in prediction_logs(ctx.warehouse, ctx.entities):
             ref = log.reference()
             if ref is None or not log.features:
                 continue
+            con = published.con = scan_connection(ctx, log)
             policies = feature_policies(ctx.config, log.entity)
             published.add_policies(log, policies)
             with sql.scratch(con) as scratch:

@@ -21,6 +21,7 @@ from typing import Any
 
 import duckdb
 
+from mlreport.engines import materializes
 from mlreport.sql import quote_identifier
 
 Relation = str | tuple[str, Sequence[Any]]
@@ -90,12 +91,14 @@ class Scratch:
 
     def __init__(self, con: duckdb.DuckDBPyConnection, name: str) -> None:
         self.con, self.name, self.tables = con, name, 0
+        # On a distributed engine a copy would ship the rows here: every pass reads the log.
+        self.local = materializes(con)
 
     def usable(self, rel: Relation, columns: Sequence[str], rows: int | None = None) -> Relation:
         """A table of the usable values of ``columns`` (same names; NaN and ±inf as NULL),
         or ``rel`` itself when there are no columns or more than MATERIALIZE_MAX values
         (``rows`` when known; else the copy stops one row past the limit and is dropped)."""
-        if not columns:
+        if not columns or not self.local:
             return rel
         limit = MATERIALIZE_MAX // len(columns)
         if rows is not None and rows > limit:
@@ -120,6 +123,9 @@ class Scratch:
 def scratch(con: duckdb.DuckDBPyConnection) -> Iterator[Scratch]:
     """A :class:`Scratch` database, detached (and freed) on exit."""
     name = f"mlreport_drift_{uuid.uuid4().hex[:12]}"
+    if not materializes(con):
+        yield Scratch(con, name)
+        return
     con.execute(f"ATTACH ':memory:' AS {name}")
     try:
         yield Scratch(con, name)

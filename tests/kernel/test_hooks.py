@@ -130,3 +130,61 @@ def test_hook_after_report(fake, tmp_path):
     ctx = ReportContext(wh, config, Window(T0, T0.replace(day=9)), T0)
     render_report(ctx, "fake", ["txt"], tmp_path / "out")
     assert ("after_report", ("fake", ["txt"])) in fakes.CALLS
+
+
+def test_hook_register_engines(tmp_path):
+    import dataclasses
+    import types
+
+    from mlreport import hookimpl
+    from mlreport.engines import ArrowResult, scan_connection
+    from mlreport.metrics import MetricContext
+    from mlreport.prediction_logs import PredictionLog
+
+    made = []
+
+    class Recorder:
+        name = "recorder"
+
+        def __init__(self, con):
+            self.con, self.queries = con, []
+
+        def execute(self, sql, params=()):
+            self.queries.append(sql)
+            return ArrowResult(self.con.execute(sql, list(params)).to_arrow_table())
+
+        def cursor(self):
+            return self
+
+        def close(self):
+            pass
+
+        def materializes(self):
+            return False
+
+    def factory(log, options, warehouse):
+        made.append((log.log, options["engine"], options["flavour"]))
+        return Recorder(warehouse.con)
+
+    plugin = types.SimpleNamespace(
+        register_engines=hookimpl(lambda register: register("recorder", factory))
+    )
+    get_plugins().register_module(plugin, "engine-plugin")
+    config = parse_config(
+        '[[sources]]\nname = "log1"\ntype = "predictions"\nengine = "recorder"\n'
+        'flavour = "x"\n[[sources]]\nname = "log2"\ntype = "predictions"\n',
+        tmp_path / "mlreport.toml",
+        tmp_path,
+    )
+    wh = Warehouse(tmp_path / "w.duckdb")
+    ctx = MetricContext(wh, config, [])
+    log = PredictionLog(
+        "log1", "m", "classification", "v", *[None] * 4, (), (), (), (), {}, (), (), None
+    )
+    engine = scan_connection(ctx, log)
+    assert made == [("log1", "recorder", "x")]
+    assert scan_connection(ctx, log) is engine  # one engine per log and metrics run
+    assert engine.execute("SELECT ? + 1 AS x", [41]).fetchall() == [(42,)]
+    other = dataclasses.replace(log, log="log2")
+    assert scan_connection(ctx, other) is wh.con  # no engine named: the warehouse's DuckDB
+    wh.close()
