@@ -17,11 +17,11 @@ import logging
 import os
 import re
 import shutil
-import uuid
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from mlreport.atomic import write_atomically
 from mlreport.publish import RUNS
 
 log = logging.getLogger("mlreport")
@@ -237,10 +237,5 @@ def write_index(out: Path, env: Any) -> Path:
     page or the new one, never half of one); ``env`` is the report Jinja2 environment."""
     html = env.get_template("index.html.j2").render(runs=read_runs(out))
     path = out / "index.html"
-    tmp = out / f".index.html.{uuid.uuid4().hex[:12]}.tmp"
-    try:
-        tmp.write_text(html, encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_atomically(path, html.encode("utf-8"))
     return path

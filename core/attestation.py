@@ -14,7 +14,6 @@ import hashlib
 import json
 import re
 import time
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -22,6 +21,7 @@ from typing import Any
 
 import minisign
 
+from mlreport.atomic import write_atomically
 from mlreport.hashing import sha256_file
 from mlreport.signing import SIG_SUFFIX, Signer, SigningError, key_id_of
 from mlreport.times import iso, utcnow
@@ -87,12 +87,12 @@ def attest(
     path = folder / statement_name(name)
     sig_path = path.with_name(path.name + SIG_SUFFIX)
     sig_path.unlink(missing_ok=True)  # never leave a signature of another statement beside it
-    _write_atomically(path, data)
+    write_atomically(path, data)
     if signer is not None:
         comment = f"timestamp:{int(time.time())}\tfile:{path.name}\thashed\tsigner:{signer.name}"
         digest = hashlib.sha256(data).hexdigest()
         untrusted = f"mlreport statement sha256 {digest}"
-        _write_atomically(sig_path, signer.sign(data, comment, untrusted))
+        write_atomically(sig_path, signer.sign(data, comment, untrusted))
     return Attestation(path, hashlib.sha256(data).hexdigest(), signer is not None)
 
 
@@ -104,16 +104,6 @@ def uncovered(folder: Path) -> list[Path]:
         statement = json.loads(path.read_bytes())
         covered |= {s["name"] for s in statement["subject"]}
     return sorted(p for p in folder.iterdir() if p.is_file() and p.name not in covered)
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        tmp.write_bytes(data)
-        tmp.replace(path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 # -- verification ------------------------------------------------------------------------------

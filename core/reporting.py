@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 import jinja2
 import polars as pl
 
+from mlreport.atomic import write_atomically
 from mlreport.attestation import Attestation, attest, signature_info
 from mlreport.changes import report_changes
 from mlreport.config import Config
@@ -353,18 +354,6 @@ def render_report(
     _record_run(ctx, report_name, run_id, started, manifest, status, out_dir, attestation)
     ctx.errors += plugins.call_each("after_report", report=report, outputs=outputs)
     return outputs
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data`` in one rename; a failed write (a full disk) leaves the
-    old file and no temporary one behind."""
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        tmp.write_bytes(data)
-        tmp.replace(path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 # what a run's in-toto statement carries from its manifest (docs/signing.md)

@@ -10,13 +10,12 @@ only in memory and never written, printed or logged.
 from __future__ import annotations
 
 import hashlib
-import os
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 import minisign
 
+from mlreport.atomic import write_atomically
 from mlreport.config import CONFIG_NAME, Config
 
 KEY_NAME = "mlreport.key"
@@ -182,24 +181,9 @@ def generate_key_pair(out: Path, force: bool, password: str | None) -> tuple[Pat
         _write_private(secret_path, bytes(secret) + b"\n")
     key_id = key_id_of(pair.public_key)
     pair.public_key.untrusted_comment = f"minisign public key {key_id}"
-    _write_new(public_path, bytes(pair.public_key) + b"\n", 0o644)
+    write_atomically(public_path, bytes(pair.public_key) + b"\n", 0o644)
     return secret_path, public_path, key_id
 
 
 def _write_private(path: Path, data: bytes) -> None:
-    _write_new(path, data, 0o600)
-
-
-def _write_new(path: Path, data: bytes, mode: int) -> None:
-    """Write through a fresh temporary file created with ``mode`` (never wider, whatever the
-    umask), then rename over ``path``: a symlink at ``path`` is replaced, not followed."""
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, mode)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    write_atomically(path, data, 0o600)
