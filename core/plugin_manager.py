@@ -35,6 +35,8 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "mlreport.reports.delivery",
     "mlreport.reports.quality",
     "mlreport.reports.models",
+    "mlreport.connectors.focus",
+    "mlreport.plugins.cost",
 )
 
 REGISTRATION_HOOKS = (
