@@ -1,0 +1,135 @@
+"""Which files count: plain files by path, glob and list of globs in CSV, gzip CSV and Parquet
+of FOCUS 1.0, 1.1 and 1.2; AWS Data Exports and Azure export deliveries with manifests, where a
+re-delivered period replaces the previous delivery; corrections land in later periods."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from tests.focus.builder import (
+    aws_delivery,
+    azure_delivery,
+    charge,
+    touch_later,
+    write_csv,
+    write_parquet,
+)
+
+TOTAL = "SELECT sum(effective_cost), count(*) FROM cost_rows"
+
+
+def test_csv_gzip_csv_and_parquet_of_every_focus_version_share_one_view(world):
+    write_csv(world.root / "a/v10.csv", [charge("1.5"), charge("-0.25")], version="1.0")
+    write_csv(
+        world.root / "a/v11.csv.gz", [charge("2.125", start="2026-01-02T03:00:00Z")], version="1.1"
+    )
+    write_parquet(world.root / "b/v12.parquet", [charge("10.0000000001")], version="1.2")
+    world.config(path=["a/*.csv*", "b/*.parquet"])
+    stats = world.sync()
+    assert stats.reads["files"] == 3 and stats.reads["files_read"] == 3
+    assert world.query(TOTAL) == [(Decimal("13.3750000001"), 4)]
+    # zone-less times are UTC, zoned ones converted; NULL strings are missing values
+    assert world.query(
+        "SELECT strftime(min(charge_period_start), '%Y-%m-%d %H:%M:%S%z'), count(charge_class) "
+        "FROM cost_rows"
+    ) == [("2026-01-02 03:00:00+00", 0)]
+
+
+def test_a_folder_is_read_recursively_and_other_files_in_it_are_ignored(world):
+    write_csv(world.root / "exp/2026/01/part.csv", [charge("1")])
+    (world.root / "exp/README.md").write_text("not data")
+    world.config(path="exp")
+    world.sync()
+    assert world.query(TOTAL) == [(Decimal("1"), 1)]
+
+
+def test_aws_redelivered_period_replaces_the_previous_delivery(world):
+    export = world.root / "exports/focus-daily"
+    aws_delivery(export, "2026-01", [[charge("1")], [charge("2")]], "exec-0001")
+    aws_delivery(
+        export,
+        "2026-02",
+        [[charge("5", start="2026-02-03 00:00:00", period="2026-02")]],
+        "exec-0002",
+    )
+    world.config(path="exports/focus-daily")
+    world.sync()
+    assert world.query(TOTAL) == [(Decimal("8"), 3)]
+    # AWS writes the January delivery again (new file names, new manifest): old parts stay on
+    # disk but are superseded; February is not re-read.
+    aws_delivery(export, "2026-01", [[charge("1.5"), charge("0.75")]], "exec-0003")
+    stats = world.sync()
+    assert world.query(TOTAL) == [(Decimal("7.25"), 3)]
+    assert stats.reads["files_read"] == 1 and stats.reads["superseded"] == 2
+    assert stats.reads["manifests_read"] == 1
+
+
+def test_a_correction_in_a_later_period_changes_the_earlier_window_exactly(world):
+    export = world.root / "exports/focus"
+    aws_delivery(export, "2026-01", [[charge("10"), charge("4", category="Storage")]], "e1")
+    world.config(path="exports/focus")
+    world.sync()
+    correction = charge(
+        "-1.5", start="2026-01-20 00:00:00", period="2026-02", charge_class="Correction"
+    )
+    aws_delivery(
+        export,
+        "2026-02",
+        [[correction, charge("3", start="2026-02-02 00:00:00", period="2026-02")]],
+        "e2",
+    )
+    world.sync()
+    by_month = world.query(
+        "SELECT strftime(charge_period_start, '%Y-%m') m, sum(effective_cost) FROM cost_rows "
+        "GROUP BY 1 ORDER BY 1"
+    )
+    assert by_month == [("2026-01", Decimal("12.5")), ("2026-02", Decimal("3"))]
+    assert world.query("SELECT count(*) FROM cost_rows WHERE charge_class = 'Correction'") == [(1,)]
+
+
+def test_azure_latest_run_of_a_period_wins(world):
+    export = world.root / "costexports/focus-monthly"
+    azure_delivery(export, "2026-01", [[charge("1")]], "run-a", "2026-01-05T02:00:00Z")
+    azure_delivery(
+        export,
+        "2026-01",
+        [[charge("1"), charge("2")], [charge("4")]],
+        "run-b",
+        "2026-01-06T02:00:00Z",
+    )
+    azure_delivery(
+        export,
+        "2026-02",
+        [[charge("8", start="2026-02-01 00:00:00", period="2026-02")]],
+        "run-c",
+        "2026-02-02T02:00:00Z",
+    )
+    world.config(path="costexports")
+    stats = world.sync()
+    assert world.query(TOTAL) == [(Decimal("15"), 4)]
+    assert stats.reads["superseded"] == 1
+
+
+def test_plain_file_rewritten_in_place_replaces_its_rows(world):
+    path = write_csv(world.root / "bill.csv", [charge("1"), charge("2")])
+    world.config(path="bill.csv")
+    world.sync()
+    write_csv(path, [charge("2.5")])
+    touch_later(path)
+    world.sync()
+    assert world.query(TOTAL) == [(Decimal("2.5"), 1)]
+
+
+def test_a_manifest_naming_a_missing_file_is_an_error_and_changes_nothing(world):
+    export = world.root / "exports/e"
+    aws_delivery(export, "2026-01", [[charge("1")]], "x1")
+    world.config(path="exports/e")
+    world.sync()
+    before = world.snapshot()
+    files = aws_delivery(export, "2026-01", [[charge("9")]], "x2")
+    files[0].unlink()
+    with pytest.raises(Exception, match=r"Manifest.json: lists .*not at"):
+        world.sync()
+    assert world.snapshot() == before
