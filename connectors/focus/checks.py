@@ -165,8 +165,8 @@ def _rules(types: dict[str, str]) -> list[Rule]:
             Rule(
                 "Tags",
                 "is not a JSON object of tag keys and values",
-                f"{tags} IS NOT NULL AND (NOT json_valid({tags}) "
-                f"OR json_type({tags}::JSON) <> 'OBJECT')",
+                f"{tags} IS NOT NULL AND CASE WHEN json_valid({tags}) "
+                f"THEN json_type({tags}) <> 'OBJECT' ELSE true END",
                 _bad_tags,
             )
         )

@@ -115,7 +115,7 @@ def charge(
     row.update(
         BilledCost=str(billed if billed is not None else effective),
         EffectiveCost=str(effective),
-        ListCost=str(list_cost if list_cost is not None else Decimal(str(effective)) * 2),
+        ListCost=str(list_cost if list_cost is not None else _double(effective)),
         ContractedCost=str(effective),
         BillingCurrency=currency,
         BillingAccountId="123456789012",
@@ -142,6 +142,13 @@ def charge(
     )
     row.update(over)
     return row
+
+
+def _double(value: str | float) -> str:
+    try:
+        return str(Decimal(str(value)) * 2)
+    except ArithmeticError:  # a deliberately bad amount: keep it bad
+        return str(value)
 
 
 def columns(version: str = "1.2", extra: bool = True) -> list[str]:
@@ -287,7 +294,8 @@ class FocusWorld:
             return wh.con.execute(sql, params or []).fetchall()
 
     def snapshot(self) -> dict[str, Any]:
-        """Everything a focus sync writes: view text, rows, export row, cursors."""
+        """Everything a focus sync stores: view text, export row, entities, cursors (the rows
+        themselves stay in the files)."""
         path = self.root / "wh.duckdb"
         if not path.exists():
             return {}
@@ -303,7 +311,9 @@ class FocusWorld:
                 "cursors": wh.con.execute(
                     "SELECT source, stream, cursor FROM _sync_state ORDER BY 1, 2"
                 ).fetchall(),
-                "rows": wh.con.execute("SELECT * FROM cost_rows ORDER BY ALL").fetchall(),
+                "entities": wh.con.execute(
+                    "SELECT * EXCLUDE (synced_at) FROM cost_entities ORDER BY ALL"
+                ).fetchall(),
             }
 
 
