@@ -25,8 +25,12 @@ def split(sums: pl.DataFrame, predictions: pl.DataFrame) -> tuple[pl.DataFrame, 
     ``effective`` that came from shared costs); unattributed has the same without entity."""
     money = [pl.col(c).cast(pl.Float64) for c in MONEY]
     sums = sums.with_columns(money)
-    is_direct = (pl.col("allocation") == "direct") & pl.col("entity").is_not_null()
-    is_shared = (pl.col("allocation") == "shared") & (pl.col("shared_split") != "none")
+    is_direct = ((pl.col("allocation") == "direct") & pl.col("entity").is_not_null()).fill_null(
+        False
+    )
+    is_shared = ((pl.col("allocation") == "shared") & (pl.col("shared_split") != "none")).fill_null(
+        False
+    )
     direct = sums.filter(is_direct)
     shared = sums.filter(is_shared & ~is_direct)
     rest = sums.filter(~is_direct & ~is_shared)
@@ -81,7 +85,7 @@ def _share(
     )
     spread = pl.concat([spread_even, spread_pred], how="diagonal_relaxed")
     shares = spread.select(
-        KEY,
+        *KEY,
         "entity",
         *[(pl.col(c) * pl.col("weight")).alias(c) for c in MONEY],
         (pl.col("effective") * pl.col("weight")).alias("shared"),

@@ -63,6 +63,7 @@ class CostMetrics(MetricFamily):
 
     def compute(self, ctx: MetricContext) -> list[dict[str, Any]]:
         windows = ctx.windows
+        sql.check_files(ctx.warehouse)
         sums = sql.cost_sums(ctx.warehouse, windows)
         if sums.height == 0:
             return []

@@ -7,7 +7,9 @@ bounds travel as parameters. A cost row is in a window when its ``charge_period_
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from pathlib import Path
 
 import polars as pl
 
@@ -24,6 +26,23 @@ WINDOWS = (
 
 def _params(windows: Sequence[Window]) -> list:
     return [list(range(len(windows))), [w.start for w in windows], [w.end for w in windows]]
+
+
+def check_files(warehouse: Warehouse) -> None:
+    """Refuse to compute over export files that changed since their sync: the views read the
+    files in place, and a file rewritten since (by a re-delivery, or by hand) would be
+    counted unchecked. Compares sizes only (no read); the next sync re-fingerprints."""
+    rows = warehouse.con.execute("SELECT export, files FROM cost_exports ORDER BY 1").fetchall()
+    for export, files in rows:
+        for f in json.loads(files):
+            path = Path(f["path"])
+            size = path.stat().st_size if path.exists() else None
+            if size != f["bytes"]:
+                now = "is gone" if size is None else f"has {size} bytes, not {f['bytes']}"
+                raise ValueError(
+                    f"source {export!r}: {path} {now} since the last sync; run "
+                    f"`mlreport sync {export}` first"
+                )
 
 
 def cost_sums(warehouse: Warehouse, windows: Sequence[Window]) -> pl.DataFrame:
