@@ -47,23 +47,32 @@ def check_files(warehouse: Warehouse) -> None:
 
 def cost_sums(warehouse: Warehouse, windows: Sequence[Window]) -> pl.DataFrame:
     """Exact (DECIMAL) sums of effective, billed and list cost and row counts per window
-    index ``i``, source, entity, allocation, currency and service category, with the
-    source's ``shared_split`` (``none`` for sources that are not FOCUS exports)."""
+    index ``i``, entity, allocation (``direct``, ``shared`` or null), currency and service
+    category, with the shared rows' ``shared_split`` (``none`` for sources that are not
+    FOCUS exports)."""
     span = [min(w.start for w in windows), max(w.end for w in windows)]
+    # Few group keys make the scan cheap: a row is direct when it has an entity, shared when
+    # `shared_source` (its source, kept for shared rows only) is set, else unattributed.
     sql = f"""
-        SELECT w.i, r.source, r.entity, r.allocation, r.currency, r.service_category,
+        SELECT w.i, r.entity, r.shared_source, r.currency, r.service_category,
                sum(r.effective_cost) AS effective, sum(r.billed_cost) AS billed,
                sum(r.list_cost) AS list, count(*) AS n
-        FROM (SELECT source, entity, allocation, currency, service_category, effective_cost,
-                     billed_cost, list_cost, charge_period_start
+        FROM (SELECT entity, CASE WHEN allocation = 'shared' THEN source END AS shared_source,
+                     currency, service_category, effective_cost, billed_cost, list_cost,
+                     charge_period_start
               FROM cost_rows WHERE charge_period_start >= ? AND charge_period_start < ?) r
         JOIN {WINDOWS} w ON r.charge_period_start >= w.ws AND r.charge_period_start < w.we
         GROUP BY ALL
     """
     frame = warehouse.query(sql, span + _params(windows))
-    splits = warehouse.query("SELECT export AS source, shared_split FROM cost_exports")
-    frame = frame.join(splits, on="source", how="left").with_columns(
-        pl.col("shared_split").fill_null("none")
+    splits = warehouse.query("SELECT export AS shared_source, shared_split FROM cost_exports")
+    frame = frame.join(splits, on="shared_source", how="left").with_columns(
+        pl.col("shared_split").fill_null("none"),
+        pl.when(pl.col("entity").is_not_null())
+        .then(pl.lit("direct"))
+        .when(pl.col("shared_source").is_not_null())
+        .then(pl.lit("shared"))
+        .alias("allocation"),
     )
     return frame
 
