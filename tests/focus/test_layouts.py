@@ -4,6 +4,7 @@ re-delivered period replaces the previous delivery; corrections land in later pe
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 
 import pytest
@@ -133,3 +134,32 @@ def test_a_manifest_naming_a_missing_file_is_an_error_and_changes_nothing(world)
     with pytest.raises(Exception, match=r"Manifest.json: lists .*not at"):
         world.sync()
     assert world.snapshot() == before
+
+
+def test_mlreport_sql_reads_the_cost_view_in_its_sandbox(world):
+    from click.testing import CliRunner
+
+    from mlreport.cli import cli
+
+    write_csv(world.root / "bill.csv", [charge("1.25", tags={"ml-model": "m"})])
+    world.config(path="bill.csv", entity_tag="ml-model")
+    world.sync()
+    config = str(world.root / "mlreport.toml")
+    result = CliRunner().invoke(
+        cli,
+        [
+            "--config",
+            config,
+            "sql",
+            "SELECT entity, effective_cost FROM cost_rows",
+            "--format",
+            "json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == [{"entity": "m", "effective_cost": "1.2500000000"}]
+    # the sandbox still refuses every other file
+    other = world.root / "other.csv"
+    other.write_text("a\n1\n")
+    result = CliRunner().invoke(cli, ["--config", config, "sql", f"SELECT * FROM '{other}'"])
+    assert result.exit_code != 0
