@@ -163,3 +163,28 @@ def test_mlreport_sql_reads_the_cost_view_in_its_sandbox(world):
     other.write_text("a\n1\n")
     result = CliRunner().invoke(cli, ["--config", config, "sql", f"SELECT * FROM '{other}'"])
     assert result.exit_code != 0
+
+
+def test_two_focus_sources_share_cost_rows_and_a_failing_one_keeps_the_other(world):
+    write_csv(world.root / "aws.csv", [charge("1", tags={"ml-model": "a"})])
+    write_csv(world.root / "gcp.csv", [charge("2", tags={"ml-model": "b"}, currency="EUR")])
+    extra = (
+        '\n[[sources]]\nname = "gcp"\ntype = "focus"\npath = "gcp.csv"\nentity_tag = "ml-model"\n'
+    )
+    world.config(extra=extra, path="aws.csv", entity_tag="ml-model")
+    from mlreport.config import load_config
+    from mlreport.pipeline import sync_all
+    from mlreport.warehouse import Warehouse
+
+    config = load_config(world.root / "mlreport.toml")
+    with Warehouse(config.warehouse.path) as wh:
+        sync_all(wh, config, fail_fast=True)
+    got = world.query("SELECT source, entity, currency, effective_cost FROM cost_rows ORDER BY 1")
+    assert got == [("billing", "a", "USD", Decimal("1")), ("gcp", "b", "EUR", Decimal("2"))]
+    # a later bad delivery of one source fails that source alone, recorded in source_status
+    write_csv(world.root / "gcp.csv", [charge("x")])
+    with Warehouse(config.warehouse.path) as wh:
+        results = sync_all(wh, config)
+    assert [r.error is None for r in results] == [True, False]
+    (error,) = world.query("SELECT error FROM source_status WHERE source = 'gcp'")[0]
+    assert "gcp.csv: line 2, column BilledCost" in error
