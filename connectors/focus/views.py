@@ -149,9 +149,22 @@ def mapped_sql(opts: FocusOptions, tags: str) -> tuple[str, str]:
     if not opts.entity_map:
         return value, "_v"
     whens = " ".join(
-        f"WHEN _v GLOB {literal(p)} THEN {literal(t.strip())}" for p, t in opts.entity_map.items()
+        f"WHEN {match_sql(p)} THEN {literal(t.strip())}" for p, t in opts.entity_map.items()
     )
     return value, f"CASE {whens} ELSE _v END"
+
+
+def match_sql(pattern: str) -> str:
+    """``_v`` matches the glob ``pattern``: equality without wildcards, ``LIKE`` for ``*`` and
+    ``?`` (DuckDB runs both far faster than ``GLOB``, which made the cost family twice as
+    slow on 10^6 rows), ``GLOB`` only for ``[...]`` classes."""
+    if "[" in pattern:
+        return f"_v GLOB {literal(pattern)}"
+    if "*" not in pattern and "?" not in pattern:
+        return f"_v = {literal(pattern)}"
+    escaped = pattern.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    like = escaped.replace("*", "%").replace("?", "_")
+    return f"_v LIKE {literal(like)} ESCAPE '\\'"
 
 
 def canonical_sql(views: list[str]) -> str:
