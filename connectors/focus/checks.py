@@ -51,11 +51,17 @@ def currencies() -> tuple[str, ...]:
     return tuple(sorted(c.code for c in iso4217.Currency))
 
 
+def file_literal(path: Path) -> str:
+    """The path as a DuckDB string naming exactly this file (glob characters escaped)."""
+    escapes = {"[": "[[]", "*": "[*]", "?": "[?]"}
+    text = "".join(escapes.get(ch, ch) for ch in str(path))
+    return "'" + text.replace("'", "''") + "'"
+
+
 def scan_sql(path: Path, fmt: str | None = None) -> str:
     """A table function reading one export file as FOCUS files are written: in CSV every
     column as text with ``NULL`` and empty fields missing; Parquet as typed."""
-    lit = "'" + str(path).replace("'", "''").replace("[", "[[]").replace("*", "[*]") + "'"
-    lit = lit.replace("?", "[?]")
+    lit = file_literal(path)
     if (fmt or data_format(path)) == "parquet":
         return f"read_parquet({lit}, hive_partitioning = false)"
     return (

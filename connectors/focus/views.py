@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mlreport.connectors.focus.checks import DECIMAL, PROVIDER, Schema
+from mlreport.connectors.focus.checks import DECIMAL, PROVIDER, Schema, file_literal
 from mlreport.connectors.focus.layout import data_format
 from mlreport.connectors.focus.options import SHARED, FocusOptions
 from mlreport.sql import quote_identifier as q
@@ -61,12 +61,6 @@ _TEXT = {
 
 def literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
-
-
-def file_literal(path: Path) -> str:
-    """The path as a DuckDB string naming exactly this file (glob characters escaped)."""
-    escapes = {"[": "[[]", "*": "[*]", "?": "[?]"}
-    return literal("".join(escapes.get(ch, ch) for ch in str(path)))
 
 
 def view_sql(source: str, opts: FocusOptions, files: list[tuple[Path, Schema]]) -> str:

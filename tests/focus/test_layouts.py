@@ -188,3 +188,12 @@ def test_two_focus_sources_share_cost_rows_and_a_failing_one_keeps_the_other(wor
     assert [r.error is None for r in results] == [True, False]
     (error,) = world.query("SELECT error FROM source_status WHERE source = 'gcp'")[0]
     assert "gcp.csv: line 2, column BilledCost" in error
+
+
+def test_file_names_with_glob_characters_and_quotes_name_exactly_one_file(world):
+    odd = world.root / "bills [eu]*" / "it's?.csv"
+    write_csv(odd, [charge("3")])
+    write_csv(world.root / "bills [eu]*" / "its1.csv", [charge("100")])  # what a glob would add
+    world.config(path=str(odd))
+    world.sync()
+    assert world.query(TOTAL) == [(Decimal("3"), 1)]
