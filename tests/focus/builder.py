@@ -299,7 +299,7 @@ class FocusWorld:
         path = self.root / "wh.duckdb"
         if not path.exists():
             return {}
-        with Warehouse(path, read_only=True) as wh:
+        with Warehouse(path) as wh:  # read-write: replays the WAL a killed sync left
             return {
                 "views": wh.con.execute(
                     "SELECT view_name, sql FROM duckdb_views() WHERE NOT internal "
