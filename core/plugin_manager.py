@@ -45,6 +45,8 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "mlreport.reports.diff",
     "mlreport.scaffold",
     "mlreport.reports.audit",
+    "mlreport.connectors.focus",
+    "mlreport.plugins.cost",
 )
 
 # Built-ins that add commands: cheap to import (click and the standard library only until a

@@ -17,6 +17,12 @@ import polars as pl
 from mlreport.sql import quote_identifier
 from mlreport.times import utcnow
 
+# Tables whose JSON columns list the files a view reads ([{path, ...}]): a sandbox may open these.
+FILE_LISTS = (
+    ("prediction_logs", ("files", "reference_files")),
+    ("cost_exports", ("files",)),
+)
+
 
 class WarehouseError(Exception):
     """The warehouse cannot be opened or a statement was refused."""
@@ -83,17 +89,18 @@ class Warehouse:
             self.migrate()
 
     def log_files(self) -> list[str]:
-        """Every file the prediction-log views read (their fingerprinted files and reference
-        files, or the DuckDB file of a table input): the only paths a sandbox may open."""
-        if "prediction_logs" not in self.tables():
-            return []
-        rows = self.con.execute(
-            "SELECT files, reference_files FROM prediction_logs ORDER BY log"
-        ).fetchall()
+        """Every file the views over files read (prediction logs: their fingerprinted files and
+        reference files, or the DuckDB file of a table input; cost exports: their current
+        files): the only paths a sandbox may open."""
         paths = []
-        for cells in rows:
-            for cell in cells:
-                paths += [str(f["path"]) for f in json.loads(cell or "[]")]
+        tables = self.tables()
+        for table, columns in FILE_LISTS:
+            if table not in tables:
+                continue
+            rows = self.con.execute(f"SELECT {', '.join(columns)} FROM {table}").fetchall()
+            for cells in rows:
+                for cell in cells:
+                    paths += [str(f["path"]) for f in json.loads(cell or "[]")]
         return sorted(set(paths))
 
     def _lock_down(self) -> None:

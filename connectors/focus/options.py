@@ -1,0 +1,59 @@
+"""The options of a ``type = "focus"`` source.
+
+``path`` names files, folders or globs of FOCUS exports; ``entity_tag`` the ``Tags`` key (or
+keys, first match wins) whose value names an entity; ``entity_map`` maps other tag values
+(globs) to entities or to ``"shared"``; ``shared_split`` says how shared costs are spread.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+
+from mlreport.config import ConfigPath
+from mlreport.sources import SourceOptions
+
+SHARED = "shared"  # the entity_map target that marks a cost as shared
+
+
+class FocusOptions(SourceOptions):
+    path: ConfigPath | list[ConfigPath]
+    entity_tag: str | list[str] | None = None
+    entity_map: dict[str, str] = Field(default_factory=dict)
+    shared_split: Literal["none", "even", "predictions"] = "none"
+
+    @field_validator("path")
+    @classmethod
+    def _some_path(cls, value: Path | list[Path]) -> Path | list[Path]:
+        if value == []:
+            raise ValueError("`path` is an empty list; name at least one path or glob")
+        return value
+
+    @field_validator("entity_tag")
+    @classmethod
+    def _tags(cls, value: str | list[str] | None) -> str | list[str] | None:
+        keys = [value] if isinstance(value, str) else list(value or [])
+        if any(not k.strip() for k in keys) or value == []:
+            raise ValueError("`entity_tag` needs one or more non-empty Tags keys")
+        return value
+
+    @field_validator("entity_map")
+    @classmethod
+    def _targets(cls, value: dict[str, str]) -> dict[str, str]:
+        for pattern, target in value.items():
+            if not pattern.strip() or not target.strip():
+                raise ValueError(
+                    f"entity_map: {pattern!r} = {target!r}: patterns and entity names must "
+                    "not be empty"
+                )
+        return value
+
+    def paths(self) -> list[Path]:
+        return list(self.path) if isinstance(self.path, list) else [self.path]
+
+    def tag_keys(self) -> list[str]:
+        if self.entity_tag is None:
+            return []
+        return [self.entity_tag] if isinstance(self.entity_tag, str) else list(self.entity_tag)
