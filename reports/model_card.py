@@ -95,7 +95,7 @@ class Card:
         card["factors"] = self.factors(card["quantitative"])
         card["evaluation_data"] = self.evaluation()
         card["training_data"] = self.training(card["details"])
-        card["ethical_considerations"] = _ethics(card, failed)
+        card["ethical_considerations"] = _ethics(card)
         card["caveats"] = self.caveats(card, failed, missing)
         card["model_card"] = mct_document(card)
         return card
@@ -284,7 +284,7 @@ def _bounds(p: dict[str, Any]) -> str:
     return ", ".join(parts) or "policy"
 
 
-def _ethics(card: dict[str, Any], failed: dict[str, str]) -> list[dict[str, str]]:
+def _ethics(card: dict[str, Any]) -> list[dict[str, Any]]:
     """Risks the warehouse records: the risk tier, sensitive features, and disparities by
     group that fail a policy or, without one, the four-fifths rule."""
     out = []
@@ -311,13 +311,13 @@ def _ethics(card: dict[str, Any], failed: dict[str, str]) -> list[dict[str, str]
             seen.add(key)
             p = m["policy"]
             failing = p is not None and not p.get("passed", True)
-            below = p is None and m["metric"] == PARITY_RATIO and (m["value"] or 1) < FOUR_FIFTHS
-            if failing or below:
+            v = m["value"]
+            below = p is None and m["metric"] == PARITY_RATIO and v is not None and v < FOUR_FIFTHS
+            if (failing or below) and v is not None:
                 rule = _bounds(p) if p else "the four-fifths rule"
                 out.append(
                     {
-                        "name": f"{m['label']} by {s['feature']} is {m['value']:.3g}, outside "
-                        f"{rule}.",
+                        "name": f"{m['label']} by {s['feature']} is {v:.3g}, outside {rule}.",
                         "mitigation": None,
                     }
                 )

@@ -59,6 +59,16 @@ def test_the_cards_say_what_the_warehouse_holds(doc):
     )
 
 
+def test_parity_without_a_policy_is_held_to_the_four_fifths_rule(doc):
+    # fraud-detector has no parity policy; its age_band ratio is under 0.8
+    risks = [r["name"] for r in card(doc, "fraud-detector")["ethical_considerations"]]
+    assert any(
+        r.startswith("Demographic parity ratio by age_band is 0.7")
+        and r.endswith("outside the four-fifths rule.")
+        for r in risks
+    ), risks
+
+
 def test_a_model_with_nothing_recorded_says_so(doc, outputs):
     c = card(doc, HOSTILE_NAME)
     assert c["intended_use"] is None and c["metrics"] == [] and c["quantitative"] == []
