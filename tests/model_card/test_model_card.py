@@ -174,7 +174,7 @@ def test_pdf_pages_and_text(outputs, tmp_path):
         "fraud-detector",
         "Intended use",
         "Quantitative analyses",
-        "age_band =",
+        "age_band = 61+",
         "not recorded",
     ):
         assert word.lower() in text.lower(), word
