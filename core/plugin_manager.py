@@ -41,6 +41,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "mlreport.reports.delivery",
     "mlreport.reports.quality",
     "mlreport.reports.models",
+    "mlreport.reports.model_card",
     "mlreport.reports.notify",
     "mlreport.reports.diff",
     "mlreport.scaffold",
