@@ -233,3 +233,18 @@ def test_a_csv_export_is_refused_on_spark_naming_the_file(worlds, tmp_path, spar
     assert f"{bad} is CSV" in stats.error
     assert "sources.billing.engine" in stats.error
     assert _snapshot(root) == before
+
+
+def test_an_unreachable_master_fails_the_metrics_run_and_stores_nothing(worlds, tmp_path):
+    from mlreport.engines import EngineError
+
+    shutil.copytree(worlds["spark"], tmp_path / "w")
+    root = tmp_path / "w"
+    port = free_port()
+    configure(root, "spark", f'master = "spark://127.0.0.1:{port}"\nconnect_timeout = 2')
+    config = load_config(root / "mlreport.toml")
+    with Warehouse(config.warehouse.path) as wh:
+        before = wh.con.execute("SELECT count(*) FROM metric_values").fetchall()
+        with pytest.raises(EngineError, match=f"spark://127.0.0.1:{port} does not answer"):
+            compute_metrics(wh, config, WINDOWS, "cost.*")
+        assert wh.con.execute("SELECT count(*) FROM metric_values").fetchall() == before
