@@ -15,15 +15,18 @@ from mlreport.connectors.focus.views import view_sql
 from mlreport.engines import EngineError, ViewScan
 
 
-def view_scan(warehouse: Any, source: str, opts: FocusOptions) -> ViewScan:
-    """The :class:`ViewScan` of source ``source`` as the last sync left it."""
+def view_scan(warehouse: Any, source: str, opts: FocusOptions) -> ViewScan | None:
+    """The :class:`ViewScan` of source ``source`` as the last sync left it; None before its
+    first sync (it has no rows in ``cost_rows`` then, on any engine)."""
     rows = warehouse.con.execute(
         "SELECT e.view_name, e.files, s.cursor FROM cost_exports e LEFT JOIN _sync_state s "
         "ON s.source = e.export AND s.stream = 'exports' WHERE e.export = ?",
         [source],
     ).fetchall()
-    row = rows[0] if rows else None
-    if row is None or row[2] is None:
+    if not rows:
+        return None
+    row = rows[0]
+    if row[2] is None:
         raise EngineError(f"source {source!r} has not been synced; run `mlreport sync {source}`")
     view, files, cursor = row[0], json.loads(row[1]), json.loads(row[2])
     known = cursor.get("files", {})

@@ -74,7 +74,8 @@ def engine_scans(ctx: MetricContext) -> list[tuple[ViewScan, Any]]:
     for name, opts in source_options(ctx.config, "focus").items():
         if getattr(opts, "engine", DEFAULT_ENGINE) != DEFAULT_ENGINE:
             scan = view_scan(ctx.warehouse, name, opts)
-            out.append((scan, view_connection(ctx, scan)))
+            if scan is not None:  # not synced yet: no rows anywhere
+                out.append((scan, view_connection(ctx, scan)))
     return out
 
 

@@ -153,6 +153,7 @@ def test_the_spark_group_by_reads_only_the_fingerprinted_files(worlds):
     with Warehouse(config.warehouse.path, read_only=True) as wh:
         (files,) = wh.con.execute("SELECT files FROM cost_exports").fetchone()
         scan = view_scan(wh, "billing", source_options(config, "focus")["billing"])
+        assert scan is not None
         plan = wh.con.execute(
             "EXPLAIN SELECT count(*) FROM (SELECT * FROM cost_rows WHERE source NOT IN (?))",
             ["billing"],
@@ -248,3 +249,17 @@ def test_an_unreachable_master_fails_the_metrics_run_and_stores_nothing(worlds, 
         with pytest.raises(EngineError, match=f"spark://127.0.0.1:{port} does not answer"):
             compute_metrics(wh, config, WINDOWS, "cost.*")
         assert wh.con.execute("SELECT count(*) FROM metric_values").fetchall() == before
+
+
+def test_a_spark_source_not_synced_yet_adds_nothing(worlds, tmp_path, spark_root):
+    shutil.copytree(worlds["duckdb"], tmp_path / "w")
+    root = tmp_path / "w"
+    write_parquet(root / "later/bill.parquet", [charge("5", tags={"ml-model": "fraud"})])
+    configure(root, "duckdb")
+    later = (
+        '\n[[sources]]\nname = "later"\ntype = "focus"\npath = "later"\nengine = "spark"\n'
+        f"[sources.spark]\n{spark_settings(spark_root)}\n"
+    )
+    with (root / "mlreport.toml").open("a") as f:
+        f.write(later)
+    assert cost_metrics(root) == cost_metrics(worlds["duckdb"])
