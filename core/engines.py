@@ -15,6 +15,7 @@ gives an engine that API over the Arrow table it fetched.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -56,9 +57,22 @@ class ScanEngine(Protocol):
         ...
 
 
-EngineFactory = Callable[[PredictionLog, dict[str, Any], Any], ScanEngine]
-"""``factory(log, source_options, warehouse)``: an engine reading ``log``, with the log's views
-(``log.view`` and ``log.reference_view``) defined on it under the same names."""
+@dataclass(frozen=True)
+class ViewScan:
+    """A source's view for an engine to define, when it is not a prediction log (the cost
+    exports of a ``focus`` source): the view's name, its SQL in DuckDB's dialect reading its
+    files with one ``read_parquet([...])``, and exactly those (fingerprinted) files."""
+
+    source: str
+    view: str
+    sql: str
+    files: tuple[str, ...]
+
+
+EngineFactory = Callable[[PredictionLog | ViewScan, dict[str, Any], Any], ScanEngine]
+"""``factory(target, source_options, warehouse)``: an engine reading ``target``, with its views
+defined on it under their warehouse names: a log's ``view`` and ``reference_view``, or a
+:class:`ViewScan`'s ``view`` over exactly its ``files``."""
 
 
 class ArrowResult:
@@ -101,8 +115,13 @@ class ArrowResult:
 def engine_name(config: Any, log: PredictionLog) -> str:
     """The engine a log's source asks for (``engine = "..."``), DuckDB when it names none or
     is no longer configured."""
+    return source_engine(config, log.log)
+
+
+def source_engine(config: Any, source: str) -> str:
+    """The engine source ``source`` asks for, DuckDB when it names none or is not configured."""
     for src in getattr(config, "sources", []):
-        if src.name == log.log:
+        if src.name == source:
             return str(src.options.get("engine") or DEFAULT_ENGINE)
     return DEFAULT_ENGINE
 
@@ -120,8 +139,24 @@ def scan_connection(ctx: MetricContext, log: PredictionLog) -> Any:
     return ctx.cache[key]
 
 
-def make_engine(name: str, log: PredictionLog, options: dict[str, Any], warehouse: Any) -> Any:
-    """The registered engine ``name`` for ``log`` (a PluginError names the known ones)."""
+def view_connection(ctx: MetricContext, scan: ViewScan) -> Any:
+    """What to run scans of ``scan.view`` on: the warehouse connection, or the engine its
+    source names with the view defined there (made once per metrics run, kept on the context)."""
+    name = source_engine(ctx.config, scan.source)
+    if name == DEFAULT_ENGINE:
+        return ctx.warehouse.con
+    key = ("scan_engine", scan.source)
+    if key not in ctx.cache:
+        options = ctx.config.source(scan.source).options
+        ctx.cache[key] = make_engine(name, scan, options, ctx.warehouse)
+    return ctx.cache[key]
+
+
+def make_engine(
+    name: str, log: PredictionLog | ViewScan, options: dict[str, Any], warehouse: Any
+) -> Any:
+    """The registered engine ``name`` for ``log`` or a view scan (a PluginError names the
+    known ones)."""
     from mlreport.plugin_manager import get_plugins
 
     factory: EngineFactory = get_plugins().engines().get(name)

@@ -10,9 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from mlreport.config import ConfigPath
+from mlreport.connectors.predictions.options import SparkOptions
 from mlreport.sources import SourceOptions
 
 SHARED = "shared"  # the entity_map target that marks a cost as shared
@@ -23,6 +24,14 @@ class FocusOptions(SourceOptions):
     entity_tag: str | list[str] | None = None
     entity_map: dict[str, str] = Field(default_factory=dict)
     shared_split: Literal["none", "even", "predictions"] = "none"
+    engine: Literal["duckdb", "spark"] = "duckdb"  # where the cost group-bys run
+    spark: SparkOptions | None = None
+
+    @model_validator(mode="after")
+    def _spark_needs_engine(self) -> FocusOptions:
+        if self.engine == "duckdb" and self.spark is not None:
+            raise ValueError('`[spark]` settings need `engine = "spark"`')
+        return self
 
     @field_validator("path")
     @classmethod

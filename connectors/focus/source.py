@@ -127,6 +127,8 @@ class FocusSource(Source):
             others = self._other_views(con)
         finally:
             con.close()
+        if self.opts.engine != "duckdb":  # before anything is stored
+            self._engine_check(files)
         self._entities = sorted({e for f in files for e in f.entities})
         yield View(self.view_name, sql)
         row = self._export_row(files, selection)
@@ -220,6 +222,16 @@ class FocusSource(Source):
                 continue
             alive.append(view)
         return alive
+
+    def _engine_check(self, files: list[ExportFile]) -> None:
+        """The view, translated, defined on the source's engine over exactly ``files``."""
+        from mlreport.connectors.focus.scans import check_on_engine
+        from mlreport.engines import EngineError
+
+        try:
+            check_on_engine(self.name, self.opts, [(f.path, f.check.schema) for f in files])
+        except EngineError as exc:
+            raise SourceError(str(exc)) from None
 
     # -- the cost_exports row --------------------------------------------------------------
 

@@ -20,7 +20,7 @@ from sqlglot import exp
 from mlreport.connectors.predictions.options import SparkOptions
 from mlreport.connectors.spark.session import describe, first_line, get_session
 from mlreport.connectors.spark.translate import TranslationError, to_spark
-from mlreport.engines import ArrowResult, EngineError
+from mlreport.engines import ArrowResult, EngineError, ViewScan
 from mlreport.prediction_logs import PredictionLog
 from mlreport.warehouse import Warehouse
 
@@ -63,9 +63,14 @@ def spark_options(options: dict[str, Any]) -> SparkOptions:
 
 
 def make_spark_engine(
-    log: PredictionLog, options: dict[str, Any], warehouse: Warehouse
+    log: PredictionLog | ViewScan, options: dict[str, Any], warehouse: Warehouse
 ) -> SparkEngine:
-    """The engine for ``log``, its views defined in the session (see the module docstring)."""
+    """The engine for ``log``, its views defined in the session (see the module docstring);
+    for a :class:`ViewScan` (cost exports), see :mod:`~mlreport.connectors.spark.scans`."""
+    if isinstance(log, ViewScan):
+        from mlreport.connectors.spark.scans import make_scan_engine
+
+        return make_scan_engine(log, options)
     key = f"source {log.log!r}: spark"
     opts = spark_options(options)
     session = get_session(opts, key)
@@ -109,23 +114,29 @@ def define_view(engine: SparkEngine, name: str, duckdb_sql: str, source: str | N
     engine.run(f"CREATE OR REPLACE TEMP VIEW {ident} AS {text}")
 
 
-def files_input(session: Any, files: Sequence[dict[str, Any]]) -> str:
-    """A temp view over exactly the fingerprinted files (the manifest's paths)."""
+def files_input(session: Any, files: Sequence[dict[str, Any]], merge: bool = False) -> str:
+    """A temp view over exactly the fingerprinted files (the manifest's paths); ``merge``
+    takes the union of their columns (as DuckDB's ``union_by_name``)."""
     paths = [str(f["path"]) for f in files]
     if not paths:
         raise EngineError("the log has no files recorded; run `mlreport sync` first")
-    name = f"mlreport_input_{abs(hash(tuple(paths))):x}"
+    name = f"mlreport_input_{abs(hash((tuple(paths), merge))):x}"
     try:
-        session.read.parquet(*[_uri(p) for p in paths]).createOrReplaceTempView(name)
+        reader = session.read.option("mergeSchema", "true") if merge else session.read
+        reader.parquet(*[_uri(p) for p in paths]).createOrReplaceTempView(name)
     except Exception as exc:  # noqa: BLE001 - pyspark's errors have no common base
         raise EngineError(f"Spark cannot read {paths[0]}: {first_line(exc)}") from None
     return name
 
 
 def _uri(path: str) -> str:
-    """A local path as a ``file:`` URI (Spark would take a bare path as on its default file
-    system, HDFS on a cluster)."""
-    return Path(path).absolute().as_uri() if "://" not in path else path
+    """A local path as a ``file:`` URI, unescaped as Hadoop reads it (Spark would take a bare
+    path as on its default file system, HDFS on a cluster)."""
+    if "://" in path:
+        return path
+    # Not Path.as_uri(): Hadoop does not decode its percent escapes, so a hive-style folder
+    # (`BILLING_PERIOD=2026-01`) would become a path that does not exist.
+    return "file://" + Path(path).absolute().as_posix()
 
 
 def table_input(session: Any, table: str) -> str:

@@ -10,6 +10,7 @@ here to their Spark equivalents (see docs/engines.md, "What is translated how").
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -121,7 +122,82 @@ def _spark_forms(node: exp.Expression) -> exp.Expression:
         return exp.ArraySize(this=node.this)
     if isinstance(node, exp.PercentileDisc | exp.Anonymous) and _is_quantile_disc(node):
         return _percentiles_disc(node)
+    if isinstance(node, exp.Glob):
+        return _glob_as_regex(node)
+    if isinstance(node, exp.Bracket) and isinstance(node.this, exp.ArrayFilter):
+        return _element_or_null(node)
+    if isinstance(node, exp.Select) and _explodes(node) > 1:
+        return _zipped_explodes(node)
     return node
+
+
+def _glob_as_regex(node: exp.Glob) -> exp.Expression:
+    """``x GLOB 'p'`` → ``x RLIKE '(?s)^…\\z'``: Spark has no GLOB (literal patterns only)."""
+    pattern = node.expression
+    if not (isinstance(pattern, exp.Literal) and pattern.is_string):
+        raise TranslationError("GLOB with a pattern that is not a literal has no Spark form")
+    return exp.RegexpLike(this=node.this, expression=exp.Literal.string(glob_regex(pattern.this)))
+
+
+def glob_regex(pattern: str) -> str:
+    """A Java regex matching exactly what DuckDB's GLOB ``pattern`` matches (``*``, ``?``,
+    ``[...]``, ``[!...]``, ``\\`` escaping the next character), anchored at both ends."""
+    out, i = [], 0
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "*":
+            out.append(".*")
+        elif c == "?":
+            out.append(".")
+        elif c == "\\" and i + 1 < len(pattern):
+            i += 1
+            out.append(re.escape(pattern[i]))
+        elif c == "[" and "]" in pattern[i + 2 :]:
+            end = pattern.index("]", i + 2)
+            body = pattern[i + 1 : end]
+            negate = body.startswith("!")
+            body = body[1:] if negate else body
+            escaped = "".join("\\" + ch if ch in "\\[]^&" else ch for ch in body)
+            out.append("[" + ("^" if negate else "") + escaped + "]")
+            i = end
+        else:
+            out.append(re.escape(c))
+        i += 1
+    return "(?s)^" + "".join(out) + "\\z"
+
+
+def _element_or_null(node: exp.Bracket) -> exp.Expression:
+    """``list_filter(…)[k]`` → ``try_element_at(filter(…), k)``: DuckDB gives NULL past the
+    end, Spark's ``[]`` fails there in ANSI mode (its default since Spark 4)."""
+    (index,) = node.expressions
+    if not (isinstance(index, exp.Literal) and not index.is_string):
+        return node
+    position = exp.Literal.number(int(index.this) + 1)  # sqlglot holds indexes 0-based
+    return exp.Anonymous(this="try_element_at", expressions=[node.this, position])
+
+
+def _explodes(select: exp.Select) -> int:
+    return sum(
+        isinstance(p, exp.Alias) and isinstance(p.this, exp.Explode | exp.Unnest)
+        for p in select.expressions
+    )
+
+
+def _zipped_explodes(select: exp.Select) -> exp.Expression:
+    """``SELECT unnest(a) AS x, unnest(b) AS y`` → ``SELECT inline(arrays_zip(a, b)) AS (x, y)``:
+    Spark allows one generator per SELECT; zipping pairs the lists by position, as DuckDB's
+    unnests do (lists of equal length)."""
+    if _explodes(select) != len(select.expressions):
+        raise TranslationError("a SELECT mixing unnest() with other columns has no Spark form")
+    arrays = [
+        p.this.this if isinstance(p.this, exp.Explode) else p.this.expressions[0]
+        for p in select.expressions
+    ]
+    names = [exp.to_identifier(p.alias) for p in select.expressions]
+    zipped = exp.Anonymous(this="inline", expressions=[exp.ArraysZip(expressions=arrays)])
+    out = select.copy()
+    out.set("expressions", [exp.Aliases(this=zipped, expressions=names)])
+    return out
 
 
 def _is_quantile_disc(node: exp.Expression) -> bool:

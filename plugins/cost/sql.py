@@ -10,11 +10,14 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
-from mlreport.metrics import Window
+from mlreport.engines import DEFAULT_ENGINE, ViewScan, view_connection
+from mlreport.metrics import MetricContext, Window
 from mlreport.prediction_logs import prediction_logs
+from mlreport.sources import source_options
 from mlreport.sql import quote_identifier
 from mlreport.warehouse import Warehouse
 
@@ -45,26 +48,60 @@ def check_files(warehouse: Warehouse) -> None:
                 )
 
 
-def cost_sums(warehouse: Warehouse, windows: Sequence[Window]) -> pl.DataFrame:
+# The heavy group-by: few group keys make the scan cheap (a row is direct when it has an
+# entity, shared when `shared_source`, its source kept for shared rows only, is set, else
+# unattributed). `{relation}` is `cost_rows` on DuckDB, or one source's view on its engine.
+SUMS_SQL = """
+    SELECT w.i, r.entity, r.shared_source, r.currency, r.service_category,
+           sum(r.effective_cost) AS effective, sum(r.billed_cost) AS billed,
+           sum(r.list_cost) AS list, count(*) AS n
+    FROM (SELECT entity, CASE WHEN allocation = 'shared' THEN source END AS shared_source,
+                 currency, service_category, effective_cost, billed_cost, list_cost,
+                 charge_period_start
+          FROM {relation} WHERE charge_period_start >= ? AND charge_period_start < ?) r
+    JOIN {windows} w ON r.charge_period_start >= w.ws AND r.charge_period_start < w.we
+    GROUP BY ALL
+"""
+SUM_KEYS = ["i", "entity", "shared_source", "currency", "service_category"]
+
+
+def engine_scans(ctx: MetricContext) -> list[tuple[ViewScan, Any]]:
+    """The ``focus`` sources whose group-by runs on another engine (``engine = "spark"``),
+    each with its view defined there (docs/engines.md)."""
+    from mlreport.connectors.focus.scans import view_scan
+
+    out = []
+    for name, opts in source_options(ctx.config, "focus").items():
+        if getattr(opts, "engine", DEFAULT_ENGINE) != DEFAULT_ENGINE:
+            scan = view_scan(ctx.warehouse, name, opts)
+            if scan is not None:  # not synced yet: no rows anywhere
+                out.append((scan, view_connection(ctx, scan)))
+    return out
+
+
+def cost_sums(
+    warehouse: Warehouse, windows: Sequence[Window], remote: Sequence[tuple[ViewScan, Any]] = ()
+) -> pl.DataFrame:
     """Exact (DECIMAL) sums of effective, billed and list cost and row counts per window
     index ``i``, entity, allocation (``direct``, ``shared`` or null), currency and service
     category, with the shared rows' ``shared_split`` (``none`` for sources that are not
-    FOCUS exports)."""
+    FOCUS exports). The sources in ``remote`` are summed on their engine, the rest here."""
     span = [min(w.start for w in windows), max(w.end for w in windows)]
-    # Few group keys make the scan cheap: a row is direct when it has an entity, shared when
-    # `shared_source` (its source, kept for shared rows only) is set, else unattributed.
-    sql = f"""
-        SELECT w.i, r.entity, r.shared_source, r.currency, r.service_category,
-               sum(r.effective_cost) AS effective, sum(r.billed_cost) AS billed,
-               sum(r.list_cost) AS list, count(*) AS n
-        FROM (SELECT entity, CASE WHEN allocation = 'shared' THEN source END AS shared_source,
-                     currency, service_category, effective_cost, billed_cost, list_cost,
-                     charge_period_start
-              FROM cost_rows WHERE charge_period_start >= ? AND charge_period_start < ?) r
-        JOIN {WINDOWS} w ON r.charge_period_start >= w.ws AND r.charge_period_start < w.we
-        GROUP BY ALL
-    """
-    frame = warehouse.query(sql, span + _params(windows))
+    params = span + _params(windows)
+    moved = [scan.source for scan, _ in remote]
+    relation, local_params = "cost_rows", params
+    if moved:
+        marks = ", ".join("?" for _ in moved)
+        relation = f"(SELECT * FROM cost_rows WHERE source NOT IN ({marks}))"
+        local_params = moved + params
+    frame = warehouse.query(SUMS_SQL.format(relation=relation, windows=WINDOWS), local_params)
+    if remote:
+        parts = [frame] + [_remote_sums(scan, con, params) for scan, con in remote]
+        parts = [p.select([pl.col(c).cast(t) for c, t in frame.schema.items()]) for p in parts]
+        sums = [c for c in frame.columns if c not in SUM_KEYS]
+        frame = pl.concat(parts).group_by(SUM_KEYS).agg(pl.col(c).sum() for c in sums)
+    # One row order whatever the engines: the float steps after (shares, splits) add in it.
+    frame = frame.sort(SUM_KEYS, nulls_last=True)
     splits = warehouse.query("SELECT export AS shared_source, shared_split FROM cost_exports")
     frame = frame.join(splits, on="shared_source", how="left").with_columns(
         pl.col("shared_split").fill_null("none"),
@@ -75,6 +112,12 @@ def cost_sums(warehouse: Warehouse, windows: Sequence[Window]) -> pl.DataFrame:
         .alias("allocation"),
     )
     return frame
+
+
+def _remote_sums(scan: ViewScan, con: Any, params: list) -> pl.DataFrame:
+    """The group-by over one source's view on its engine: only the small result comes back."""
+    sql = SUMS_SQL.format(relation=quote_identifier(scan.view), windows=WINDOWS)
+    return pl.from_arrow(con.execute(sql, params).arrow())
 
 
 def prediction_counts(warehouse: Warehouse, windows: Sequence[Window]) -> pl.DataFrame:
