@@ -19,6 +19,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
+from mlreport.connectors import objstore
 from mlreport.connectors.predictions import files as pf
 from mlreport.connectors.predictions.options import SHAP_PREFIX, PredictionsOptions, SparkOptions
 from mlreport.connectors.predictions.views import (
@@ -57,7 +58,8 @@ class PredictionsSource(Source):
             return self._checked_on_engine()
         if self.opts.database is not None:
             return f"table {self.opts.table!r} of {self.opts.database}"
-        return f"{len(pf.expand(self.opts.paths(), self._key('path')))} file(s)"
+        paths = self._local(self.opts.paths(), "path")
+        return f"{len(pf.expand(paths, self._key('path')))} file(s)"
 
     def read(self, stream: Stream, cursor: Any) -> Iterator[Rows | View | Checkpoint]:
         known = pf.load_cursor(cursor)
@@ -97,10 +99,19 @@ class PredictionsSource(Source):
             return self._table_input(con, known, self.opts.database, self.opts.table)
         return self._files_input(con, known, self.opts.paths(), "path")
 
+    def _local(self, paths: list[Path | str], key: str) -> list[Path]:
+        """Local paths, with ``s3://`` URLs mirrored first (docs/sources-object-storage.md)."""
+        root = objstore.mirror_root(self.config.warehouse.path)
+        return objstore.localize(paths, root, self._key(key), self.count)
+
     def _files_input(
-        self, con: duckdb.DuckDBPyConnection, known: dict[str, Any], paths: list[Path], key: str
+        self,
+        con: duckdb.DuckDBPyConnection,
+        known: dict[str, Any],
+        paths: list[Path | str],
+        key: str,
     ) -> LogInput:
-        files = pf.expand(paths, self._key(key))
+        files = pf.expand(self._local(paths, key), self._key(key))
         if self.opts.engine != "duckdb" and pf.file_format(files[0]) != "parquet":
             raise SourceError(
                 f"{self._key(key)}: engine {self.opts.engine!r} reads Parquet files; "
