@@ -53,19 +53,20 @@ def _check_url(value: str) -> str:
     bucket, _, key = value[5:].partition("/")
     if not bucket or is_glob(bucket):
         raise ValueError(f"{value}: name a bucket after s3:// (no wildcards in the bucket)")
-    if "${" in value or "@" in bucket or ":" in bucket:
+    if "@" in bucket or ":" in bucket:
+        shown = "s3://***@" + bucket.rsplit("@", 1)[-1] + "/" + key
         raise ValueError(
-            f"{value}: credentials never go in the URL; they come from the environment, "
+            f"{shown}: credentials never go in the URL; they come from the environment, "
             "the AWS profile or the workload identity"
         )
     return value
 
 
-def refuse_unbuilt(value: Any) -> Any:
-    """A ``before`` validator: a gs://, az:// or abfs:// path is refused by name (it would
-    otherwise be taken as a local path and reported as missing)."""
+def check_urls(value: Any) -> Any:
+    """A ``before`` validator: a bad or unsupported URL is refused by name (it would otherwise
+    fall through to the local-path type and be reported as a missing file)."""
     for item in value if isinstance(value, list) else [value]:
-        if isinstance(item, str) and item.lower().startswith(UNBUILT):
+        if is_url(item):
             _check_url(item)
     return value
 
@@ -259,6 +260,10 @@ def explain(exc: BaseException, bucket: str) -> str:
     status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
     if code == "NoSuchBucket":
         return f"the bucket {bucket!r} does not exist (check the name, region and endpoint)"
+    if code in ("InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken"):
+        return (
+            f"the AWS credentials were refused ({code}); renew them in the environment or profile"
+        )
     if code in ("AccessDenied", "AllAccessDisabled", "403") or status == 403:
         return (
             "access denied: the credentials from the environment or AWS profile may not "

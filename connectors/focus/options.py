@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from mlreport.config import ConfigPath
-from mlreport.connectors.objstore import ObjectURL, refuse_unbuilt
+from mlreport.connectors.objstore import ObjectURL, check_urls
 from mlreport.sources import SourceOptions
 
 SHARED = "shared"  # the entity_map target that marks a cost as shared
@@ -25,7 +25,7 @@ class FocusOptions(SourceOptions):
     entity_map: dict[str, str] = Field(default_factory=dict)
     shared_split: Literal["none", "even", "predictions"] = "none"
 
-    _no_unbuilt_scheme = field_validator("path", mode="before")(refuse_unbuilt)
+    _no_unbuilt_scheme = field_validator("path", mode="before")(check_urls)
 
     @field_validator("path")
     @classmethod
