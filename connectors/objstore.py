@@ -118,6 +118,11 @@ def pattern_regex(pattern: str) -> re.Pattern[str]:
     return re.compile("".join(out) + r"\Z")
 
 
+def safe_key(key: str) -> bool:
+    """Whether ``key`` maps to a path inside the mirror (no ``.``/``..`` segment, not absolute)."""
+    return not key.startswith("/") and not any(p in (".", "..") for p in key.split("/"))
+
+
 def literal_prefix(pattern: str) -> str:
     """The folders before the first wildcard segment (the S3 listing prefix)."""
     parts = pattern.split("/")
@@ -144,9 +149,15 @@ class Mirror:
         """The local path standing for ``url`` after its objects are mirrored (a glob stays a
         glob, over the mirror)."""
         bucket, pattern = split(url)
-        if pattern.startswith("/") or any(p in (".", "..") for p in pattern.split("/")):
+        if not safe_key(pattern):
             raise SourceError(f"{key}: {url}: `.` and `..` segments are not allowed in a key")
         objects = self._matching(url, key, bucket, pattern)
+        for obj in objects:
+            if not safe_key(obj.key):  # it would be written outside the mirror
+                raise SourceError(
+                    f"{key}: {url}: the key {obj.key!r} has `.` or `..` segments or a leading "
+                    "`/` and cannot be mirrored; rename the object or narrow `path`"
+                )
         if keep is not None:
             objects = [o for o in objects if keep(o.key)]
         if not objects:

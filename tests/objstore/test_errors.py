@@ -53,6 +53,14 @@ def test_a_prefix_with_no_object(synced, bucket, caplog, capsys):
     assert "no object matches" in _fails(synced, url, caplog, capsys)
 
 
+def test_a_key_that_would_leave_the_mirror(synced, s3, bucket, caplog, capsys):
+    s3.put_object(Bucket=bucket, Key="logs/../../escape.parquet", Body=b"PAR1")
+    url = f"s3://{bucket}/logs/**"
+    message = _fails(synced, url, caplog, capsys)
+    assert "the key 'logs/../../escape.parquet' has `.` or `..` segments" in message
+    assert not (synced.root / "mlreport.duckdb.objects" / "escape.parquet").exists()
+
+
 def test_access_denied(synced, bucket, s3_endpoint, monkeypatch, caplog, capsys):
     import boto3
     import moto.settings
