@@ -75,3 +75,17 @@ def test_a_deleted_object_leaves_the_log_and_the_mirror(tmp_path, s3, bucket):
     assert [p.relative_to(mirror).as_posix() for p in mirror.rglob("*.parquet")] == [
         f"s3/{bucket}/logs/2026/02/part-0.parquet"
     ]
+
+
+def test_a_list_mixes_local_paths_and_urls_and_stores_no_credential(tmp_path, s3, bucket):
+    from tests.objstore.conftest import SECRET
+
+    world = World(tmp_path / "w")
+    _logs(world.root)
+    upload_tree(s3, bucket, world.root / "logs/2026/02", "feb")
+    stats = world.sync(path=["logs/2026/01/*.parquet", f"s3://{bucket}/feb/part-0.parquet"])
+    assert stats.reads["files"] == 2 and stats.reads["objects_downloaded"] == 1
+    assert world.query("SELECT count(*) FROM predictions") == [(54,)]
+    for path in world.root.rglob("*"):
+        if path.is_file():
+            assert SECRET.encode() not in path.read_bytes(), path
