@@ -4,8 +4,9 @@ A source's ``path`` may name objects in S3 (or an S3-compatible store). Before a
 anything, :func:`localize` lists the objects the URL names and keeps a local mirror of them
 under the warehouse's ``<name>.objects/`` folder: an object is downloaded only when its ETag
 (or size) differs from the mirrored copy's, so a sync over unchanged objects reads no object
-and DuckDB then scans local files at disk speed. The mirrored file's mtime is the object's
-LastModified, so the sources' own size-and-mtime fingerprints see exactly the object changes.
+and DuckDB then scans local files at disk speed. A mirrored file is rewritten (new mtime) only
+when its object changed, so the sources' own size-and-mtime fingerprints see exactly the
+object changes (even a same-size replacement within one second: the ETag decides).
 
 Credentials come only from boto3's standard chain (environment, shared profile, web identity,
 instance metadata); no config key takes a secret, and no message includes one. ``gs://``,
@@ -20,7 +21,6 @@ import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -82,7 +82,6 @@ class Remote:
     key: str
     etag: str
     size: int
-    modified: datetime
 
 
 def split(url: str) -> tuple[str, str]:
@@ -194,7 +193,6 @@ class Mirror:
                             item["Key"],
                             str(item.get("ETag", "")).strip('"'),
                             int(item["Size"]),
-                            item["LastModified"],
                         )
                     )
         except Exception as exc:
@@ -225,9 +223,7 @@ class Mirror:
         except Exception as exc:
             tmp.unlink(missing_ok=True)
             raise SourceError(f"{key}: {name}: {explain(exc, bucket)}") from None
-        stamp = int(obj.modified.timestamp() * 1e9)
-        os.utime(tmp, ns=(stamp, stamp))
-        os.replace(tmp, path)
+        os.replace(tmp, path)  # a fresh mtime: the source's size-and-mtime check sees the change
         self.index[name] = {"etag": obj.etag, "size": obj.size}
         self.count("objects_downloaded", 1)
         self.count("object_bytes", obj.size)

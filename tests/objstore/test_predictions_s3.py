@@ -89,3 +89,23 @@ def test_a_list_mixes_local_paths_and_urls_and_stores_no_credential(tmp_path, s3
     for path in world.root.rglob("*"):
         if path.is_file():
             assert SECRET.encode() not in path.read_bytes(), path
+
+
+def test_a_same_size_replacement_is_seen_by_its_etag(tmp_path, s3, bucket):
+    world = World(tmp_path / "w")
+    path = world.csv("log.csv", log_frame(12))
+    s3.upload_file(str(path), bucket, "log.csv")
+    url = f"s3://{bucket}/log.csv"
+    world.sync(path=url)
+    by_version = "SELECT model_version, count(*), sum(score) FROM predictions GROUP BY 1 ORDER BY 1"
+    before = world.query(by_version)
+    text = path.read_text()
+    swapped = text.replace("v1", "vX").replace("v2", "v1").replace("vX", "v2")
+    assert len(swapped) == len(text) and swapped != text
+    s3.put_object(Bucket=bucket, Key="log.csv", Body=swapped.encode())
+    stats = world.sync(path=url)
+    assert stats.reads["objects_downloaded"] == 1 and stats.reads["files_hashed"] == 1
+    after = world.query(by_version)
+    assert after != before
+    assert [(v, n) for v, n, _ in after] == [("v1", 6), ("v2", 6)]
+    assert {v: s for v, _, s in after} == {"v1": before[1][2], "v2": before[0][2]}
