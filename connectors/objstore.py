@@ -299,6 +299,24 @@ def mirror_root(warehouse_path: Path) -> Path:
     return warehouse_path.with_name(warehouse_path.name + ".objects")
 
 
+def annotate(entries: list[dict[str, Any]], root: Path) -> list[dict[str, Any]]:
+    """Manifest entries (``{path, ...}``) with ``url`` and ``etag`` added for mirrored files,
+    so the stored manifest names the object each file was copied from."""
+    mirrored = [e for e in entries if Path(e["path"]).is_relative_to(root)]
+    if not mirrored:
+        return entries
+    try:
+        index = json.loads((root / INDEX).read_text())
+    except (OSError, ValueError):
+        return entries
+    local = {str(root / "s3" / name[5:]): (name, v.get("etag")) for name, v in index.items()}
+    out = []
+    for entry in entries:
+        found = local.get(str(entry["path"]))
+        out.append({**entry, "url": found[0], "etag": found[1]} if found else entry)
+    return out
+
+
 def localize(
     paths: list[Any],
     root: Path,

@@ -240,7 +240,12 @@ class FocusSource(Source):
             "export": self.name,
             "view_name": self.view_name,
             "shared_split": self.opts.shared_split,
-            "files": json.dumps([f.manifest() for f in files]),
+            "files": json.dumps(
+                objstore.annotate(
+                    [f.manifest() for f in files],
+                    objstore.mirror_root(self.config.warehouse.path),
+                )
+            ),
             "manifests": json.dumps([str(d.manifest) for d in selection.deliveries]),
             "superseded": json.dumps([str(p) for p in selection.superseded]),
             "billing_periods": json.dumps(periods),

@@ -104,6 +104,11 @@ class PredictionsSource(Source):
         root = objstore.mirror_root(self.config.warehouse.path)
         return objstore.localize(paths, root, self._key(key), self.count)
 
+    def _manifest(self, infos: list[pf.FileInfo]) -> list[dict[str, Any]]:
+        """The files' manifest entries; mirrored objects also name their URL and ETag."""
+        root = objstore.mirror_root(self.config.warehouse.path)
+        return objstore.annotate([i.manifest() for i in infos], root)
+
     def _files_input(
         self,
         con: duckdb.DuckDBPyConnection,
@@ -248,8 +253,8 @@ class PredictionsSource(Source):
             "sensitive_features": list(opts.features.sensitive),
             "intersections": json.dumps(opts.features.intersections),
             "shap_columns": json.dumps(shap, sort_keys=True),
-            "files": json.dumps(main.manifest or [i.manifest() for i in main.infos]),
-            "reference_files": json.dumps([i.manifest() for i in ref.infos]) if ref else None,
+            "files": json.dumps(main.manifest or self._manifest(main.infos)),
+            "reference_files": json.dumps(self._manifest(ref.infos)) if ref else None,
             "row_count": row_count,
         }
         return pl.DataFrame([row], schema=LOG_ROW_SCHEMA)

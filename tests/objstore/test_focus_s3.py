@@ -4,6 +4,7 @@ objects and replaces that month."""
 
 from __future__ import annotations
 
+import json
 import shutil
 
 from tests.focus.builder import FocusWorld, aws_delivery, charge
@@ -14,6 +15,11 @@ BY_MONTH = (
     "sum(effective_cost), sum(billed_cost), sum(list_cost), count(*) "
     "FROM cost_rows GROUP BY ALL ORDER BY ALL"
 )
+DATA_KEYS = [
+    "data/BILLING_PERIOD=2026-01/focus-daily-e1-00001.snappy.parquet",
+    "data/BILLING_PERIOD=2026-01/focus-daily-e1-00002.snappy.parquet",
+    "data/BILLING_PERIOD=2026-02/focus-daily-e2-00001.snappy.parquet",
+]
 ALL_ROWS = "SELECT * EXCLUDE (source) FROM cost_rows ORDER BY ALL"
 
 
@@ -44,6 +50,10 @@ def test_an_s3_export_gives_the_same_cost_rows_as_the_local_files(tmp_path, s3, 
     assert remote.query(BY_MONTH) == local.query(BY_MONTH)
     assert remote.query(ALL_ROWS) == local.query(ALL_ROWS)
     assert len(remote.query(ALL_ROWS)) == 4
+    (files,) = remote.query("SELECT files FROM cost_exports")[0]
+    urls = sorted(f["url"] for f in json.loads(files))
+    assert urls == [f"s3://{bucket}/exports/focus-daily/{k}" for k in DATA_KEYS]
+    assert all(f["etag"] for f in json.loads(files))
 
 
 def test_unchanged_objects_are_not_read_and_a_redelivery_replaces_its_month(tmp_path, s3, bucket):

@@ -3,6 +3,7 @@ files on disk; unchanged objects are not read again, a replaced object is."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from tests.objstore.conftest import upload_tree
@@ -85,6 +86,12 @@ def test_a_list_mixes_local_paths_and_urls_and_stores_no_credential(tmp_path, s3
     upload_tree(s3, bucket, world.root / "logs/2026/02", "feb")
     stats = world.sync(path=["logs/2026/01/*.parquet", f"s3://{bucket}/feb/part-0.parquet"])
     assert stats.reads["files"] == 2 and stats.reads["objects_downloaded"] == 1
+    files = json.loads(world.log_row()["files"])
+    etag = s3.head_object(Bucket=bucket, Key="feb/part-0.parquet")["ETag"].strip('"')
+    assert [(f.get("url"), f.get("etag")) for f in files] == [
+        (None, None),
+        (f"s3://{bucket}/feb/part-0.parquet", etag),
+    ]
     assert world.query("SELECT count(*) FROM predictions") == [(54,)]
     for path in world.root.rglob("*"):
         if path.is_file():
