@@ -25,7 +25,7 @@ class FocusOptions(SourceOptions):
     entity_map: dict[str, str] = Field(default_factory=dict)
     shared_split: Literal["none", "even", "predictions"] = "none"
 
-    _no_unbuilt_scheme = field_validator("path", mode="before")(check_urls)
+    _urls_checked = field_validator("path", mode="before")(check_urls)
 
     @field_validator("path")
     @classmethod

@@ -47,7 +47,7 @@ class ReferenceOptions(Part):
     until: datetime | None = None
     path: PathOption | None = None
 
-    _no_unbuilt_scheme = field_validator("path", mode="before")(check_urls)
+    _urls_checked = field_validator("path", mode="before")(check_urls)
 
     @field_validator("since", "until", mode="before")
     @classmethod
@@ -198,7 +198,7 @@ class PredictionsOptions(SourceOptions):
     features: FeaturesOptions = Field(default_factory=FeaturesOptions)
     explain: ExplainOptions | None = None
 
-    _no_unbuilt_scheme = field_validator("path", mode="before")(check_urls)
+    _urls_checked = field_validator("path", mode="before")(check_urls)
 
     @model_validator(mode="after")
     def _one_input(self) -> PredictionsOptions:
