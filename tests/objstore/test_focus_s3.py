@@ -82,3 +82,25 @@ def test_unchanged_objects_are_not_read_and_a_redelivery_replaces_its_month(tmp_
         "SELECT strftime(charge_period_start, '%m'), sum(effective_cost)::DOUBLE "
         "FROM cost_rows GROUP BY 1 ORDER BY 1"
     ) == [("01", 3.25), ("02", 7.0)]
+
+
+def test_a_missing_bucket_changes_nothing_stored(tmp_path, s3, bucket):
+    import pytest
+
+    from mlreport.sources import SourceError
+
+    src = tmp_path / "src"
+    _export(src)
+    upload_tree(s3, bucket, src, "focus")
+    world = _remote(tmp_path)
+    world.config(path=f"s3://{bucket}/focus")
+    world.sync()
+    before = world.snapshot()
+    world.config(path="s3://no-such-billing-bucket/focus")
+    with pytest.raises(SourceError) as err:
+        world.sync()
+    assert str(err.value) == (
+        "sources.billing.path: s3://no-such-billing-bucket/focus: the bucket "
+        "'no-such-billing-bucket' does not exist (check the name, region and endpoint)"
+    )
+    assert world.snapshot() == before
