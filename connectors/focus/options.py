@@ -14,13 +14,14 @@ from pydantic import Field, field_validator, model_validator
 
 from mlreport.config import ConfigPath
 from mlreport.connectors.predictions.options import SparkOptions
+from mlreport.connectors.objstore import ObjectURL, check_urls
 from mlreport.sources import SourceOptions
 
 SHARED = "shared"  # the entity_map target that marks a cost as shared
 
 
 class FocusOptions(SourceOptions):
-    path: ConfigPath | list[ConfigPath]
+    path: ObjectURL | ConfigPath | list[ObjectURL | ConfigPath]  # s3:// or a local path
     entity_tag: str | list[str] | None = None
     entity_map: dict[str, str] = Field(default_factory=dict)
     shared_split: Literal["none", "even", "predictions"] = "none"
@@ -33,9 +34,11 @@ class FocusOptions(SourceOptions):
             raise ValueError('`[spark]` settings need `engine = "spark"`')
         return self
 
+    _urls_checked = field_validator("path", mode="before")(check_urls)
+
     @field_validator("path")
     @classmethod
-    def _some_path(cls, value: Path | list[Path]) -> Path | list[Path]:
+    def _some_path(cls, value: Path | str | list[Path | str]) -> Path | str | list[Path | str]:
         if value == []:
             raise ValueError("`path` is an empty list; name at least one path or glob")
         return value
@@ -59,7 +62,8 @@ class FocusOptions(SourceOptions):
                 )
         return value
 
-    def paths(self) -> list[Path]:
+    def paths(self) -> list[Path | str]:
+        """Local paths and globs, and ``s3://`` URLs (str) for the object storage mirror."""
         return list(self.path) if isinstance(self.path, list) else [self.path]
 
     def tag_keys(self) -> list[str]:

@@ -21,6 +21,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
+from mlreport.connectors import objstore
 from mlreport.connectors.focus import layout
 from mlreport.connectors.focus.checks import FileCheck, check_file, scan_sql
 from mlreport.connectors.focus.options import FocusOptions
@@ -85,7 +86,7 @@ class FocusSource(Source):
         ]
 
     def check(self) -> str:
-        data, manifests = layout.find(self.opts.paths(), self._key("path"))
+        data, manifests = layout.find(self._local_paths(), self._key("path"))
         return f"{len(data)} data file(s), {len(manifests)} manifest(s)"
 
     def read(self, stream: Stream, cursor: Any) -> Iterator[Rows | View | Checkpoint]:
@@ -102,6 +103,16 @@ class FocusSource(Source):
     def _key(self, key: str) -> str:
         return f"sources.{self.name}.{key}"
 
+    def _local_paths(self) -> list[Path]:
+        """Local paths, with ``s3://`` URLs mirrored first (export files and manifests only;
+        docs/sources-object-storage.md)."""
+        root = objstore.mirror_root(self.config.warehouse.path)
+
+        def wanted(key: str) -> bool:
+            return layout.data_format(Path(key)) is not None or layout.is_manifest(Path(key))
+
+        return objstore.localize(self.opts.paths(), root, self._key("path"), self.count, wanted)
+
     def _digest(self) -> str:
         """What a file's stored entities depend on besides its bytes."""
         spec = [self.opts.tag_keys(), list(self.opts.entity_map.items())]
@@ -113,7 +124,7 @@ class FocusSource(Source):
         )
         digest = self._digest()
         known_files = known.get("files", {}) if known.get("digest") == digest else {}
-        data, manifests = layout.find(self.opts.paths(), self._key("path"))
+        data, manifests = layout.find(self._local_paths(), self._key("path"))
         deliveries, manifest_cursor = self._deliveries(manifests, known.get("manifests", {}))
         selection = layout.select(data, deliveries)
         self.count("files", len(selection.files))
@@ -241,7 +252,12 @@ class FocusSource(Source):
             "export": self.name,
             "view_name": self.view_name,
             "shared_split": self.opts.shared_split,
-            "files": json.dumps([f.manifest() for f in files]),
+            "files": json.dumps(
+                objstore.annotate(
+                    [f.manifest() for f in files],
+                    objstore.mirror_root(self.config.warehouse.path),
+                )
+            ),
             "manifests": json.dumps([str(d.manifest) for d in selection.deliveries]),
             "superseded": json.dumps([str(p) for p in selection.superseded]),
             "billing_periods": json.dumps(periods),

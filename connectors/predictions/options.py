@@ -15,6 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from mlreport.config import ConfigPath
+from mlreport.connectors.objstore import ObjectURL, check_urls
 from mlreport.sources import SourceOptions
 from mlreport.times import parse_time
 
@@ -22,7 +23,7 @@ from mlreport.times import parse_time
 CANONICAL = ("log", "entity", "model_version", "ts", "prediction", "score", "label")
 SHAP_PREFIX = "shap__"  # logged SHAP values appear in the view as shap__<feature>
 
-PathOption = ConfigPath | list[ConfigPath]
+PathOption = ObjectURL | ConfigPath | list[ObjectURL | ConfigPath]  # s3:// or a local path
 
 
 class Part(BaseModel):
@@ -46,6 +47,8 @@ class ReferenceOptions(Part):
     until: datetime | None = None
     path: PathOption | None = None
 
+    _urls_checked = field_validator("path", mode="before")(check_urls)
+
     @field_validator("since", "until", mode="before")
     @classmethod
     def _time(cls, value: Any) -> Any:
@@ -66,7 +69,8 @@ class ReferenceOptions(Part):
             raise ValueError("`path` is an empty list; name at least one path or glob")
         return self
 
-    def paths(self) -> list[Path]:
+    def paths(self) -> list[Path | str]:
+        """Local paths and globs, and ``s3://`` URLs (str) for the object storage mirror."""
         if self.path is None:
             return []
         return list(self.path) if isinstance(self.path, list) else [self.path]
@@ -194,6 +198,8 @@ class PredictionsOptions(SourceOptions):
     features: FeaturesOptions = Field(default_factory=FeaturesOptions)
     explain: ExplainOptions | None = None
 
+    _urls_checked = field_validator("path", mode="before")(check_urls)
+
     @model_validator(mode="after")
     def _one_input(self) -> PredictionsOptions:
         if self.path is not None and (self.database is not None or self.table is not None):
@@ -227,7 +233,8 @@ class PredictionsOptions(SourceOptions):
                 )
         return self
 
-    def paths(self) -> list[Path]:
+    def paths(self) -> list[Path | str]:
+        """Local paths and globs, and ``s3://`` URLs (str) for the object storage mirror."""
         if self.path is None:
             return []
         return list(self.path) if isinstance(self.path, list) else [self.path]

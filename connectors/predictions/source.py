@@ -19,6 +19,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
+from mlreport.connectors import objstore
 from mlreport.connectors.predictions import files as pf
 from mlreport.connectors.predictions.options import SHAP_PREFIX, PredictionsOptions, SparkOptions
 from mlreport.connectors.predictions.views import (
@@ -57,7 +58,8 @@ class PredictionsSource(Source):
             return self._checked_on_engine()
         if self.opts.database is not None:
             return f"table {self.opts.table!r} of {self.opts.database}"
-        return f"{len(pf.expand(self.opts.paths(), self._key('path')))} file(s)"
+        paths = self._local(self.opts.paths(), "path")
+        return f"{len(pf.expand(paths, self._key('path')))} file(s)"
 
     def read(self, stream: Stream, cursor: Any) -> Iterator[Rows | View | Checkpoint]:
         known = pf.load_cursor(cursor)
@@ -97,10 +99,24 @@ class PredictionsSource(Source):
             return self._table_input(con, known, self.opts.database, self.opts.table)
         return self._files_input(con, known, self.opts.paths(), "path")
 
+    def _local(self, paths: list[Path | str], key: str) -> list[Path]:
+        """Local paths, with ``s3://`` URLs mirrored first (docs/sources-object-storage.md)."""
+        root = objstore.mirror_root(self.config.warehouse.path)
+        return objstore.localize(paths, root, self._key(key), self.count)
+
+    def _manifest(self, infos: list[pf.FileInfo]) -> list[dict[str, Any]]:
+        """The files' manifest entries; mirrored objects also name their URL and ETag."""
+        root = objstore.mirror_root(self.config.warehouse.path)
+        return objstore.annotate([i.manifest() for i in infos], root)
+
     def _files_input(
-        self, con: duckdb.DuckDBPyConnection, known: dict[str, Any], paths: list[Path], key: str
+        self,
+        con: duckdb.DuckDBPyConnection,
+        known: dict[str, Any],
+        paths: list[Path | str],
+        key: str,
     ) -> LogInput:
-        files = pf.expand(paths, self._key(key))
+        files = pf.expand(self._local(paths, key), self._key(key))
         if self.opts.engine != "duckdb" and pf.file_format(files[0]) != "parquet":
             raise SourceError(
                 f"{self._key(key)}: engine {self.opts.engine!r} reads Parquet files; "
@@ -237,8 +253,8 @@ class PredictionsSource(Source):
             "sensitive_features": list(opts.features.sensitive),
             "intersections": json.dumps(opts.features.intersections),
             "shap_columns": json.dumps(shap, sort_keys=True),
-            "files": json.dumps(main.manifest or [i.manifest() for i in main.infos]),
-            "reference_files": json.dumps([i.manifest() for i in ref.infos]) if ref else None,
+            "files": json.dumps(main.manifest or self._manifest(main.infos)),
+            "reference_files": json.dumps(self._manifest(ref.infos)) if ref else None,
             "row_count": row_count,
         }
         return pl.DataFrame([row], schema=LOG_ROW_SCHEMA)
