@@ -13,8 +13,8 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from mlreport.config import ConfigPath
-from mlreport.connectors.predictions.options import SparkOptions
 from mlreport.connectors.objstore import ObjectURL, check_urls
+from mlreport.connectors.predictions.options import SparkOptions
 from mlreport.sources import SourceOptions
 
 SHARED = "shared"  # the entity_map target that marks a cost as shared
