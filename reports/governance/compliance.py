@@ -28,6 +28,9 @@ STATUSES: tuple[str, ...] = ("met", "partial", "missing")
 
 ItemId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]+(\.[a-z0-9_]+)*$", max_length=100)]
 Text = Annotated[str, StringConstraints(min_length=1, max_length=500, strip_whitespace=True)]
+# Only web addresses: the report links to it, so no javascript: or file: URLs.
+Url = Annotated[str, StringConstraints(pattern=r"^https?://[^\s<>\"']+$", max_length=500)]
+MAX_BYTES = 1_000_000  # a map is a few kB; anything near this is not a map
 
 
 class ComplianceMapError(ConfigError):
@@ -54,7 +57,7 @@ class FrameworkItem(_Strict):
     ref: Text
     title: Text
     quote: Text | None = None  # the source's words, where they matter
-    source: Text | None = None  # where the wording was checked
+    source: Url | None = None  # where the wording was checked
 
 
 class _EvidenceEntry(_Strict):
@@ -67,7 +70,7 @@ class _FrameworkEntry(_Strict):
     ref: Text
     title: Text
     quote: Text | None = None
-    source: Text | None = None
+    source: Url | None = None
 
 
 class _MapFile(_Strict):
@@ -114,6 +117,12 @@ def read_map_file(path: Path | str, label: str | None = None) -> dict[str, Any]:
     """Parse one map file into its three tables, checked for shape (not for references)."""
     name = label or str(path)
     try:
+        size = Path(path).stat().st_size
+        if size > MAX_BYTES:
+            raise ComplianceMapError(
+                f"{name}: {size} bytes is too large for a compliance map (at most "
+                f"{MAX_BYTES}); is this the right file?"
+            )
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ComplianceMapError(f"{name}: compliance map file not found") from None

@@ -173,6 +173,20 @@ def test_misspelt_field_and_bad_id(tmp_path):
     assert msg.startswith(f"{tmp_path / 'my_map.toml'}: shortcuts: unknown key")
 
 
+def test_hostile_source_and_oversized_file(tmp_path):
+    text = (
+        '[framework."x.y"]\nframework = "X"\nref = "1"\ntitle = "t"\n'
+        'source = "javascript:alert(1)"\n'
+    )
+    msg = error_of(tmp_path, text)
+    assert msg.startswith(f"{tmp_path / 'my_map.toml'}: framework.x.y.source: String should match")
+    msg = error_of(tmp_path, "# padding\n" * 100_001)
+    assert msg == (
+        f"{tmp_path / 'my_map.toml'}: 1000010 bytes is too large for a compliance map "
+        "(at most 1000000); is this the right file?"
+    )
+
+
 def test_unquoted_dotted_id(tmp_path):
     msg = error_of(tmp_path, '[evidence.custom.a]\ntitle = "A"\ncloses = "do A"\n')
     assert 'write [evidence."custom.…"]' in msg or "write [evidence." in msg
