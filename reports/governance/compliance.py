@@ -139,7 +139,8 @@ def parse_map_text(text: str, name: str) -> dict[str, Any]:
         hint = " (an id may be declared only once per file)" if "twice" in str(exc) else ""
         raise ComplianceMapError(f"{name}: not valid TOML: {exc}{hint}") from None
     for table in ("evidence", "framework"):
-        for item_id, entry in (raw.get(table) or {}).items():
+        entries = raw.get(table)
+        for item_id, entry in (entries if isinstance(entries, dict) else {}).items():
             if _nested(entry):
                 raise ComplianceMapError(
                     f"{name}: {table}.{item_id}: looks like a dotted id written without "
