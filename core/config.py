@@ -152,6 +152,12 @@ class SigningConfig(Strict):
     public_key_file: ConfigPath | None = None  # default: key_file with the suffix .pub
 
 
+class GovernanceConfig(Strict):
+    """``[governance]``: a user's compliance map merged over the shipped one."""
+
+    compliance_map: ConfigPath | None = None  # docs/governance-compliance-map.md
+
+
 class Config(Strict):
     warehouse: WarehouseConfig = Field(default_factory=dict)
     entities: list[EntityConfig] = Field(default_factory=list)
@@ -163,6 +169,7 @@ class Config(Strict):
     output: OutputConfig = Field(default_factory=dict)
     templates: ConfigPath | None = None
     signing: SigningConfig = Field(default_factory=dict)
+    governance: GovernanceConfig = Field(default_factory=dict)
 
     # Set by load_config, not by the file.
     file: Path | None = Field(default=None, exclude=True)
