@@ -290,3 +290,28 @@ def test_bad_settings_name_entity_and_key(tmp_path, line, message):
     text = str(err.value)
     assert text.startswith("[[entities]] 'm': ") and message in text
     assert "docs/metrics-roi.md" in text and "\n" not in text
+
+
+def test_metrics_command_by_month_and_a_bad_setting(world):
+    from click.testing import CliRunner
+
+    from mlreport.cli import cli
+
+    config = str(world.root / "mlreport.toml")
+    args = ["--config", config, "metrics", "--metric", "roi.*", "--entity", "fraud"]
+    args += ["--since", "2026-01-01", "--until", "2026-04-01", "--by", "month"]
+    result = CliRunner().invoke(cli, [*args, "--format", "json"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.output)
+    nets = {r["window_start"][:7]: r["value"] for r in rows if r["metric"] == "roi.net"}
+    expected = {f"2026-0{i}": v - c for i, (v, c) in enumerate(map(fraud_flow, (JAN, FEB, MAR)), 1)}
+    assert nets == pytest.approx(expected, abs=1e-9)
+    assert {r["dimensions"]["currency"] for r in rows} == {"USD"}
+
+    text = (world.root / "mlreport.toml").read_text(encoding="utf-8")
+    (world.root / "mlreport.toml").write_text(text.replace("= 0.1\n", '= "ten"\n'))
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code != 0
+    assert "[[entities]] 'fraud': discount_rate = 'ten': Value error, must be a number" in (
+        result.output
+    )
