@@ -124,6 +124,10 @@ def _flow(s: RoiSettings, got: Inputs, w: Window, currency: str | None) -> Flow:
         + s.value_per_month * share
     )
     notes = []
+    if s.value_per_prediction and not got.predictions:
+        notes.append("no predictions in the window (prediction log or requests usage)")
+    if s.uses_confusion and not got.labelled:
+        notes.append("no labelled predictions in the window: no true or false positives")
     foreign = sorted(c for c in got.cloud if c != currency)
     if foreign:
         notes.append(f"cloud cost in {', '.join(foreign)} cannot be added to {currency}")

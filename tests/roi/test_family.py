@@ -217,6 +217,14 @@ def test_zero_cost_gives_null_roi_and_a_note(world):
     assert value(got, "roi.roi", "free", JAN) is None
     notes = run.details["roi_notes"].filter(pl.col("entity") == "free")["note"].to_list()
     assert notes == ["TCO is 0: roi.roi is undefined (null)"]
+    with Warehouse(config.warehouse.path) as wh:
+        run = run_metrics(wh, config, [MetricRequest("roi.*", (MAR,), details=True)])
+    assert value(run.values, "roi.value", "free", MAR) == 0.0
+    notes = run.details["roi_notes"].filter(pl.col("entity") == "free")["note"].to_list()
+    assert notes == [
+        "no predictions in the window (prediction log or requests usage)",
+        "TCO is 0: roi.roi is undefined (null)",
+    ]
     # no roi_start: no payback or NPV rows
     assert got.filter(
         (pl.col("entity") == "free") & pl.col("metric").is_in(["roi.npv", "roi.payback_months"])
