@@ -177,6 +177,8 @@ def _horizon_rows(
     """Payback and NPV over the months from ``roi_start`` to the window's end (a note in
     ``notes`` says why one is null or missing)."""
     if not flows:
+        if s.roi_start is not None:
+            notes.append(f"roi_start {s.roi_start} is not before the window's end: no payback, NPV")
         return []
     if any(f.tco is None for f in flows):
         notes.append("a month since roi_start has cloud cost in another currency: no payback, NPV")

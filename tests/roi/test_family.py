@@ -204,6 +204,12 @@ def test_never_paying_back_gives_null_with_a_note(world):
     assert value(got, "roi.npv", "costly", Q1) == pytest.approx(npf.npv(rate, nets), rel=1e-12)
     notes = run.details["roi_notes"].filter(pl.col("entity") == "costly")["note"].to_list()
     assert notes == ["never pays back within the 3 months from 2026-01-01"]
+    december = Window(at(2025, 12), at(2026, 1))
+    with Warehouse(config.warehouse.path) as wh:
+        run = run_metrics(wh, config, [MetricRequest("roi.*", (december,), details=True)])
+    assert run.values.filter(pl.col("metric") == "roi.payback_months").is_empty()
+    notes = run.details["roi_notes"].filter(pl.col("entity") == "costly")["note"].to_list()
+    assert notes == ["roi_start 2026-01-01 is not before the window's end: no payback, NPV"]
 
 
 def test_zero_cost_gives_null_roi_and_a_note(world):
