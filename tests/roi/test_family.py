@@ -294,6 +294,7 @@ def test_entity_without_a_currency_and_two_billing_currencies_is_left_out(tmp_pa
         ('currency = "usd"', "currency = 'usd': String should match pattern"),
         ("roi_start = 2026-01-01T00:00:00", "roi_start = datetime.datetime(2026, 1, 1, 0, 0)"),
         ("discount_rate = -1", "discount_rate = -1: Input should be greater than -1"),
+        ("value_per_month = inf", "value_per_month = inf: Value error, must be a finite number"),
     ],
 )
 def test_bad_settings_name_entity_and_key(tmp_path, line, message):
