@@ -48,6 +48,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "mlreport.reports.audit",
     "mlreport.connectors.focus",
     "mlreport.plugins.cost",
+    "mlreport.plugins.roi",
 )
 
 # Built-ins that add commands: cheap to import (click and the standard library only until a
