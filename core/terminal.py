@@ -69,6 +69,11 @@ class Redact(logging.Formatter):
         return text
 
 
+# Cloud SDK loggers whose DEBUG/INFO records include request headers (session tokens) and
+# credential responses (STS): capped at WARNING even under -vv, since no redaction knows them.
+CREDENTIAL_LOGGERS = ("botocore", "boto3", "s3transfer", "urllib3")
+
+
 def setup_logging(verbose: int, quiet: bool) -> None:
     """One stderr handler for the whole process; Python warnings become log records
     (``py.warnings``) so they are filtered like any other library's."""
@@ -81,6 +86,8 @@ def setup_logging(verbose: int, quiet: bool) -> None:
     handler.addFilter(ThirdPartyFilter(0 if quiet else verbose))
     logging.basicConfig(level=level, handlers=[handler], force=True)
     logging.captureWarnings(True)
+    for name in CREDENTIAL_LOGGERS:  # their debug records carry tokens and STS credentials
+        logging.getLogger(name).setLevel(max(level, logging.WARNING))
 
 
 class _Progress:

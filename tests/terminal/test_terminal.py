@@ -207,3 +207,22 @@ def test_no_command_shows_the_help_not_an_error(tmp_path):
     assert shown.startswith("Usage: mlreport [OPTIONS] COMMAND [ARGS]...")
     assert "Error" not in shown
     assert "-v, --verbose" in shown
+
+
+def test_cloud_sdk_debug_records_stay_hidden_even_under_vv():
+    """botocore logs request headers (session tokens) and STS responses at DEBUG; no redaction
+    knows those values, so the SDK loggers are capped at WARNING whatever the verbosity."""
+    import logging
+
+    from mlreport.terminal import CREDENTIAL_LOGGERS, setup_logging
+
+    try:
+        setup_logging(verbose=2, quiet=False)
+        assert logging.getLogger().level == logging.DEBUG
+        for name in CREDENTIAL_LOGGERS:
+            assert not logging.getLogger(name).isEnabledFor(logging.INFO), name
+            assert logging.getLogger(f"{name}.endpoint").isEnabledFor(logging.WARNING), name
+    finally:
+        logging.basicConfig(level=logging.WARNING, force=True)
+        for name in CREDENTIAL_LOGGERS:
+            logging.getLogger(name).setLevel(logging.NOTSET)
