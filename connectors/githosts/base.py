@@ -95,12 +95,14 @@ class HostSource(Source):
         yield Checkpoint({**new, "v": CURSOR_VERSION})
 
     def check(self) -> str:
-        reply = self.pager.get(self.check_path())
+        reply = self.pager.get(self.base)
         if reply.status >= 300 or not isinstance(reply.body, dict):
-            raise SourceError(f"{self.check_path()}: unexpected answer")
+            raise SourceError(f"{self.base}: unexpected answer")
         return f"{self.api_root}: {self.describe(reply.body)}"
 
-    def check_path(self) -> str:
+    @property
+    def base(self) -> str:
+        """The repository's or project's API path: what ``check`` reads, every listing's root."""
         raise NotImplementedError
 
     def describe(self, body: dict) -> str:

@@ -42,9 +42,6 @@ class GitHubSource(HostSource):
     def base(self) -> str:
         return f"/repos/{self.options.repo}"
 
-    def check_path(self) -> str:
-        return self.base
-
     def describe(self, body: dict) -> str:
         return f"repository {body.get('full_name', self.options.repo)} readable"
 

@@ -46,9 +46,6 @@ class GitLabSource(HostSource):
     def base(self) -> str:
         return f"/projects/{quote(str(self.options.project), safe='')}"
 
-    def check_path(self) -> str:
-        return self.base
-
     def describe(self, body: dict) -> str:
         return f"project {body.get('path_with_namespace', self.options.project)} readable"
 
