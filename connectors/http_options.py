@@ -6,11 +6,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import polars as pl
 from pydantic import Field, SecretStr, model_validator
 
 from mlreport.config import ConfigPath
 from mlreport.http import HttpClient, http_client
-from mlreport.sources import SourceOptions
+from mlreport.sources import Source, SourceOptions
 
 
 class HttpSourceOptions(SourceOptions):
@@ -56,3 +57,31 @@ def client_for(
         credential_key=f"source {source!r} key {'password' if options.username else 'token'}",
         **extra,
     )
+
+
+class HttpSource(Source):
+    """A source that talks to one HTTP API: its shared client, made on first use so that
+    building a source (``mlreport plugins``, config checks) opens no connection."""
+
+    options: HttpSourceOptions
+    _transport: Any = None  # tests: an httpx transport replaying recorded answers
+    _sleep: Any = None  # tests: a sleep that does not wait
+    _client: HttpClient | None = None
+
+    @property
+    def client(self) -> HttpClient:
+        if self._client is None:
+            self._client = client_for(self.name, self.options, self._transport, self._sleep)
+        return self._client
+
+
+# The columns a usage row carries (the canonical `usage` table, migration 012).
+USAGE_SCHEMA = {
+    "entity": pl.String,
+    "metric": pl.String,
+    "ts": pl.Datetime("us", "UTC"),
+    "value": pl.Float64,
+    "kind": pl.String,
+    "unit": pl.String,
+    "step_seconds": pl.Float64,
+}

@@ -16,6 +16,7 @@ from typing import Any
 
 import polars as pl
 
+from mlreport.connectors.http_options import USAGE_SCHEMA
 from mlreport.sources import SourceError
 
 # component -> (cost field, adjustment field or None, FOCUS ServiceCategory)
@@ -58,15 +59,6 @@ COST_SCHEMA = {
     "region": pl.String,
     "tags": pl.String,
     "entity": pl.String,
-}
-USAGE_SCHEMA = {
-    "entity": pl.String,
-    "metric": pl.String,
-    "ts": pl.Datetime("us", "UTC"),
-    "value": pl.Float64,
-    "kind": pl.String,
-    "unit": pl.String,
-    "step_seconds": pl.Float64,
 }
 
 

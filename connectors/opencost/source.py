@@ -16,15 +16,14 @@ from typing import Any
 import polars as pl
 
 from mlreport.config import Config
-from mlreport.connectors.http_options import client_for
+from mlreport.connectors.http_options import HttpSource
 from mlreport.connectors.opencost.options import OpencostOptions
 from mlreport.connectors.opencost.rows import AllocationRows, allocation_sets
-from mlreport.http import HttpClient
-from mlreport.sources import Checkpoint, Rows, Source, SourceError, Stream
+from mlreport.sources import Checkpoint, Rows, SourceError, Stream
 from mlreport.times import utcnow
 
 
-class OpencostSource(Source):
+class OpencostSource(HttpSource):
     """Kubernetes cost allocation per label value (an entity), day by day."""
 
     Options = OpencostOptions
@@ -32,16 +31,7 @@ class OpencostSource(Source):
     def __init__(self, name: str, options: OpencostOptions, config: Config) -> None:
         super().__init__(name, options, config)
         self.options: OpencostOptions = options
-        self._transport: Any = None  # tests: an httpx transport replaying recorded answers
-        self._sleep: Any = None
-        self._client: HttpClient | None = None
         self._fetched: dict[tuple[date, date], tuple[pl.DataFrame, pl.DataFrame]] = {}
-
-    @property
-    def client(self) -> HttpClient:
-        if self._client is None:
-            self._client = client_for(self.name, self.options, self._transport, self._sleep)
-        return self._client
 
     def streams(self) -> list[Stream]:
         return [

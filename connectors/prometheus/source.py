@@ -19,27 +19,17 @@ from typing import Any
 import polars as pl
 
 from mlreport.config import Config
-from mlreport.connectors.http_options import client_for
+from mlreport.connectors.http_options import USAGE_SCHEMA, HttpSource
 from mlreport.connectors.prometheus.options import PrometheusOptions, PromQuery
-from mlreport.http import HttpClient
-from mlreport.sources import Checkpoint, Rows, Source, SourceError, Stream
+from mlreport.sources import Checkpoint, Rows, SourceError, Stream
 from mlreport.times import utcnow
 
 log = logging.getLogger("mlreport.prometheus")
 
 UNLABELLED = "__unallocated__"  # series without the entity label stay visible under this name
-SCHEMA = {
-    "entity": pl.String,
-    "metric": pl.String,
-    "ts": pl.Datetime("us", "UTC"),
-    "value": pl.Float64,
-    "kind": pl.String,
-    "unit": pl.String,
-    "step_seconds": pl.Float64,
-}
 
 
-class PrometheusSource(Source):
+class PrometheusSource(HttpSource):
     """Serving and resource usage per entity from Prometheus."""
 
     Options = PrometheusOptions
@@ -47,15 +37,6 @@ class PrometheusSource(Source):
     def __init__(self, name: str, options: PrometheusOptions, config: Config) -> None:
         super().__init__(name, options, config)
         self.options: PrometheusOptions = options
-        self._transport: Any = None  # tests only
-        self._sleep: Any = None
-        self._client: HttpClient | None = None
-
-    @property
-    def client(self) -> HttpClient:
-        if self._client is None:
-            self._client = client_for(self.name, self.options, self._transport, self._sleep)
-        return self._client
 
     def streams(self) -> list[Stream]:
         return [
@@ -135,7 +116,7 @@ class PrometheusSource(Source):
                 pl.lit(float(query.step_seconds)).alias("step_seconds"),
             )
             if rows
-            else pl.DataFrame(schema=SCHEMA)
+            else pl.DataFrame(schema=USAGE_SCHEMA)
         )
 
     def _get(self, path: str, params: dict[str, str], what: str) -> Any:
