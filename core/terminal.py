@@ -72,6 +72,7 @@ class Redact(logging.Formatter):
 # Cloud SDK loggers whose DEBUG/INFO records include request headers (session tokens) and
 # credential responses (STS): capped at WARNING even under -vv, since no redaction knows them.
 CREDENTIAL_LOGGERS = ("botocore", "boto3", "s3transfer", "urllib3")
+CREDENTIAL_LOGGERS += ("google", "google_auth_httplib2", "requests", "azure", "msal")
 
 
 def setup_logging(verbose: int, quiet: bool) -> None:

@@ -13,15 +13,15 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from mlreport.config import ConfigPath
-from mlreport.connectors.objstore import ObjectURL, check_urls
+from mlreport.connectors.objstore import ObjectURL, StoreOptions, check_urls
 from mlreport.connectors.predictions.options import SparkOptions
 from mlreport.sources import SourceOptions
 
 SHARED = "shared"  # the entity_map target that marks a cost as shared
 
 
-class FocusOptions(SourceOptions):
-    path: ObjectURL | ConfigPath | list[ObjectURL | ConfigPath]  # s3:// or a local path
+class FocusOptions(SourceOptions, StoreOptions):
+    path: ObjectURL | ConfigPath | list[ObjectURL | ConfigPath]  # s3/gs/az URL or local path
     entity_tag: str | list[str] | None = None
     entity_map: dict[str, str] = Field(default_factory=dict)
     shared_split: Literal["none", "even", "predictions"] = "none"

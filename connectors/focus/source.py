@@ -104,14 +104,16 @@ class FocusSource(Source):
         return f"sources.{self.name}.{key}"
 
     def _local_paths(self) -> list[Path]:
-        """Local paths, with ``s3://`` URLs mirrored first (export files and manifests only;
+        """Local paths, with object storage URLs mirrored first (export files and manifests only;
         docs/sources-object-storage.md)."""
         root = objstore.mirror_root(self.config.warehouse.path)
 
         def wanted(key: str) -> bool:
             return layout.data_format(Path(key)) is not None or layout.is_manifest(Path(key))
 
-        return objstore.localize(self.opts.paths(), root, self._key("path"), self.count, wanted)
+        key = self._key("path")
+        store = objstore.settings(self.opts, self.config, self._key)
+        return objstore.localize(self.opts.paths(), root, key, self.count, wanted, store)
 
     def _digest(self) -> str:
         """What a file's stored entities depend on besides its bytes."""

@@ -15,7 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from mlreport.config import ConfigPath
-from mlreport.connectors.objstore import ObjectURL, check_urls
+from mlreport.connectors.objstore import ObjectURL, StoreOptions, check_urls
 from mlreport.sources import SourceOptions
 from mlreport.times import parse_time
 
@@ -174,7 +174,7 @@ class SparkOptions(Part):
         return self
 
 
-class PredictionsOptions(SourceOptions):
+class PredictionsOptions(SourceOptions, StoreOptions):
     """Config keys of a ``type = "predictions"`` source."""
 
     path: PathOption | None = Field(

@@ -100,9 +100,10 @@ class PredictionsSource(Source):
         return self._files_input(con, known, self.opts.paths(), "path")
 
     def _local(self, paths: list[Path | str], key: str) -> list[Path]:
-        """Local paths, with ``s3://`` URLs mirrored first (docs/sources-object-storage.md)."""
+        """Local paths, with object storage URLs mirrored first (docs/sources-object-storage.md)."""
         root = objstore.mirror_root(self.config.warehouse.path)
-        return objstore.localize(paths, root, self._key(key), self.count)
+        store = objstore.settings(self.opts, self.config, self._key)
+        return objstore.localize(paths, root, self._key(key), self.count, settings=store)
 
     def _manifest(self, infos: list[pf.FileInfo]) -> list[dict[str, Any]]:
         """The files' manifest entries; mirrored objects also name their URL and ETag."""

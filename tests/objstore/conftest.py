@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.objstore.clouds import azure, azurite_endpoint, cloud, gcs, gcs_endpoint  # noqa: F401
+
 moto_server = pytest.importorskip("moto.server")
 
 KEY_ID = "AKIAOBJSTORETESTKEY1"

@@ -97,11 +97,14 @@ def test_no_credentials(synced, bucket, monkeypatch, caplog, capsys):
 @pytest.mark.parametrize(
     ("url", "says"),
     [
-        ("gs://bucket/logs/*.parquet", "gs:// paths are not supported yet"),
-        ("az://container/logs/*.parquet", "az:// paths are not supported yet"),
-        ("abfs://container/logs/*.parquet", "abfs:// paths are not supported yet"),
         ("s3://key:secret@bucket/logs/x.parquet", "credentials never go in the URL"),
+        ("gs://key:secret@bucket/logs/x.parquet", "credentials never go in the URL"),
+        ("az://secret@container/logs/x.parquet", "credentials never go in the URL"),
+        ("abfss://c:secret@acct.dfs.core.windows.net/x", "credentials never go in the URL"),
         ("s3:///logs/x.parquet", "name a bucket after s3://"),
+        ("gs://*/logs/x.parquet", "name a bucket after gs://"),
+        ("az:///logs/x.parquet", "name a container after az://"),
+        ("abfs://@acct.dfs.core.windows.net/x", "abfs://<container>@<account>"),
     ],
 )
 def test_config_refuses_unsupported_urls(tmp_path, url, says):
