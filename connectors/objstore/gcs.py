@@ -61,11 +61,10 @@ class GcsStore:
                 "the Google credentials were refused (the token could not be refreshed); "
                 "renew them with gcloud or in GOOGLE_APPLICATION_CREDENTIALS"
             )
+        if (code == 404 or name == "NotFound") and "bucket" in str(exc).lower():
+            return f"the bucket {self.bucket!r} does not exist (check the name and endpoint_url)"
         if code == 404 or name == "NotFound":
-            return (
-                f"the bucket {self.bucket!r} or the object does not exist (check the name and "
-                "endpoint; an object deleted while the sync ran: run the sync again)"
-            )
+            return "the object is gone (deleted while the sync ran); run the sync again"
         if code == 401 or name == "Unauthorized":
             return "the Google credentials were refused (401); renew them"
         if code == 403 or name == "Forbidden":

@@ -11,8 +11,10 @@ the object changes. The stores themselves (s3.py, gcs.py, azure.py) only list an
 from __future__ import annotations
 
 import json
+import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +24,24 @@ from mlreport.connectors.objstore import urls
 from mlreport.connectors.objstore.options import Settings
 from mlreport.connectors.objstore.store import Remote, Store
 from mlreport.sources import SourceError
+from mlreport.terminal import CREDENTIAL_LOGGERS
 
 INDEX = "index.json"
+
+
+@contextmanager
+def quiet_credentials() -> Iterator[None]:
+    """The cloud SDKs' loggers at WARNING or above while they run, whoever configured logging:
+    their debug records carry SAS signatures in URLs, tokens and key ids."""
+    loggers = [logging.getLogger(name) for name in CREDENTIAL_LOGGERS]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(max(lg.getEffectiveLevel(), logging.WARNING))
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, levels, strict=True):
+            lg.setLevel(level)
 
 
 def open_store(loc: urls.Location, settings: Settings) -> Store:
@@ -212,4 +230,5 @@ def localize(
     if not any(urls.is_url(p) for p in paths):
         return [Path(p) for p in paths]
     mirror = Mirror(root, count, settings or Settings())
-    return [mirror.localize(p, key, keep) if urls.is_url(p) else Path(p) for p in paths]
+    with quiet_credentials():
+        return [mirror.localize(p, key, keep) if urls.is_url(p) else Path(p) for p in paths]

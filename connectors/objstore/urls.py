@@ -130,4 +130,4 @@ def literal_prefix(pattern: str) -> str:
     """The folders before the first wildcard segment (the listing prefix)."""
     parts = pattern.split("/")
     first = next((i for i, p in enumerate(parts) if is_glob(p)), len(parts))
-    return "/".join(parts[:first]) + ("/" if first < len(parts) else "")
+    return "/".join(parts[:first]) + ("/" if 0 < first < len(parts) else "")

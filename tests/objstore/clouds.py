@@ -4,6 +4,7 @@ or container and a :class:`Cloud` that fills it through the cloud's own SDK."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import socket
 import subprocess
@@ -182,3 +183,89 @@ def gcs(gcs_endpoint, monkeypatch, tmp_path) -> Cloud:
 @pytest.fixture
 def azure(azurite_endpoint, monkeypatch, tmp_path) -> Cloud:
     return azure_cloud(azurite_endpoint, monkeypatch, tmp_path)
+
+
+class FakeGoogle:
+    """A local HTTP server answering as Google's OAuth token endpoint and, for the one case the
+    GCS emulator cannot produce (IAM denial), as the JSON API with its documented 403 body."""
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        self.token_status = 200
+        self.requests: list[tuple[str, str]] = []
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def _answer(self, status: int, body: dict) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_POST(self) -> None:  # noqa: N802
+                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                outer.requests.append(("POST", self.path))
+                if outer.token_status == 200:
+                    token = {"access_token": "ya29.local-test-token", "expires_in": 3600}
+                    self._answer(200, {**token, "token_type": "Bearer"})
+                else:
+                    error = "Token has been expired or revoked."
+                    self._answer(400, {"error": "invalid_grant", "error_description": error})
+
+            def do_GET(self) -> None:  # noqa: N802
+                outer.requests.append(("GET", self.path))
+                message = (
+                    "reader@example.iam.gserviceaccount.com does not have storage.objects.list "
+                    "access to the Google Cloud Storage bucket. Permission 'storage.objects.list'"
+                    " denied on resource (or it may not exist)."
+                )
+                error = {"domain": "global", "reason": "forbidden", "message": message}
+                self._answer(403, {"error": {"code": 403, "message": message, "errors": [error]}})
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def adc_file(self, folder: Path) -> tuple[Path, str]:
+        """A service-account key file (a fresh RSA key) whose token endpoint is this server,
+        and a line of its private key that must never be shown."""
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa
+
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        pem = key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ).decode()
+        info = {
+            "type": "service_account",
+            "project_id": "mlreport-test",
+            "private_key_id": "0123456789abcdef",
+            "private_key": pem,
+            "client_email": "reader@mlreport-test.iam.gserviceaccount.com",
+            "client_id": "100000000000000000001",
+            "token_uri": f"{self.url}/token",
+        }
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / "key.json"
+        path.write_text(json.dumps(info))
+        return path, pem.splitlines()[5]
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def fake_google() -> Iterator[FakeGoogle]:
+    server = FakeGoogle()
+    yield server
+    server.close()

@@ -10,7 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.objstore.clouds import azure, azurite_endpoint, cloud, gcs, gcs_endpoint  # noqa: F401
+from tests.objstore.clouds import (  # noqa: F401
+    azure,
+    azurite_endpoint,
+    cloud,
+    fake_google,
+    gcs,
+    gcs_endpoint,
+)
 
 moto_server = pytest.importorskip("moto.server")
 
