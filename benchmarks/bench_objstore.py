@@ -1,7 +1,8 @@
-"""Benchmark: a prediction log read from S3 (moto's server, local) against the same files on
-disk: the first sync (download), a second sync over unchanged objects, and a metric scan.
+"""Benchmark: a prediction log read from object storage (moto's S3 server, gcp-storage-emulator
+or Azurite, all local) against the same files on disk: the first sync (download), a second sync
+over unchanged objects, and a metric scan.
 
-    python benchmarks/bench_objstore.py [--rows 2000000] [--files 4]
+    python benchmarks/bench_objstore.py [--rows 2000000] [--files 4] [--store s3|gcs|azure]
 
 The scan reads the mirrored files, so it should cost what the local scan costs (ratio ~1);
 the second sync lists the objects once and reads none.
@@ -38,36 +39,95 @@ def best(fn, repeat: int = 3):
     return min(r[0] for r in runs), runs[0][1]
 
 
+def start_store(name: str, tmp: Path):
+    """A local server for ``name``: (upload(key, path), URL of a key, extra source options,
+    stop())."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    if name == "s3":
+        import boto3
+        from moto.server import ThreadedMotoServer
+
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        server.start()
+        os.environ.update(
+            AWS_ENDPOINT_URL=f"http://127.0.0.1:{port}",
+            AWS_ACCESS_KEY_ID="bench",
+            AWS_SECRET_ACCESS_KEY="bench",
+            AWS_DEFAULT_REGION="us-east-1",
+        )
+        s3 = boto3.client("s3")
+        s3.create_bucket(Bucket="bench")
+        return (
+            lambda key, path: s3.upload_file(str(path), "bench", key),
+            lambda key: f"s3://bench/{key}",
+            {},
+            server.stop,
+        )
+    if name == "gcs":
+        from gcp_storage_emulator.server import create_server
+        from google.cloud import storage
+
+        server = create_server("127.0.0.1", port, in_memory=True)
+        server.start()
+        os.environ["STORAGE_EMULATOR_HOST"] = f"http://127.0.0.1:{port}"
+        bucket = storage.Client(project="bench").create_bucket("bench")
+        return (
+            lambda key, path: bucket.blob(key).upload_from_filename(str(path)),
+            lambda key: f"gs://bench/{key}",
+            {},
+            server.stop,
+        )
+    import subprocess
+
+    from azure.storage.blob import BlobServiceClient
+
+    from tests.objstore.clouds import AZURITE_ACCOUNT, AZURITE_KEY, wait_for_port
+
+    proc = subprocess.Popen(
+        ["azurite-blob", "--blobHost", "127.0.0.1", "--blobPort", str(port), "--location"]
+        + [str(tmp / "azurite"), "--silent", "--skipApiVersionCheck"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    wait_for_port(port, proc)
+    os.environ["BENCH_AZURE"] = (
+        f"DefaultEndpointsProtocol=http;AccountName={AZURITE_ACCOUNT};AccountKey={AZURITE_KEY};"
+        f"BlobEndpoint=http://127.0.0.1:{port}/{AZURITE_ACCOUNT};"
+    )
+    container = BlobServiceClient.from_connection_string(os.environ["BENCH_AZURE"])
+    container = container.create_container("bench")
+
+    def upload(key: str, path: Path) -> None:
+        with open(path, "rb") as data:
+            container.upload_blob(key, data, overwrite=True)
+
+    return (
+        upload,
+        lambda key: f"az://bench/{key}",
+        {"azure_connection_string": "${BENCH_AZURE}"},
+        proc.terminate,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=2_000_000)
     parser.add_argument("--files", type=int, default=4)
+    parser.add_argument("--store", choices=["s3", "gcs", "azure"], default="s3")
     args = parser.parse_args()
 
-    import boto3
     import polars as pl
-    from moto.server import ThreadedMotoServer
 
     from tests.predictions.conftest import World
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    os.environ.update(
-        AWS_ENDPOINT_URL=f"http://127.0.0.1:{port}",
-        AWS_ACCESS_KEY_ID="bench",
-        AWS_SECRET_ACCESS_KEY="bench",
-        AWS_DEFAULT_REGION="us-east-1",
-    )
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp:
+        upload, url_of, extra, stop = start_store(args.store, Path(tmp))
+        try:
             local, remote = World(Path(tmp) / "local"), World(Path(tmp) / "remote")
             remote.root.mkdir(parents=True)
             per = args.rows // args.files
-            s3 = boto3.client("s3")
-            s3.create_bucket(Bucket="bench")
             size = 0
             for i in range(args.files):
                 n = pl.int_range(i * per, (i + 1) * per, eager=True)
@@ -83,7 +143,7 @@ def main() -> None:
                 )
                 path = local.parquet(f"logs/part-{i}.parquet", frame)
                 size += path.stat().st_size
-                s3.upload_file(str(path), "bench", f"logs/part-{i}.parquet")
+                upload(f"logs/part-{i}.parquet", path)
             opts = {
                 "columns": {
                     "timestamp": "ts",
@@ -93,11 +153,13 @@ def main() -> None:
                     "model_version": "model_version",
                 },
                 "features": {},
+                **extra,
             }
+            url = url_of("logs/*.parquet")
             t_local, _ = timed(lambda: local.sync(path="logs/*.parquet", **opts))
-            t_first, _ = timed(lambda: remote.sync(path="s3://bench/logs/*.parquet", **opts))
+            t_first, _ = timed(lambda: remote.sync(path=url, **opts))
             t_local2, _ = timed(lambda: local.sync(path="logs/*.parquet", **opts))
-            t_second, st = timed(lambda: remote.sync(path="s3://bench/logs/*.parquet", **opts))
+            t_second, st = timed(lambda: remote.sync(path=url, **opts))
             assert st.reads.get("objects_downloaded", 0) == 0
             scans = [(best(lambda: local.query(SCAN), 1), best(lambda: remote.query(SCAN), 1))]
             scans += [
@@ -107,18 +169,21 @@ def main() -> None:
             t_scan_local, a = min(x[0][0] for x in scans), scans[0][0][1]
             t_scan_remote, b = min(x[1][0] for x in scans), scans[0][1][1]
             assert a == b
-    finally:
-        server.stop()
+        finally:
+            stop()
     mb = size / 1e6
-    print(f"{args.rows:,} rows in {args.files} Parquet files, {mb:.1f} MB")
-    print(f"first sync   local {t_local:.2f}s  s3 {t_first:.2f}s  ratio {t_first / t_local:.2f}")
+    name = args.store
+    print(f"{args.rows:,} rows in {args.files} Parquet files, {mb:.1f} MB, store {name}")
     print(
-        f"second sync  local {t_local2:.2f}s  s3 {t_second:.2f}s  "
+        f"first sync   local {t_local:.2f}s  {name} {t_first:.2f}s  ratio {t_first / t_local:.2f}"
+    )
+    print(
+        f"second sync  local {t_local2:.2f}s  {name} {t_second:.2f}s  "
         f"ratio {t_second / t_local2:.2f} (0 objects read)"
     )
     print(
         f"metric scan (best of 5, interleaved)  local {t_scan_local:.3f}s  "
-        f"s3 mirror {t_scan_remote:.3f}s  "
+        f"{name} mirror {t_scan_remote:.3f}s  "
         f"ratio {t_scan_remote / t_scan_local:.2f}"
     )
 
