@@ -33,10 +33,12 @@ INDEX = "index.json"
 def quiet_credentials() -> Iterator[None]:
     """The cloud SDKs' loggers at WARNING or above while they run, whoever configured logging:
     their debug records carry SAS signatures in URLs, tokens and key ids."""
-    loggers = [logging.getLogger(name) for name in CREDENTIAL_LOGGERS]
+    loggers = [logging.getLogger(name) for name in (*CREDENTIAL_LOGGERS, "azure.identity")]
     levels = [lg.level for lg in loggers]
     for lg in loggers:
         lg.setLevel(max(lg.getEffectiveLevel(), logging.WARNING))
+    # its many-line WARNING on an empty chain repeats what the one-line error says
+    loggers[-1].setLevel(max(loggers[-1].getEffectiveLevel(), logging.ERROR))
     try:
         yield
     finally:

@@ -212,6 +212,7 @@ def test_azure_no_credentials(tmp_path, azure, monkeypatch, caplog, capsys):
         "azure_account": AZURITE_ACCOUNT,
     }
     assert "no Azure credentials found" in _fails(world, options, caplog, capsys)
+    assert "DefaultAzureCredential" not in caplog.text + capsys.readouterr().err
 
 
 def test_azure_object_changed_while_read(azure):
