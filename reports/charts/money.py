@@ -64,7 +64,7 @@ def amount(value: float | None, currency: str) -> str:
     """An amount as the charts and tables write it: ``1,234.50 USD``; ``—`` for none."""
     if value is None:
         return "—"
-    return f"{value:,.2f} {currency}"
+    return f"{value:,.2f} {currency}" if currency else f"{value:,.2f}"
 
 
 def _axis(lo: float, hi: float, count: int = 4) -> list[float]:

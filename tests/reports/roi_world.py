@@ -4,7 +4,7 @@ a real ``predictions`` source, ROI settings on the entities, and the hand-comput
 Q1 2026, three models:
 - ``fraud`` (USD): Compute and Storage, a -20 credit in January, a prediction log; value 1 per
   prediction, 100 people cost a month, from 1 January, 10 % discount rate: pays back in month 2;
-- ``ranker <img …>`` (EUR, a hostile name): no predictions, 10 value and 1000 people cost a
+- ``ranker <img …>`` (EUR, a hostile name; in March a hostile service category): no predictions, 10 value and 1000 people cost a
   month: never pays back;
 - ``batch`` (USD): cost only, no value settings, no predictions.
 One untagged USD row (unattributed) in February.
@@ -24,6 +24,7 @@ from mlreport.warehouse import Warehouse
 from tests.focus.builder import charge, write_csv
 
 HOSTILE = '<img src="file:///etc/passwd">'
+HOSTILE_CATEGORY = 'AI <script>alert("x")</script> | *y*'
 RANKER = f"ranker {HOSTILE} *x*"
 AS_OF = datetime(2026, 4, 1, tzinfo=UTC)
 WINDOW = Window(datetime(2026, 1, 1, tzinfo=UTC), AS_OF)
@@ -52,7 +53,7 @@ BILLS = {
     "2026-03": [
         ("fraud", "80", "Compute", "USD"),
         ("fraud", "10", "Storage", "USD"),
-        (RANKER, "40", "Compute", "EUR"),
+        (RANKER, "40", HOSTILE_CATEGORY, "EUR"),
         ("batch", "30", "Compute", "USD"),
     ],
 }

@@ -171,8 +171,12 @@ def test_hostile_names_escaped(world):
     html = world[1]["html"].read_text(encoding="utf-8")
     assert "<img" not in html
     assert "&lt;img src=&#34;file:///etc/passwd&#34;&gt;" in html
+    assert "<script" not in html and "AI &lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in html
     md = world[1]["md"].read_text(encoding="utf-8")
     assert "<img" not in md and "\\*x\\*" in md
+    ranker = _models(world)[w.RANKER]["monthly_cost"][0]
+    assert ranker["categories"] == [w.HOSTILE_CATEGORY, "Compute"]
+    assert ranker["months"][2]["by_category"] == {w.HOSTILE_CATEGORY: 40.0}
 
 
 def test_byte_identical_across_runs(world, tmp_path):
