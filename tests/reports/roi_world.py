@@ -4,8 +4,8 @@ a real ``predictions`` source, ROI settings on the entities, and the hand-comput
 Q1 2026, three models:
 - ``fraud`` (USD): Compute and Storage, a -20 credit in January, a prediction log; value 1 per
   prediction, 100 people cost a month, from 1 January, 10 % discount rate: pays back in month 2;
-- ``ranker <img …>`` (EUR, a hostile name; in March a hostile service category): no predictions, 10 value and 1000 people cost a
-  month: never pays back;
+- ``ranker <img …>`` (EUR, a hostile name; in March a hostile service category): no
+  predictions, 10 value and 1000 people cost a month: never pays back;
 - ``batch`` (USD): cost only, no value settings, no predictions.
 One untagged USD row (unattributed) in February.
 """
