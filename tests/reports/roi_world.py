@@ -6,7 +6,8 @@ Q1 2026, three models:
   prediction, 100 people cost a month, from 1 January, 10 % discount rate: pays back in month 2;
 - ``ranker <img …>`` (EUR, a hostile name; in March a hostile service category): no
   predictions, 10 value and 1000 people cost a month: never pays back;
-- ``batch`` (USD): cost only, no value settings, no predictions.
+- ``batch`` (USD): cost only, no value settings, no predictions;
+- ``search``: value settings but no cost, no predictions, no currency and no ``roi_start``.
 One untagged USD row (unattributed) in February.
 """
 
@@ -98,6 +99,12 @@ roi_start = 2026-01-01
 [[entities]]
 name = "batch"
 kind = "model"
+
+[[entities]]
+name = "search"
+kind = "model"
+value_per_prediction = 0.01
+tooling_cost_per_month = 10
 """
 
 

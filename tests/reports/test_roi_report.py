@@ -47,7 +47,7 @@ def _stored(world, metric: str, entity: str, window: w.Window, **dims) -> float 
 
 
 def test_models_shown_in_order(world):
-    assert list(_models(world)) == ["batch", "fraud", w.RANKER]
+    assert list(_models(world)) == ["batch", "fraud", w.RANKER, "search"]
 
 
 def test_fraud_cost_by_month_and_category(world):
@@ -161,6 +161,7 @@ def test_currencies_are_never_added(world):
     assert summary["verdicts"]["pays_back"] == ["fraud"]
     assert summary["verdicts"]["does_not_pay_back"] == [w.RANKER]
     assert summary["verdicts"]["not_computed"] == ["batch"]
+    assert summary["verdicts"]["net_negative"] == ["search"]
     kinds = {n["kind"] for n in _report(world)["sections"]["notes"]["notes"]}
     assert {"mixed_currencies", "credits", "unattributed", "no_predictions"} <= kinds
     md = world[1]["md"].read_text(encoding="utf-8")
@@ -184,3 +185,32 @@ def test_byte_identical_across_runs(world, tmp_path):
     second = w.render(world[0], tmp_path / "b", ("html", "json", "md"))
     for fmt in ("html", "json", "md"):
         assert first[fmt].read_bytes() == second[fmt].read_bytes(), fmt
+
+
+def test_settings_without_cost_currency_or_start(world):
+    m = _models(world)["search"]
+    r = m["roi"]
+    tco = 10 * w.days(w.WINDOW) / w.MONTH_DAYS
+    assert r["currency"] is None  # no cloud cost and no `currency`: nothing to take one from
+    assert r["value"] == 0.0 and r["tco"] == pytest.approx(tco, rel=1e-12)
+    assert r["roi"] == pytest.approx(-1.0) and not r["has_payback_months"]
+    assert r["tco"] == pytest.approx(_stored(world, "roi.tco", "search", w.WINDOW))
+    assert m["verdict"]["status"] == "net_negative"
+    vc = m["value_vs_cost"]
+    assert vc["since"] == "window" and vc["payback_month"] is None
+    monthly = [10 * w.days(x) / w.MONTH_DAYS for x in w.MONTHS]
+    assert [x["tco"] for x in vc["months"]] == pytest.approx(monthly, rel=1e-12)
+    assert vc["months"][-1]["cumulative_tco"] == pytest.approx(sum(monthly), rel=1e-12)
+    notes = _report(world)["sections"]["notes"]["notes"]
+    mine = {n["kind"] for n in notes if n["entity"] == "search"}
+    assert {"no_cost", "roi", "no_usage"} <= mine
+    assert any("set `roi_start`" in n["message"] for n in notes if n["entity"] == "search")
+
+
+def test_limited_to_entities(world, tmp_path):
+    out = w.render(world[0], tmp_path / "one", ("json",), entities=["fraud"])
+    report = json.loads(out["json"].read_text(encoding="utf-8"))
+    assert [m["entity"] for m in report["sections"]["models"]["models"]] == ["fraud"]
+    usd = report["sections"]["summary"]["totals"]
+    assert [(t["currency"], t["models"], t["unattributed"]) for t in usd] == [("USD", 210.0, None)]
+    assert "scoped" in {n["kind"] for n in report["sections"]["notes"]["notes"]}

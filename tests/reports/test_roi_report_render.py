@@ -32,8 +32,9 @@ def test_chromium_renders_the_html(outputs, tmp_path):
     dom = chromium(tmp_path, "--dump-dom", url).stdout
     assert "ranker &lt;img src=" in dom
     assert "<img" not in dom and "<script" not in dom
-    # per model: monthly cost (3), cost per 1,000 predictions (fraud), value against cost (2)
-    assert dom.count("<svg") == 6
+    # monthly cost (3 billed models), cost per 1,000 predictions (fraud), value against cost
+    # (fraud, ranker from roi_start; search over the window's months)
+    assert dom.count("<svg") == 7
     for text in (
         "Portfolio",
         "Cost per currency",
