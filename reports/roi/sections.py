@@ -103,7 +103,7 @@ class RoiReport(ReportType):
     name = "roi"
     title = "Model cost and ROI"
     sections = (Summary, Models, Notes)
-    inputs = ("entities", "costs", "usage", "prediction_logs")
+    inputs = ("entities", "costs", "cost_exports", "usage", "prediction_logs")
     needs = (
         MetricNeed("cost.*", details=True),
         MetricNeed("usage.*"),
