@@ -9,7 +9,7 @@ from mlreport import report_facts as rf
 from mlreport.reporting import ReportContext
 from mlreport.reports.charts.money import amount
 from mlreport.reports.charts.numbers import format_value
-from mlreport.reports.roi.facts import ALL, NOTE_KINDS, Facts, currencies, value_of
+from mlreport.reports.roi.facts import ALL, IDLE, NOTE_KINDS, Facts, currencies, value_of
 
 VALUE_KEYS = (
     "`value_per_prediction` (or `value_per_true_positive` and `cost_per_false_positive`, "
@@ -26,6 +26,8 @@ def portfolio_notes(ctx: ReportContext, f: Facts) -> list[dict[str, Any]]:
     notes += _currency_notes(f)
     notes += _credit_notes(f)
     notes += _unattributed_notes(f)
+    if not ctx.entities:
+        notes += _idle_note(f)
     for m in f.models:
         notes += _model_notes(f, m)
     if ctx.entities:
@@ -176,4 +178,27 @@ def _model_notes(f: Facts, m: dict[str, Any]) -> list[dict[str, Any]]:
                 "idle cost) or `prometheus` queries (CPU, GPU, memory) that name this entity.",
             )
         )
+    elif not any(m["efficiency"].values()):
+        out.append(
+            note(
+                "no_usage",
+                e,
+                f"{e}: no CPU or RAM efficiency: only OpenCost gives it; configure an `opencost` "
+                "source whose allocation label names this entity.",
+            )
+        )
     return out
+
+
+def _idle_note(f: Facts) -> list[dict[str, Any]]:
+    """Idle cost is bill-wide: say once why it is missing."""
+    if currencies(f, "cost.idle", IDLE) or not f.models:
+        return []
+    return [
+        note(
+            "no_usage",
+            None,
+            "No idle cost: it comes from OpenCost's __idle__ allocation; configure an `opencost` "
+            "source for the clusters the models run on.",
+        )
+    ]

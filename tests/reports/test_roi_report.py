@@ -204,6 +204,11 @@ def test_settings_without_cost_currency_or_start(world):
     notes = _report(world)["sections"]["notes"]["notes"]
     mine = {n["kind"] for n in notes if n["entity"] == "search"}
     assert {"no_cost", "roi", "no_usage"} <= mine
+    idle = [n["message"] for n in notes if n["kind"] == "no_usage" and n["entity"] is None]
+    assert idle == [
+        "No idle cost: it comes from OpenCost's __idle__ allocation; configure an `opencost` "
+        "source for the clusters the models run on."
+    ]
     assert any("set `roi_start`" in n["message"] for n in notes if n["entity"] == "search")
 
 

@@ -91,7 +91,7 @@ def test_efficiency_idle_and_usage_as_stored(built):
         _stored(wh, "cost.idle_share", "__idle__", currency="USD")
     )
     notes = report["sections"]["notes"]["notes"]
-    assert not [n for n in notes if n["kind"] == "no_usage"]
+    assert not [n for n in notes if n["kind"] == "no_usage"]  # usage, efficiency and idle there
     # value 3000 a month against OpenCost cost of a week: fraud-detector is net positive
     roi = models["fraud-detector"]["roi"]
     assert roi["value"] == pytest.approx(3000 * 7 / (365.25 / 12), rel=1e-12)
