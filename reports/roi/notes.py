@@ -97,8 +97,8 @@ def _credit_notes(f: Facts) -> list[dict[str, Any]]:
                 "credits",
                 r["entity"],
                 f"{who}: {r['rows']} negative cost row{'s' if r['rows'] != 1 else ''} (credits, "
-                f"refunds or corrections) of {amount(r['effective_cost'], r['currency'])} in "
-                "total are netted into the amounts shown.",
+                f"refunds or corrections), {amount(r['effective_cost'], r['currency'])} in "
+                "total, netted into the amounts shown.",
             )
         )
     return out

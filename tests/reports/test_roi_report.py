@@ -70,6 +70,11 @@ def test_fraud_cost_by_month_and_category(world):
         _stored(world, "cost.total", "fraud", w.WINDOW, currency="USD")
     )
     assert m["credits"] == [{"currency": "USD", "rows": 1, "amount": -20.0}]
+    notes = _report(world)["sections"]["notes"]["notes"]
+    assert [n["message"] for n in notes if n["kind"] == "credits"] == [
+        "fraud: 1 negative cost row (credits, refunds or corrections), -20.00 USD in total, "
+        "netted into the amounts shown."
+    ]
 
 
 def test_fraud_cost_per_1k_predictions(world):
