@@ -15,6 +15,7 @@ import polars as pl
 from mlreport import hookimpl
 from mlreport.metrics import MetricContext, MetricFamily, MetricInfo, Window
 from mlreport.plugins.cost import allocation, sql
+from mlreport.plugins.cost.credits import credits
 
 ALL = "(all)"  # the entity of figures about the whole bill (unattributed cost)
 
@@ -81,6 +82,7 @@ class CostMetrics(MetricFamily):
         )
         if ctx.detail_windows:
             ctx.publish("cost_by_service", _details(attributed, unattributed, windows, ctx))
+            ctx.publish("cost_credits", credits(ctx.warehouse, ctx.detail_windows))
         return rows
 
 

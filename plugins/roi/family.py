@@ -18,6 +18,7 @@ import polars as pl
 
 from mlreport import hookimpl
 from mlreport.metrics import MetricContext, MetricFamily, MetricInfo, Window
+from mlreport.plugins.roi.details import MonthFlow, months_frame, settings_frame
 from mlreport.plugins.roi.inputs import Inputs, gather
 from mlreport.plugins.roi.settings import MONTH_DAYS, RoiSettings, months, roi_settings
 
@@ -55,10 +56,20 @@ class RoiMetrics(MetricFamily):
         found = gather(ctx, every, set(settings), confusion)
         rows: list[dict[str, Any]] = []
         notes: list[dict[str, Any]] = []
+        currencies: dict[str, Any] = {}
+        monthly: list[MonthFlow] = []
         for entity, s in sorted(settings.items()):
             currency = _currency(entity, s, [found.get((i, entity)) for i in range(len(every))])
+            currencies[entity] = currency
             if isinstance(currency, Note):
-                notes.append({"entity": entity, "window_start": None, "note": currency.text})
+                notes.append(
+                    {
+                        "entity": entity,
+                        "window_start": None,
+                        "window_end": None,
+                        "note": currency.text,
+                    }
+                )
                 log.warning("roi: %s: %s", entity, currency.text)
                 continue
             for w in windows:
@@ -68,10 +79,21 @@ class RoiMetrics(MetricFamily):
                     _flow(s, found.get((index[m], entity), Inputs()), m, currency)
                     for m in horizons.get((entity, w), [])
                 ]
+                monthly += [
+                    MonthFlow(entity, w, k, m.start, m.end, mf.value, mf.tco, currency)
+                    for k, (m, mf) in enumerate(
+                        zip(horizons.get((entity, w), []), month_flows, strict=True)
+                    )
+                ]
                 rows += _horizon_rows(entity, w, s, month_flows, currency, f.notes)
-                notes += [{"entity": entity, "window_start": w.start, "note": n} for n in f.notes]
+                notes += [
+                    {"entity": entity, "window_start": w.start, "window_end": w.end, "note": n}
+                    for n in f.notes
+                ]
         if ctx.detail_windows:
             ctx.publish("roi_notes", _notes_frame(notes, ctx.detail_windows))
+            ctx.publish("roi_settings", settings_frame(settings, currencies))
+            ctx.publish("roi_months", months_frame(monthly, ctx.detail_windows))
         return rows
 
 
@@ -200,11 +222,16 @@ def _horizon_rows(
 
 
 def _notes_frame(notes: list[dict], detail_windows: list[Window]) -> pl.DataFrame:
-    starts = {w.start for w in detail_windows}
-    keep = [n for n in notes if n["window_start"] is None or n["window_start"] in starts]
+    bounds = {(w.start, w.end) for w in detail_windows}
+    keep = [
+        n
+        for n in notes
+        if n["window_start"] is None or (n["window_start"], n["window_end"]) in bounds
+    ]
     schema = {
         "entity": pl.String,
         "window_start": pl.Datetime("us", "UTC"),
+        "window_end": pl.Datetime("us", "UTC"),
         "note": pl.String,
     }
     return pl.DataFrame(keep, schema=schema)
