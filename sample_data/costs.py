@@ -1,5 +1,6 @@
 """The sample organisation's cloud bill: FOCUS 1.0 cost exports as AWS Data Exports writes
-them, and the value settings the ``roi`` family reads (see docs/sample-data.md, "Cloud cost").
+them, and the value settings the ``roi`` family reads (docs/sample-data.md, "Cloud cost and
+ROI").
 
 One export, ``mlops-focus``, delivered to ``billing/exports/mlops-focus/`` (``billing`` stands
 for the S3 bucket): per billing period a gzip CSV under ``data/BILLING_PERIOD=YYYY-MM/`` and
