@@ -2,8 +2,8 @@
 
 The Git repositories are rebuilt from the simulation (skipped when already there with the
 expected head); the deployment and incident files are the packaged ones under ``events/``;
-the prediction logs and the credit-risk model are generated (``predictions.py``) and
-rewritten only when their bytes differ.
+the prediction logs and the credit-risk model (``predictions.py``) and the FOCUS cost export
+(``costs.py``) are generated and rewritten only when their bytes differ.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from importlib import resources
 from pathlib import Path
 
 from mlreport.config import Config, load_config
-from mlreport.sample_data import mlflow_store, predictions
+from mlreport.sample_data import costs, mlflow_store, predictions
 from mlreport.sample_data.gitrepo import SampleRepoError, build_repo, head_of
 from mlreport.sample_data.org import AS_OF, TEAMS, Team
 from mlreport.sample_data.teams import Simulation, simulate_all
@@ -153,9 +153,10 @@ formats = ["html", "pdf", "json", "md"]
 
 def config_text(events: Path) -> str:
     parts = [CONFIG_HEAD.format(as_of=AS_OF)]
-    parts += [_entity(t) + "\n" for t in TEAMS]
+    parts += [_entity(t) + costs.roi_toml(t.entity) + "\n" for t in TEAMS]
     parts += [_sources(t, events) + "\n" for t in TEAMS]
     parts.append(predictions.sources_toml())
+    parts.append(costs.sources_toml())
     # The event files already record these models' releases: alias moves are not counted twice.
     parts.append(mlflow_store.mlflow_source_config(Path(".")) + "deployments = false\n\n")
     parts.append(CONFIG_TAIL)
@@ -176,6 +177,7 @@ def materialize(out_dir: Path) -> tuple[Config, str]:
         expected = manifest["repos"][team.repo]["head"]
         ensure_repo(team, out_dir / "repos" / team.repo, expected, sims)
     predictions.write_outputs(out_dir)
+    costs.write_outputs(out_dir)
     mlflow_store.write_store(out_dir)
     path = out_dir / "mlreport.toml"
     text = config_text(events)

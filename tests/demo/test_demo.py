@@ -218,3 +218,28 @@ def test_demo_runs_verify_and_are_in_the_history(demo):
     rows = json.loads(history.stdout)
     assert {r["report"] for r in rows} == {"delivery", "quality", "models"}
     assert all(r["status"] == "ok" and r["signature"] == "unsigned" for r in rows)
+
+
+@pytest.mark.slow
+def test_the_demo_run_computes_cost_and_roi_from_the_sample_bill(demo):
+    """The demo's run stores the cost and ROI figures of its window (docs/sample-data.md):
+    every team has cloud cost, the GPU model costs most per 1,000 predictions, fraud-detector
+    pays back in its fifth month and credit-risk never does."""
+    from mlreport.warehouse import Warehouse
+
+    out, _ = demo
+    with Warehouse(out / "mlreport.duckdb", read_only=True) as wh:
+        rows = wh.con.execute(
+            "SELECT metric, entity, value, n FROM metric_values "
+            "WHERE (metric LIKE 'cost.%' OR metric LIKE 'roi.%') "
+            'AND dimensions = \'{"currency":"USD"}\' ORDER BY ALL'
+        ).fetchall()
+    got = {(m, e): (v, n) for m, e, v, n in rows}
+    for entity in ("credit-risk", "fraud-detector", "recsys-api"):
+        assert got[("cost.total", entity)][0] > 0
+    per_1k = {e: got[("cost.per_1k_predictions", e)][0] for e in ("credit-risk", "fraud-detector")}
+    assert per_1k["fraud-detector"] > 3 * per_1k["credit-risk"]
+    assert got[("cost.unattributed", "(all)")][0] > 0
+    assert got[("roi.payback_months", "fraud-detector")] == (5.0, 8)
+    assert got[("roi.payback_months", "credit-risk")] == (None, 6)
+    assert got[("roi.roi", "fraud-detector")][0] > 1 > 0 > got[("roi.roi", "credit-risk")][0]

@@ -88,7 +88,7 @@ def test_config_validates_and_describes_the_organisation(org):
     for e in config.entities:
         assert e.owner and e.team and e.risk_tier and e.intended_use
     types = sorted(s.type for s in config.sources)
-    assert types == ["events"] * 3 + ["git"] * 3 + ["mlflow"] + ["predictions"] * 2
+    assert types == ["events"] * 3 + ["focus"] + ["git"] * 3 + ["mlflow"] + ["predictions"] * 2
     for src in config.sources:
         for key in ("path", "deployments", "incidents", "cdevents", "store"):
             if isinstance(src.options.get(key), str):
