@@ -152,3 +152,13 @@ def test_a_single_day_of_logs(d, n, lag):
         found = values(compute(wh, [window]))
         assert found[("coverage", None, window.start, window.end)] == (1.0, n)
         assert_equal(found, expected(rows, [window]))
+
+
+def test_a_log_whose_labels_never_arrived(wh):
+    rows = [row(0.5, None, None), row(1.5, math.nan, 3), row(1.7, None, 2)]
+    add_log(wh, "a", rows)
+    w = Window(day(0), day(3))
+    found = values(compute(wh, [w]))
+    assert found[("labelled_share", None, w.start, w.end)] == (0.0, 3)
+    assert not [k for k in found if k[0] == "label_lag_hours"]  # a label time without a label
+    assert_equal(found, expected(rows, [w]))

@@ -146,3 +146,26 @@ def test_a_label_time_without_a_label_is_a_config_error(project):
     result = invoke("sync")
     assert result.exit_code == 2
     assert "label_timestamp" in result.output and "map `label` too" in result.output
+
+
+def test_a_label_time_without_a_zone_is_utc_and_the_name_is_reserved(project, tmp_path):
+    root, rows = project
+    frame = pl.read_parquet(root / "log.parquet").with_columns(
+        pl.col("label_at").str.to_datetime("%Y-%m-%d %H:%M:%S").alias("label_naive")
+    )
+    frame.write_parquet(root / "log.parquet")
+    write(root, label_time='label_timestamp = "label_naive"')
+    assert invoke("sync").exit_code == 0
+    result = invoke(
+        "metrics", "--metric", "monitoring.label_lag_hours", *WINDOW, "--format", "json"
+    )
+    got = {r["dimensions"]["stat"]: r["value"] for r in json.loads(result.stdout)}
+    w = Window(T0, T0 + timedelta(days=14))
+    want = {k[1]: v[0] for k, v in expected(rows, [w]).items() if k[0] == "label_lag_hours"}
+    assert got == want
+    text = (root / "mlreport.toml").read_text() + '[sources.features]\nnumeric = ["label_ts"]\n'
+    (root / "mlreport.toml").write_text(text)
+    result = invoke("sync")
+    assert (
+        result.exit_code == 2 and "'label_ts' is a column of the predictions view" in result.output
+    )
