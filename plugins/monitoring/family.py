@@ -12,6 +12,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import polars as pl
+
 from mlreport import hookimpl
 from mlreport.engines import DEFAULT_ENGINE, engine_name, scan_connection
 from mlreport.metrics import MetricContext, MetricFamily, MetricInfo, Window
@@ -52,9 +54,28 @@ class MonitoringMetrics(MetricFamily):
         for g in prediction_logs(ctx.warehouse, ctx.entities):
             by_entity.setdefault(g.entity, []).append(g)
         rows: list[dict[str, Any]] = []
+        details: list[dict[str, Any]] = []
         for entity, logs in sorted(by_entity.items()):
-            rows += entity_rows(ctx, entity, logs)
+            rows += entity_rows(ctx, entity, logs, details)
+        if ctx.detail_windows:
+            ctx.publish("monitoring_logs", pl.DataFrame(details, schema=LOGS, orient="row"))
         return rows
+
+
+TIME = pl.Datetime("us", "UTC")
+LOGS = {
+    "log": pl.String,
+    "entity": pl.String,
+    "window_start": TIME,
+    "window_end": TIME,
+    "rows": pl.Int64,
+    "log_days": pl.Int64,
+    "window_days": pl.Int64,
+    "labelled": pl.Int64,
+    "label_time": pl.Boolean,  # whether the log maps columns.label_timestamp
+    "lagged": pl.Int64,
+    "oldest": TIME,
+}
 
 
 @hookimpl
@@ -72,14 +93,20 @@ def has_label_time(ctx: MetricContext, g: PredictionLog) -> bool:
     return bool(found and found[0])
 
 
-def entity_rows(ctx: MetricContext, entity: str, logs: list[PredictionLog]) -> list[dict]:
-    """Every metric row of one entity: the day groups of all its logs, merged."""
+def entity_rows(
+    ctx: MetricContext, entity: str, logs: list[PredictionLog], details: list[dict]
+) -> list[dict]:
+    """Every metric row of one entity: the day groups of all its logs, merged. Appends each
+    log's own figures for the detail windows to ``details``."""
     cuts = boundaries(ctx.windows)
     lagged = [g for g in logs if has_label_time(ctx, g)]
     groups: list[DayGroup] = []
     for g in logs:
         con = scan_connection(ctx, g)
-        groups += ms.day_groups(con, g.view, cuts, g in lagged, _name(g))
+        own = ms.day_groups(con, g.view, cuts, g in lagged, _name(g))
+        groups += own
+        for w in ctx.detail_windows:
+            details.append(_detail(g, w, window_days(w, own, cuts), g in lagged))
     found = [(w, window_days(w, groups, cuts)) for w in ctx.windows]
     rows = []
     for w, days in found:
@@ -135,6 +162,23 @@ def _lag_rows(
         for stat, value in values.items():
             rows.append(_row(entity, w, "label_lag_hours", value, n, {"stat": stat}))
     return rows
+
+
+def _detail(g: PredictionLog, w: Window, d: WindowDays, label_time: bool) -> dict[str, Any]:
+    """One log's figures for a report (``details.monitoring_logs``)."""
+    return {
+        "log": g.log,
+        "entity": g.entity,
+        "window_start": w.start,
+        "window_end": w.end,
+        "rows": d.rows,
+        "log_days": d.log_days,
+        "window_days": d.window_days,
+        "labelled": d.labelled,
+        "label_time": label_time,
+        "lagged": d.lagged,
+        "oldest": d.oldest,
+    }
 
 
 def _row(entity, w: Window, name, value, n, dims=None) -> dict[str, Any]:

@@ -12,7 +12,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mlreport.metrics import Window, split_window
+from mlreport.config import parse_config
+from mlreport.metrics import MetricContext, Window, split_window
+from mlreport.plugins.monitoring import MonitoringMetrics
 from mlreport.warehouse import Warehouse
 
 from .builder import add_log, assert_equal, compute, day, expected, values
@@ -162,3 +164,17 @@ def test_a_log_whose_labels_never_arrived(wh):
     assert found[("labelled_share", None, w.start, w.end)] == (0.0, 3)
     assert not [k for k in found if k[0] == "label_lag_hours"]  # a label time without a label
     assert_equal(found, expected(rows, [w]))
+
+
+def test_each_log_is_published_for_reports_with_whether_it_maps_a_label_time(wh):
+    add_log(wh, "a", [row(0.5), row(2.5)])
+    add_log(wh, "b", [row(1.5, None, None)], label_time=False)
+    w = Window(day(0), day(3))
+    ctx = MetricContext(wh, parse_config("", None, Path(".")), [w], detail_windows=[w])
+    MonitoringMetrics().compute(ctx)
+    frame = ctx.published["monitoring_logs"].sort("log")
+    assert frame.select("log", "rows", "log_days", "window_days", "label_time").rows() == [
+        ("a", 2, 2, 3, True),
+        ("b", 1, 1, 3, False),
+    ]
+    assert frame["oldest"].to_list() == [day(0.5), day(1.5)]
