@@ -87,14 +87,14 @@ def lerp(a: float, b: float, t: float) -> float:
     return float(b - diff * (1 - t)) if t >= 0.5 else float(a + diff * t)
 
 
-def lag_relation(views: Sequence[str]) -> str:
-    """Label-lag rows (whole microseconds) of one or more views of the same entity."""
+def lag_relation(views: Sequence[str], span: Window) -> tuple[str, list[Any]]:
+    """Label-lag rows (whole microseconds) in ``span`` of one or more views of one entity."""
     parts = [
         f"SELECT ts, date_diff('microsecond', ts, {LABEL_TS}) AS lag "
-        f"FROM {quote_identifier(v)} WHERE ts IS NOT NULL AND {LAGGED}"
+        f"FROM {quote_identifier(v)} WHERE ts >= ? AND ts < ? AND {LAGGED}"
         for v in views
     ]
-    return " UNION ALL ".join(parts)
+    return " UNION ALL ".join(parts), [span.start, span.end] * len(views)
 
 
 def lag_stats(
@@ -115,8 +115,10 @@ def lag_stats(
         plans.append((positions, ranks))
     if not aggs:
         return []
-    sql = f"SELECT {', '.join(aggs)} FROM ({lag_relation(views)})"
-    row = _fetch(con, f"the label lag of {name}", sql, params)[0]
+    span = Window(min(w.start for w, _ in wanted), max(w.end for w, _ in wanted))
+    relation, rel_params = lag_relation(views, span)
+    sql = f"SELECT {', '.join(aggs)} FROM ({relation})"  # the SELECT's parameters come first
+    row = _fetch(con, f"the label lag of {name}", sql, params + rel_params)[0]
     out = []
     for i, (positions, ranks) in enumerate(plans):
         at = dict(zip(ranks, (int(v) / US_PER_HOUR for v in row[2 * i]), strict=True))
