@@ -87,7 +87,8 @@ def has_label_time(ctx: MetricContext, g: PredictionLog) -> bool:
     """Whether the log's synced view has the label time (``columns.label_timestamp`` mapped
     when it last synced)."""
     found = ctx.warehouse.con.execute(
-        "SELECT count(*) FROM information_schema.columns WHERE table_name = ? AND column_name = ?",
+        "SELECT count(*) FROM information_schema.columns "
+        "WHERE table_schema = 'main' AND table_name = ? AND column_name = ?",
         [g.view, ms.LABEL_TS],
     ).fetchone()
     return bool(found and found[0])
