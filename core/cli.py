@@ -469,6 +469,11 @@ def doctor(state: State) -> None:
     for err in get_plugins().load_errors:
         click.echo(f"plugin {err.plugin}: {err.stage} failed: {err.error}")
         ok = False
+    from mlreport.signing import doctor_check
+
+    signing_ok, line = doctor_check(config)
+    click.echo(f"signing: {config.redact(line)}")
+    ok = ok and signing_ok
     for i, src in enumerate(config.sources):
         try:
             msg = build_source(src, config, i).check()

@@ -50,6 +50,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "mlreport.plugins.cost",
     "mlreport.plugins.roi",
     "mlreport.reports.roi",
+    "mlreport.plugins.monitoring",
 )
 
 # Built-ins that add commands: cheap to import (click and the standard library only until a

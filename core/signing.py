@@ -10,6 +10,7 @@ only in memory and never written, printed or logged.
 from __future__ import annotations
 
 import hashlib
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -187,3 +188,82 @@ def generate_key_pair(out: Path, force: bool, password: str | None) -> tuple[Pat
 
 def _write_private(path: Path, data: bytes) -> None:
     write_atomically(path, data, 0o600)
+
+
+def doctor_check(config: Config) -> tuple[bool, str]:
+    """``mlreport doctor``'s signing line: the key file is a readable minisign secret key that
+    only its owner can read (and that opens with ``key_password``), and the public key, when
+    one is configured or sits next to it, is the secret key's. Never shows key material."""
+    sc = config.signing
+    if sc.key_file is None:
+        return True, "not configured (report runs are not signed; see docs/signing.md)"
+    where = f"{config.file or CONFIG_NAME}: signing.key_file"
+    path = Path(sc.key_file)
+    try:
+        problem = _key_file_problem(path, where)
+        if problem:
+            return False, problem
+        key = read_secret_key(path, where)
+        password = sc.key_password.get_secret_value() if sc.key_password else None
+        unlock(key, password, path, where)
+        key_id = key_id_of(key)
+        return _public_key_line(config, key, key_id, path)
+    except SigningError as exc:
+        return False, str(exc)
+
+
+def _key_file_problem(path: Path, where: str) -> str | None:
+    """Missing, not a file, unreadable, or open to group or others (as ssh refuses keys)."""
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        if not path.is_file():
+            return f"{where}: {path} is not a file; point it at a minisign secret key"
+        with path.open("rb"):
+            pass
+    except FileNotFoundError:
+        return (
+            f"{where}: {path} does not exist; create a key pair with `mlreport keygen --out "
+            f"{path.parent}` or fix the path"
+        )
+    except OSError as exc:
+        return f"{where}: {path} cannot be read: {exc.strerror}; check its owner and mode"
+    if mode & 0o077:
+        return (
+            f"{where}: {path} is open to group or others (mode {mode:04o}); a secret key must "
+            f"be readable by its owner only: run `chmod 600 {path}`"
+        )
+    return None
+
+
+def _public_key_line(
+    config: Config, key: minisign.SecretKey, key_id: str, path: Path
+) -> tuple[bool, str]:
+    explicit = config.signing.public_key_file is not None
+    pub_path = public_key_path(config)
+    assert pub_path is not None
+    where = f"{config.file or CONFIG_NAME}: signing.public_key_file"
+    if not pub_path.exists():
+        if explicit:
+            return False, (
+                f"{where}: {pub_path} does not exist; write it from the key pair "
+                "(`mlreport keygen` writes both) or fix the path"
+            )
+        return True, (
+            f"ok (key {key_id} in {path}); no public key at {pub_path}: verifiers need it "
+            "(`mlreport verify --key`), so keep it next to the reports"
+        )
+    public = read_public_key(pub_path, where)
+    if key_id_of(public) != key_id or bytes(public) != _public_of(key, public):
+        return False, (
+            f"{where}: {pub_path} is the public key {key_id_of(public)}, not the one of the "
+            f"secret key {key_id}; signatures would not verify with it: use the .pub file "
+            "written with the secret key"
+        )
+    return True, f"ok (key {key_id} in {path}; public key {pub_path} matches)"
+
+
+def _public_of(key: minisign.SecretKey, like: minisign.PublicKey) -> bytes:
+    """The secret key's public key, serialised with ``like``'s comment for comparison."""
+    mine = key.get_public_key()
+    mine.untrusted_comment = like.untrusted_comment
+    return bytes(mine)

@@ -28,6 +28,7 @@ COLUMN_KEYS = {
     "score": "columns.score",
     "label": "columns.label",
     "model_version": "columns.model_version",
+    "label_ts": "columns.label_timestamp",
 }
 
 

@@ -22,6 +22,9 @@ from mlreport.times import parse_time
 # Names of the view's own columns: a feature may not take one.
 CANONICAL = ("log", "entity", "model_version", "ts", "prediction", "score", "label")
 SHAP_PREFIX = "shap__"  # logged SHAP values appear in the view as shap__<feature>
+# Optional view columns, present only when mapped; reserved like the canonical ones.
+LABEL_TS = "label_ts"  # columns.label_timestamp: when the label arrived
+RESERVED = (*CANONICAL, LABEL_TS)
 
 PathOption = ObjectURL | ConfigPath | list[ObjectURL | ConfigPath]  # s3:// or a local path
 
@@ -38,6 +41,15 @@ class ColumnsOptions(Part):
     score: str | None = Field(default=None, min_length=1)
     label: str | None = Field(default=None, min_length=1)
     model_version: str | None = Field(default=None, min_length=1)
+    label_timestamp: str | None = Field(default=None, min_length=1)  # when the label arrived
+
+    @model_validator(mode="after")
+    def _label_for_its_time(self) -> ColumnsOptions:
+        if self.label_timestamp is not None and self.label is None:
+            raise ValueError(
+                "`label_timestamp` says when the label arrived; map `label` too (or remove it)"
+            )
+        return self
 
 
 class ReferenceOptions(Part):
@@ -118,10 +130,10 @@ def _check_names(kind: str, names: list[str]) -> None:
         low = name.lower()
         if not name.strip():
             raise ValueError(f"{kind}: a feature name is empty")
-        if low in CANONICAL:
+        if low in RESERVED:
             raise ValueError(
                 f"{kind}: {name!r} is a column of the predictions view itself "
-                f"({', '.join(CANONICAL)}); rename the feature in the log"
+                f"({', '.join(RESERVED)}); rename the feature in the log"
             )
         if low.startswith(SHAP_PREFIX):
             raise ValueError(f"{kind}: {name!r}: names starting {SHAP_PREFIX!r} are reserved")

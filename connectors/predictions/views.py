@@ -16,7 +16,12 @@ import duckdb
 
 from mlreport.connectors.predictions import files as pf
 from mlreport.connectors.predictions.checks import check_rows
-from mlreport.connectors.predictions.options import CANONICAL, SHAP_PREFIX, PredictionsOptions
+from mlreport.connectors.predictions.options import (
+    CANONICAL,
+    LABEL_TS,
+    SHAP_PREFIX,
+    PredictionsOptions,
+)
 from mlreport.sources import SourceError
 from mlreport.sql import quote_identifier
 from mlreport.warehouse import Warehouse
@@ -105,6 +110,8 @@ class ViewBuilder:
             ts,
             *mapped.values(),
         ]
+        if self.opts.columns.label_timestamp is not None:  # only when mapped: see docs
+            selects.append(self._timestamp(con, source, "label_timestamp", LABEL_TS))
         selects += self._feature_columns(source)
         selects += self._shap_columns(source)
         sql = "SELECT\n  " + ",\n  ".join(selects) + f"\nFROM {source.relation}"
@@ -160,17 +167,24 @@ class ViewBuilder:
         wrapped = f"(\n{expr}\n)"
         return f"{cast(wrapped, kind, target)} AS {name}"
 
-    def _timestamp(self, con: duckdb.DuckDBPyConnection, source: LogInput) -> str:
-        expr = self.opts.columns.timestamp
-        kind = self._expression_type(con, source, "timestamp")
+    def _timestamp(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        source: LogInput,
+        name: str = "timestamp",
+        alias: str = "ts",
+    ) -> str:
+        """A mapped time as ``TIMESTAMPTZ``: kept, read as UTC when it has no zone, or parsed."""
+        expr = getattr(self.opts.columns, name)
+        kind = self._expression_type(con, source, name)
         if kind == "TIMESTAMP WITH TIME ZONE":
-            return f"(\n{expr}\n) AS ts"
+            return f"(\n{expr}\n) AS {alias}"
         if kind in NAIVE_TIME_TYPES:  # times without a zone are UTC
-            return f"timezone('UTC', CAST((\n{expr}\n) AS TIMESTAMP)) AS ts"
+            return f"timezone('UTC', CAST((\n{expr}\n) AS TIMESTAMP)) AS {alias}"
         if kind == "VARCHAR":
-            return f"CAST((\n{expr}\n) AS TIMESTAMPTZ) AS ts"
+            return f"CAST((\n{expr}\n) AS TIMESTAMPTZ) AS {alias}"
         raise SourceError(
-            f"{self._skey(source, 'columns.timestamp')} = {expr!r}: is {kind} in "
+            f"{self._skey(source, f'columns.{name}')} = {expr!r}: is {kind} in "
             f'{source.label}, not a time; map it to one, e.g. "to_timestamp(epoch_seconds)"'
         )
 

@@ -26,6 +26,7 @@ SCHEMA = pa.schema(
         ("age_band", pa.string()),
         ("amount", pa.float64()),
         ("estimate", pa.float64()),
+        ("labelled_at", pa.timestamp("us", tz="UTC")),  # when y arrived (monitoring)
     ]
 )
 
@@ -44,6 +45,9 @@ def rows(n: int, seed: int, start: datetime = START, shift: float = 0.0) -> list
             p = 1.5  # outside [0, 1]: excluded from the score metrics, counted
         y = None if rng.random() < 0.07 else float(rng.random() < 0.45)
         amount = rng.lognormvariate(3 + shift, 1)
+        ts = start + timedelta(minutes=53 * i)
+        # not drawn from rng, so every other column stays as it was
+        lag = timedelta(hours=(i * 37) % 200 + (i % 7) / 7, microseconds=(i * 7919) % 10**6)
         out.append(
             {
                 "ts": start + timedelta(minutes=53 * i),
@@ -57,6 +61,7 @@ def rows(n: int, seed: int, start: datetime = START, shift: float = 0.0) -> list
                 "age_band": band,
                 "amount": amount,
                 "estimate": (math.nan if i % 59 == 0 else amount * rng.uniform(0.7, 1.3)),
+                "labelled_at": None if y is None or i % 13 == 0 else ts + lag,
             }
         )
     return out
@@ -102,6 +107,7 @@ prediction = "CAST(p >= 0.5 AS INTEGER)"
 score = "p"
 label = "y"
 model_version = "model_version"
+label_timestamp = "labelled_at"
 [sources.reference]
 since = "2025-12-15"
 until = "2026-01-05"

@@ -98,8 +98,12 @@ def test_every_metric_equal_on_spark_and_duckdb(world):
         assert name in metrics
     assert {"drift.ks", "drift.wasserstein", "drift.jensen_shannon"} <= metrics
     assert {"fairness.equalized_odds_ratio", "fairness.tpr"} <= metrics
+    assert {"monitoring.coverage", "monitoring.label_lag_hours"} <= metrics
     assert any(v is not None for k, (v, _) in want.items() if k[0] == "performance.roc_auc")
     assert_same_values(want, got)
+    # monitoring: whole days, counts and exact order statistics: equal, not merely close
+    monitoring = {k: v for k, v in want.items() if k[0].startswith("monitoring.")}
+    assert monitoring and all(got[k] == v for k, v in monitoring.items())
 
 
 def test_the_manifest_names_the_same_fingerprinted_files(world):
