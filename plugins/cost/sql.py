@@ -79,24 +79,45 @@ def engine_scans(ctx: MetricContext) -> list[tuple[ViewScan, Any]]:
     return out
 
 
+def file_sums(ctx: MetricContext) -> list[tuple[str, str]]:
+    """``(source, SQL)`` of the DuckDB ``focus`` sources whose sums can be taken from their
+    files directly (connectors/focus/sums.py: one pass, mapped after grouping), i.e. whose
+    view the last sync built with the options the config has now."""
+    from mlreport.connectors.focus.sums import sums_sql, synced_files
+
+    out = []
+    for name, opts in source_options(ctx.config, "focus").items():
+        if getattr(opts, "engine", DEFAULT_ENGINE) != DEFAULT_ENGINE:
+            continue
+        files = synced_files(ctx.warehouse, name, opts.digest())
+        if files:
+            out.append((name, sums_sql(name, opts, files)))
+    return out
+
+
 def cost_sums(
-    warehouse: Warehouse, windows: Sequence[Window], remote: Sequence[tuple[ViewScan, Any]] = ()
+    warehouse: Warehouse,
+    windows: Sequence[Window],
+    remote: Sequence[tuple[ViewScan, Any]] = (),
+    direct: Sequence[tuple[str, str]] = (),
 ) -> pl.DataFrame:
     """Exact (DECIMAL) sums of effective, billed and list cost and row counts per window
     index ``i``, entity, allocation (``direct``, ``shared`` or null), currency and service
     category, with the shared rows' ``shared_split`` (``none`` for sources that are not
-    FOCUS exports). The sources in ``remote`` are summed on their engine, the rest here."""
+    FOCUS exports). The sources in ``remote`` are summed on their engine, those in
+    ``direct`` (``file_sums``) from their files, the rest through ``cost_rows``."""
     span = [min(w.start for w in windows), max(w.end for w in windows)]
     params = span + _params(windows)
-    moved = [scan.source for scan, _ in remote]
+    moved = [scan.source for scan, _ in remote] + [source for source, _ in direct]
     relation, local_params = "cost_rows", params
     if moved:
         marks = ", ".join("?" for _ in moved)
         relation = f"(SELECT * FROM cost_rows WHERE source NOT IN ({marks}))"
         local_params = moved + params
     frame = warehouse.query(SUMS_SQL.format(relation=relation, windows=WINDOWS), local_params)
-    if remote:
+    if remote or direct:
         parts = [frame] + [_remote_sums(scan, con, params) for scan, con in remote]
+        parts += [warehouse.query(sql, _params(windows)) for _, sql in direct]
         parts = [p.select([pl.col(c).cast(t) for c, t in frame.schema.items()]) for p in parts]
         sums = [c for c in frame.columns if c not in SUM_KEYS]
         frame = pl.concat(parts).group_by(SUM_KEYS).agg(pl.col(c).sum() for c in sums)
