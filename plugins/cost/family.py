@@ -64,9 +64,7 @@ class CostMetrics(MetricFamily):
     def compute(self, ctx: MetricContext) -> list[dict[str, Any]]:
         windows = ctx.windows
         sql.check_files(ctx.warehouse)
-        sums = sql.cost_sums(
-            ctx.warehouse, windows, sql.engine_scans(ctx), sql.file_sums(ctx)
-        )
+        sums = sql.cost_sums(ctx.warehouse, windows, sql.engine_scans(ctx), sql.file_sums(ctx))
         if sums.height == 0:
             return []
         predictions = sql.prediction_counts(ctx.warehouse, windows)
