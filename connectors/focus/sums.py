@@ -9,6 +9,7 @@ The same figures as grouping the source's view (``views.py``), computed in anoth
   window bounds turned into zone-less UTC times, instead of casting every row to
   ``TIMESTAMPTZ`` (the cast goes through ICU and took more time than the whole floor
   ``GROUP BY`` on 10^7 rows); columns with a zone, and CSV text, are cast as the view does;
+- the provider is grouped on too, for the ``basis`` of each sum (bill or allocation);
 - amounts are summed as ``DECIMAL(38, 10)`` as in the view, so every sum is exactly equal.
 
 The family uses it only when the source's last sync built its view with the options the config
@@ -69,10 +70,13 @@ def synced_files(warehouse: Any, source: str, digest: str) -> list[tuple[Path, A
     return out
 
 
-def sums_sql(source: str, opts: FocusOptions, files: list[tuple[Path, Any]]) -> str:
+def sums_sql(
+    source: str, opts: FocusOptions, files: list[tuple[Path, Any]], allocators: str
+) -> str:
     """Sums per window ``i``, entity, shared source, currency and service category over
-    ``files``: the columns of ``plugins/cost/sql.py``'s ``SUMS_SQL``. Parameters: window
-    indexes, starts and ends (three lists)."""
+    ``files``: the columns of ``plugins/cost/sql.py``'s ``SUMS_SQL``; ``allocators`` is its
+    SQL list of the providers whose rows are allocations. Parameters: window indexes, starts
+    and ends (three lists)."""
     parts = []
     for fmt in ("csv", "parquet"):
         group = [(p, s) for p, s in files if data_format(p) == fmt]
@@ -85,7 +89,8 @@ def sums_sql(source: str, opts: FocusOptions, files: list[tuple[Path, Any]]) -> 
         f"m AS (SELECT *, {map_sql(opts)} AS _m FROM v) "
         f"SELECT i, CASE WHEN _m = {shared} THEN NULL ELSE _m END AS entity, "
         f"CASE WHEN _m = {shared} THEN {literal(source)} END AS shared_source, "
-        "currency, service_category, sum(effective) AS effective, sum(billed) AS billed, "
+        f"currency, service_category, CASE WHEN provider IN {allocators} THEN 'allocation' "
+        "ELSE 'bill' END AS basis, sum(effective) AS effective, sum(billed) AS billed, "
         "sum(list) AS list, sum(n)::BIGINT AS n FROM m GROUP BY ALL"
     )
 
@@ -109,13 +114,14 @@ def _part(fmt: str, opts: FocusOptions, group: list[tuple[Path, Any]]) -> str:
         f"{first} AS _t",
         f"{text_sql('currency', types)} AS currency",
         f"{text_sql('service_category', types)} AS service_category",
+        f"{text_sql('provider', types)} AS provider",
         f"{cost_sql('EffectiveCost')} AS e",
         f"{cost_sql('BilledCost')} AS b",
         f"{cost_sql('ListCost')} AS l",
         f"{start} AS _ts",
     ]
     return (
-        "SELECT w.i, r._t, r.currency, r.service_category, sum(r.e) AS effective, "
+        "SELECT w.i, r._t, r.currency, r.service_category, r.provider, sum(r.e) AS effective, "
         "sum(r.b) AS billed, sum(r.l) AS list, count(*) AS n "
         f"FROM (SELECT {', '.join(cols)} FROM {scan}) r "
         f"JOIN {windows} w ON r._ts >= w.ws AND r._ts < w.we GROUP BY ALL"
