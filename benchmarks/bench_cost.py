@@ -37,7 +37,9 @@ PARTS = 4  # files per month, as AWS splits a large delivery
 
 
 def generate(root: Path, rows: int, execution: str = "e1", months=MONTHS) -> list[Path]:
-    """An AWS Data Exports FOCUS export of ``rows`` rows over three months (cached)."""
+    """An AWS Data Exports FOCUS export of ``rows`` rows over three months (cached). Every
+    column repeats with ``i``; ``ResourceId`` repeats only every 5,000,000 rows so that no file
+    (8.3 million rows at 10^8) holds a row twice, which the sync refuses as a duplicate."""
     import duckdb
 
     con = duckdb.connect()
@@ -70,7 +72,7 @@ def generate(root: Path, rows: int, execution: str = "e1", months=MONTHS) -> lis
                     ['Compute', 'Storage', 'Networking', 'Databases', 'AI and Machine Learning',
                      'Analytics', 'Security', 'Other'][(i % 8) + 1] AS ServiceCategory,
                     'Service ' || (i % 40) AS ServiceName, 'AWS' AS ProviderName,
-                    'arn:aws:ec2:eu-west-1:1:instance/i-' || (i % 50000) AS ResourceId,
+                    'arn:aws:ec2:eu-west-1:1:instance/i-' || (i % 5000000) AS ResourceId,
                     'eu-west-1' AS RegionId, '1234' || (i % 20) AS SubAccountId,
                     'SKU' || (i % 500) AS SkuId, 'AmazonEC2' AS x_ServiceCode,
                     CASE WHEN i % 10 = 1 THEN NULL
@@ -277,7 +279,9 @@ def peak_rss_mb() -> float:
 def run(side: str, root: Path, warehouse: Path, repeat: int) -> dict:
     cmd = [sys.executable, __file__, "--child", side, "--path", str(root)]
     cmd += ["--warehouse", str(warehouse), "--repeat", str(repeat)]
-    done = subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=ROOT)
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    if done.returncode != 0:
+        sys.exit(f"bench_cost: the {side} process failed:\n{done.stderr.strip()}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
