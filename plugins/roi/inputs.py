@@ -72,7 +72,9 @@ def _cloud(ctx: MetricContext, windows: Sequence[Window], predictions: pl.DataFr
     """Allocated effective cost per window index, entity and currency: ``cost.total`` of the
     bill, else of the allocation (``dimensions.basis = "allocation"``)."""
     cost_sql.check_files(ctx.warehouse)
-    sums = cost_sql.cost_sums(ctx.warehouse, windows)
+    sums = cost_sql.cost_sums(
+        ctx.warehouse, windows, cost_sql.engine_scans(ctx), cost_sql.file_sums(ctx)
+    )
     if sums.height == 0:
         schema = {"i": pl.Int64, "entity": pl.String, "currency": pl.String}
         return pl.DataFrame(schema={**schema, "effective": pl.Float64})
