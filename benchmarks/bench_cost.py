@@ -3,7 +3,7 @@ Parquet (AWS Data Exports layout), against a bare DuckDB ``GROUP BY`` over the s
 columns; then a second sync over the unchanged export and a re-delivered month.
 
     python benchmarks/bench_cost.py [--rows 10000000] [--repeat 2] [--rounds 3] [--copy]
-        [--no-redelivery]
+        [--no-redelivery] [--query-only]
 
 - floor: ``SELECT month, json_extract_string(Tags, '$."ml-model"'), BillingCurrency,
   ServiceCategory, sum(EffectiveCost), sum(BilledCost), sum(ListCost), count(*)
@@ -248,9 +248,44 @@ def redelivery(root: str) -> dict:
     return {"seconds": seconds, "reads": stats.reads}
 
 
+def sums_only(root: str, repeat: int) -> dict:
+    """The family's group-by alone (connectors/focus/sums.py) over the export's files, with
+    the schema DuckDB reads from the first file: no sync needed (``--query-only``, for sizes
+    whose sync, which checks every row, takes longer than the time at hand). It is nearly
+    all of the family's time (the rest works on a few hundred rows)."""
+    import duckdb
+
+    from mlreport.connectors.focus.checks import file_literal
+    from mlreport.connectors.focus.sums import sums_sql
+    from mlreport.metrics import Window
+    from mlreport.plugins.cost.sql import ALLOCATORS_SQL, _params
+    from mlreport.sources import source_options
+
+    files = current_files(Path(root))
+    opts = source_options(bench_config(root, Path(tempfile.mkdtemp())), "focus")["bench"]
+    con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
+    con.execute("SET TimeZone = 'UTC'")
+    first = file_literal(Path(files[0]))
+    schema = tuple(
+        (r[0], r[1])
+        for r in con.execute(f"DESCRIBE SELECT * FROM read_parquet({first})").fetchall()
+    )
+    sql = sums_sql("bench", opts, [(Path(f), schema) for f in files], ALLOCATORS_SQL)
+    params = _params([Window(a, b) for a, b in WINDOWS])
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        con.execute(sql, params).fetchall()
+        times.append(time.perf_counter() - started)
+    return {"times": times}
+
+
 def child(side: str, root: str, warehouse: str, repeat: int) -> None:
     if side == "floor":
         result = floor(root, repeat)
+    elif side == "sums":
+        result = sums_only(root, repeat)
     elif side == "sync":
         result = sync(root, warehouse)
     elif side == "ours":
@@ -294,7 +329,8 @@ def main() -> None:
         "--rounds", type=int, default=3, help="floor and mlreport processes, alternated"
     )
     parser.add_argument("--no-redelivery", action="store_true")
-    parser.add_argument("--child", choices=["floor", "sync", "ours", "copy", "redelivery"])
+    parser.add_argument("--query-only", action="store_true", help="no sync: the group-by alone")
+    parser.add_argument("--child", choices=["floor", "sync", "ours", "sums", "copy", "redelivery"])
     parser.add_argument("--path")
     parser.add_argument("--warehouse")
     args = parser.parse_args()
@@ -304,6 +340,19 @@ def main() -> None:
     root = cached_export(args.rows)
     size = sum(Path(f).stat().st_size for f in current_files(root)) / 1e6
     warehouse = Path(tempfile.mkdtemp()) / "w.duckdb"
+    if args.query_only:
+        base, mine = alternated(root, warehouse, args.repeat, args.rounds, "sums")
+        print(f"export: {args.rows:,} FOCUS rows, {size:.0f} MB Parquet")
+        print(
+            f"floor GROUP BY: best {min(base['times']):.3f} s {fmt(base['times'])}, "
+            f"peak RSS {base['peak_rss_mb']:.0f} MB"
+        )
+        print(
+            f"family group-by alone: best {min(mine['times']):.3f} s {fmt(mine['times'])}, "
+            f"peak RSS {mine['peak_rss_mb']:.0f} MB"
+        )
+        print(f"ratio: {min(mine['times']) / min(base['times']):.2f}x the floor")
+        return
     synced = run("sync", root, warehouse, 1)
     base, mine = alternated(root, warehouse, args.repeat, args.rounds)
     fast, slow = min(mine["times"]), min(base["times"])
@@ -335,13 +384,15 @@ def main() -> None:
         print(f"re-delivered month: {again['seconds']:.1f} s, reads {again['reads']}")
 
 
-def alternated(root: Path, warehouse: Path, repeat: int, rounds: int) -> tuple[dict, dict]:
+def alternated(
+    root: Path, warehouse: Path, repeat: int, rounds: int, ours: str = "ours"
+) -> tuple[dict, dict]:
     """Floor and mlreport processes in turn, ``rounds`` times: on a shared machine whose
     load moves by 2x within minutes, a ratio of two runs minutes apart measured the load."""
     base: dict = {"times": [], "peak_rss_mb": 0.0}
     mine: dict = {"times": [], "peak_rss_mb": 0.0, "metric_rows": 0}
     for _ in range(rounds):
-        for side, out in (("floor", base), ("ours", mine)):
+        for side, out in (("floor", base), (ours, mine)):
             got = run(side, root, warehouse, repeat)
             out["times"] += got["times"]
             out["peak_rss_mb"] = max(out["peak_rss_mb"], got["peak_rss_mb"])
