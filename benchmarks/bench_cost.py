@@ -2,7 +2,8 @@
 Parquet (AWS Data Exports layout), against a bare DuckDB ``GROUP BY`` over the same files and
 columns; then a second sync over the unchanged export and a re-delivered month.
 
-    python benchmarks/bench_cost.py [--rows 10000000] [--repeat 3] [--copy]
+    python benchmarks/bench_cost.py [--rows 10000000] [--repeat 2] [--rounds 3] [--copy]
+        [--no-redelivery] [--query-only]
 
 - floor: ``SELECT month, json_extract_string(Tags, '$."ml-model"'), BillingCurrency,
   ServiceCategory, sum(EffectiveCost), sum(BilledCost), sum(ListCost), count(*)
@@ -36,7 +37,9 @@ PARTS = 4  # files per month, as AWS splits a large delivery
 
 
 def generate(root: Path, rows: int, execution: str = "e1", months=MONTHS) -> list[Path]:
-    """An AWS Data Exports FOCUS export of ``rows`` rows over three months (cached)."""
+    """An AWS Data Exports FOCUS export of ``rows`` rows over three months (cached). Every
+    column repeats with ``i``; ``ResourceId`` repeats only every 5,000,000 rows so that no file
+    (8.3 million rows at 10^8) holds a row twice, which the sync refuses as a duplicate."""
     import duckdb
 
     con = duckdb.connect()
@@ -69,7 +72,7 @@ def generate(root: Path, rows: int, execution: str = "e1", months=MONTHS) -> lis
                     ['Compute', 'Storage', 'Networking', 'Databases', 'AI and Machine Learning',
                      'Analytics', 'Security', 'Other'][(i % 8) + 1] AS ServiceCategory,
                     'Service ' || (i % 40) AS ServiceName, 'AWS' AS ProviderName,
-                    'arn:aws:ec2:eu-west-1:1:instance/i-' || (i % 50000) AS ResourceId,
+                    'arn:aws:ec2:eu-west-1:1:instance/i-' || (i % 5000000) AS ResourceId,
                     'eu-west-1' AS RegionId, '1234' || (i % 20) AS SubAccountId,
                     'SKU' || (i % 500) AS SkuId, 'AmazonEC2' AS x_ServiceCode,
                     CASE WHEN i % 10 = 1 THEN NULL
@@ -165,10 +168,12 @@ def sync(root: str, warehouse: str) -> dict:
 def ours(root: str, warehouse: str, repeat: int) -> dict:
     """The cost family over the synced export, in a process of its own (its own peak RSS)."""
     from mlreport.metrics import MetricContext, Window
+    from mlreport.plugin_manager import get_plugins
     from mlreport.plugins.cost.family import CostMetrics
     from mlreport.warehouse import Warehouse
 
     config = bench_config(root, Path(warehouse).parent)
+    get_plugins().sources()  # importing the plugins is start-up, as the floor's `import duckdb`
     w = Warehouse(warehouse)
     w.con.execute("SET enable_progress_bar = false")
     windows = [Window(a, b) for a, b in WINDOWS]
@@ -243,9 +248,44 @@ def redelivery(root: str) -> dict:
     return {"seconds": seconds, "reads": stats.reads}
 
 
+def sums_only(root: str, repeat: int) -> dict:
+    """The family's group-by alone (connectors/focus/sums.py) over the export's files, with
+    the schema DuckDB reads from the first file: no sync needed (``--query-only``, for sizes
+    whose sync, which checks every row, takes longer than the time at hand). It is nearly
+    all of the family's time (the rest works on a few hundred rows)."""
+    import duckdb
+
+    from mlreport.connectors.focus.checks import file_literal
+    from mlreport.connectors.focus.sums import sums_sql
+    from mlreport.metrics import Window
+    from mlreport.plugins.cost.sql import ALLOCATORS_SQL, _params
+    from mlreport.sources import source_options
+
+    files = current_files(Path(root))
+    opts = source_options(bench_config(root, Path(tempfile.mkdtemp())), "focus")["bench"]
+    con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
+    con.execute("SET TimeZone = 'UTC'")
+    first = file_literal(Path(files[0]))
+    schema = tuple(
+        (r[0], r[1])
+        for r in con.execute(f"DESCRIBE SELECT * FROM read_parquet({first})").fetchall()
+    )
+    sql = sums_sql("bench", opts, [(Path(f), schema) for f in files], ALLOCATORS_SQL)
+    params = _params([Window(a, b) for a, b in WINDOWS])
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        con.execute(sql, params).fetchall()
+        times.append(time.perf_counter() - started)
+    return {"times": times}
+
+
 def child(side: str, root: str, warehouse: str, repeat: int) -> None:
     if side == "floor":
         result = floor(root, repeat)
+    elif side == "sums":
+        result = sums_only(root, repeat)
     elif side == "sync":
         result = sync(root, warehouse)
     elif side == "ours":
@@ -254,23 +294,43 @@ def child(side: str, root: str, warehouse: str, repeat: int) -> None:
         result = copy_side(root, warehouse, repeat)
     else:
         result = redelivery(root)
-    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result["peak_rss_mb"] = peak_rss_mb()
     print(json.dumps(result, default=str))
+
+
+def peak_rss_mb() -> float:
+    """This process's peak RSS. ``VmHWM`` rather than ``ru_maxrss``: Linux carries
+    ``ru_maxrss`` over ``fork`` + ``exec``, so every child reported the parent's peak (the
+    export generator's, 1.2 GB at 10^7 rows) instead of its own."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def run(side: str, root: Path, warehouse: Path, repeat: int) -> dict:
     cmd = [sys.executable, __file__, "--child", side, "--path", str(root)]
     cmd += ["--warehouse", str(warehouse), "--repeat", str(repeat)]
-    done = subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=ROOT)
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    if done.returncode != 0:
+        sys.exit(f"bench_cost: the {side} process failed:\n{done.stderr.strip()}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=10_000_000)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--copy", action="store_true")
-    parser.add_argument("--child", choices=["floor", "sync", "ours", "copy", "redelivery"])
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="floor and mlreport processes, alternated"
+    )
+    parser.add_argument("--no-redelivery", action="store_true")
+    parser.add_argument("--query-only", action="store_true", help="no sync: the group-by alone")
+    parser.add_argument("--child", choices=["floor", "sync", "ours", "sums", "copy", "redelivery"])
     parser.add_argument("--path")
     parser.add_argument("--warehouse")
     args = parser.parse_args()
@@ -280,9 +340,21 @@ def main() -> None:
     root = cached_export(args.rows)
     size = sum(Path(f).stat().st_size for f in current_files(root)) / 1e6
     warehouse = Path(tempfile.mkdtemp()) / "w.duckdb"
-    base = run("floor", root, warehouse, args.repeat)
+    if args.query_only:
+        base, mine = alternated(root, warehouse, args.repeat, args.rounds, "sums")
+        print(f"export: {args.rows:,} FOCUS rows, {size:.0f} MB Parquet")
+        print(
+            f"floor GROUP BY: best {min(base['times']):.3f} s {fmt(base['times'])}, "
+            f"peak RSS {base['peak_rss_mb']:.0f} MB"
+        )
+        print(
+            f"family group-by alone: best {min(mine['times']):.3f} s {fmt(mine['times'])}, "
+            f"peak RSS {mine['peak_rss_mb']:.0f} MB"
+        )
+        print(f"ratio: {min(mine['times']) / min(base['times']):.2f}x the floor")
+        return
     synced = run("sync", root, warehouse, 1)
-    mine = run("ours", root, warehouse, args.repeat)
+    base, mine = alternated(root, warehouse, args.repeat, args.rounds)
     fast, slow = min(mine["times"]), min(base["times"])
     files = len(current_files(root))
     print(f"export: {args.rows:,} FOCUS rows, {size:.0f} MB Parquet in {files} files")
@@ -307,8 +379,25 @@ def main() -> None:
             f"{copy['copy_bytes'] / 1e6:.0f} MB; metrics over the copy: best "
             f"{min(copy['copy_times']):.3f} s {fmt(copy['copy_times'])}"
         )
-    again = run("redelivery", root, warehouse, 1)
-    print(f"re-delivered month: {again['seconds']:.1f} s, reads {again['reads']}")
+    if not args.no_redelivery:
+        again = run("redelivery", root, warehouse, 1)
+        print(f"re-delivered month: {again['seconds']:.1f} s, reads {again['reads']}")
+
+
+def alternated(
+    root: Path, warehouse: Path, repeat: int, rounds: int, ours: str = "ours"
+) -> tuple[dict, dict]:
+    """Floor and mlreport processes in turn, ``rounds`` times: on a shared machine whose
+    load moves by 2x within minutes, a ratio of two runs minutes apart measured the load."""
+    base: dict = {"times": [], "peak_rss_mb": 0.0}
+    mine: dict = {"times": [], "peak_rss_mb": 0.0, "metric_rows": 0}
+    for _ in range(rounds):
+        for side, out in (("floor", base), (ours, mine)):
+            got = run(side, root, warehouse, repeat)
+            out["times"] += got["times"]
+            out["peak_rss_mb"] = max(out["peak_rss_mb"], got["peak_rss_mb"])
+            out["metric_rows"] = got.get("metric_rows", 0)
+    return base, mine
 
 
 def fmt(times: list[float]) -> str:

@@ -343,6 +343,9 @@ def parse_config(text: str, file: Path | None, base_dir: Path) -> Config:
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise ConfigError(f"{name}: sources: duplicate source name(s) {', '.join(dupes)}")
+    from mlreport.entity_settings import check_entities  # loads plugins: entities' own keys
+
+    check_entities(config.entities, list(EntityConfig.model_fields), name)
     config.file = file
     config.base_dir = base_dir
     config.secrets = frozenset(secrets)

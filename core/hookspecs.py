@@ -93,3 +93,16 @@ def register_engines(register):
     :class:`mlreport.engines.ScanEngine` (DuckDB-dialect SQL in, small results out). DuckDB,
     the default, needs no registration.
     """
+
+
+@hookspec
+def register_entity_settings(register):
+    """Register the keys a plugin reads from ``[[entities]]`` entries:
+    ``register(keys_or_prefix, validator)``.
+
+    ``keys_or_prefix`` is a tuple or list of key names, or a string prefix claiming every key
+    that starts with it. ``validator`` is a pydantic model, or a callable taking the entity's
+    claimed keys as a dict and raising ``ValueError``. Checked when the config is loaded: a bad
+    value, or a key no plugin and not the kernel knows, is an error naming
+    ``entities[N].key`` (docs/plugins.md).
+    """

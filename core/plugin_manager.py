@@ -69,6 +69,7 @@ REGISTRATION_HOOKS = (
     "register_notifiers",
     "register_template_helpers",
     "register_engines",
+    "register_entity_settings",
 )
 
 
@@ -227,7 +228,9 @@ class Plugins:
         for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
             plugin = _plugin_name(self.pm, impl.plugin)
 
-            def register(name: str, obj: Any, _plugin: str = plugin, **options: Any) -> None:
+            def register(name: Any, obj: Any, _plugin: str = plugin, **options: Any) -> None:
+                if isinstance(name, list):  # register_entity_settings takes a list of keys
+                    name = tuple(name)
                 registry.add(name, obj, _plugin, **options)
 
             try:

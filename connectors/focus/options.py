@@ -7,6 +7,8 @@ keys, first match wins) whose value names an entity; ``entity_map`` maps other t
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 from typing import Literal
 
@@ -70,3 +72,8 @@ class FocusOptions(SourceOptions, StoreOptions):
         if self.entity_tag is None:
             return []
         return [self.entity_tag] if isinstance(self.entity_tag, str) else list(self.entity_tag)
+
+    def digest(self) -> str:
+        """What a file's entities (and so the view) depend on besides its bytes."""
+        spec = [self.tag_keys(), list(self.entity_map.items())]
+        return hashlib.sha256(json.dumps(spec).encode()).hexdigest()[:16]

@@ -11,7 +11,6 @@ not a copy: docs/sources-focus.md (measured).
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -117,8 +116,7 @@ class FocusSource(Source):
 
     def _digest(self) -> str:
         """What a file's stored entities depend on besides its bytes."""
-        spec = [self.opts.tag_keys(), list(self.opts.entity_map.items())]
-        return hashlib.sha256(json.dumps(spec).encode()).hexdigest()[:16]
+        return self.opts.digest()
 
     def _read_exports(self, cursor: Any) -> Iterator[Rows | View | Checkpoint]:
         known = (

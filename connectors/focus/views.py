@@ -73,11 +73,11 @@ def view_sql(source: str, opts: FocusOptions, files: list[tuple[Path, Schema]]) 
             for _, schema in group:
                 for name, typ in schema:
                     types.setdefault(name, typ)
-            parts.append(_select(source, opts, _scan(fmt, [p for p, _ in group]), types))
+            parts.append(_select(source, opts, files_sql(fmt, [p for p, _ in group]), types))
     return " UNION ALL BY NAME ".join(parts)
 
 
-def _scan(fmt: str, paths: list[Path]) -> str:
+def files_sql(fmt: str, paths: list[Path]) -> str:
     listed = "[" + ", ".join(file_literal(p) for p in paths) + "]"
     if fmt == "parquet":
         return f"read_parquet({listed}, hive_partitioning = false, union_by_name = true)"
@@ -89,12 +89,9 @@ def _scan(fmt: str, paths: list[Path]) -> str:
 
 def _select(source: str, opts: FocusOptions, scan: str, types: dict[str, str]) -> str:
     cols = [f"{literal(source)} AS source", "NULL::VARCHAR AS row_id"]
-    cols += [f"CAST({q(c)} AS TIMESTAMPTZ) AS {name}" for name, c in _TIMES.items()]
-    cols += [f"CAST({q(c)} AS {DECIMAL}) AS {name}" for name, c in _COSTS.items()]
-    for name, options in _TEXT.items():
-        present = [q(c) + "::VARCHAR" for c in options if c in types]
-        expr = present[0] if len(present) == 1 else f"coalesce({', '.join(present)})"
-        cols.append(f"{expr if present else 'NULL::VARCHAR'} AS {name}")
+    cols += [f"{time_sql(c)} AS {name}" for name, c in _TIMES.items()]
+    cols += [f"{cost_sql(c)} AS {name}" for name, c in _COSTS.items()]
+    cols += [f"{text_sql(name, types)} AS {name}" for name in _TEXT]
     tags = tags_sql(types)
     cols.append(f"{tags} AS tags")
     exacts, value, mapped = mapped_sql(opts, tags)
@@ -107,6 +104,22 @@ def _select(source: str, opts: FocusOptions, scan: str, types: dict[str, str]) -
         scan = f"(SELECT *, {', '.join(exacts)} FROM {scan})"
     inner = f"SELECT *, {value} AS _v FROM {scan}"
     return f"SELECT {', '.join(cols)} FROM (SELECT *, {mapped} AS _m FROM ({inner}))"
+
+
+def time_sql(column: str) -> str:
+    return f"CAST({q(column)} AS TIMESTAMPTZ)"
+
+
+def cost_sql(column: str) -> str:
+    return f"CAST({q(column)} AS {DECIMAL})"
+
+
+def text_sql(name: str, types: dict[str, str]) -> str:
+    """Canonical text column ``name`` from the first of its FOCUS columns the files have."""
+    present = [q(c) + "::VARCHAR" for c in _TEXT[name] if c in types]
+    if not present:
+        return "NULL::VARCHAR"
+    return present[0] if len(present) == 1 else f"coalesce({', '.join(present)})"
 
 
 def tags_sql(types: dict[str, str]) -> str:
@@ -145,19 +158,35 @@ def mapped_sql(opts: FocusOptions, tags: str) -> tuple[list[str], str, str]:
     """Three steps of the row's entity before shared costs are set apart: the exact lookups
     ``_e0, _e1, …`` (one per configured key), the tag value ``_v`` (the first key present,
     trimmed), and ``_v`` mapped through ``entity_map`` (first matching glob wins) or kept."""
+    exacts, first = tag_lookup_sql(opts, tags)
+    if not exacts:
+        return [], "NULL::VARCHAR", "_v"
+    return exacts, trimmed_sql(first), map_sql(opts)
+
+
+def tag_lookup_sql(opts: FocusOptions, tags: str) -> tuple[list[str], str]:
+    """The exact lookups ``_e0, _e1, …`` and the untrimmed value of the first key present
+    (``NULL`` without configured keys)."""
     keys = opts.tag_keys()
     if not keys:
-        return [], "NULL::VARCHAR", "_v"
+        return [], "NULL::VARCHAR"
     exacts = [f"{exact_tag_sql(tags, k)} AS _e{i}" for i, k in enumerate(keys)]
     lookups = [tag_value_sql(tags, k, f"_e{i}") for i, k in enumerate(keys)]
-    first = lookups[0] if len(lookups) == 1 else f"coalesce({', '.join(lookups)})"
-    value = f"nullif(trim({first}), '')"
+    return exacts, lookups[0] if len(lookups) == 1 else f"coalesce({', '.join(lookups)})"
+
+
+def trimmed_sql(value: str) -> str:
+    return f"nullif(trim({value}), '')"
+
+
+def map_sql(opts: FocusOptions) -> str:
+    """``_v`` mapped through ``entity_map`` (first matching glob wins) or kept."""
     if not opts.entity_map:
-        return exacts, value, "_v"
+        return "_v"
     whens = " ".join(
         f"WHEN {match_sql(p)} THEN {literal(t.strip())}" for p, t in opts.entity_map.items()
     )
-    return exacts, value, f"CASE {whens} ELSE _v END"
+    return f"CASE {whens} ELSE _v END"
 
 
 def match_sql(pattern: str) -> str:

@@ -8,7 +8,8 @@
   when nobody qualifies (no direct costs, no predictions), the shared cost stays unattributed.
 - **unattributed**: everything else; never dropped.
 
-Amounts keep their currency: no step here adds two currencies.
+Amounts keep their currency and their basis (``bill`` or ``allocation``): no step here adds
+two currencies, or an allocation to a bill.
 """
 
 from __future__ import annotations
@@ -16,12 +17,12 @@ from __future__ import annotations
 import polars as pl
 
 MONEY = ("effective", "billed", "list")
-KEY = ["i", "currency", "service_category"]
+KEY = ["i", "currency", "service_category", "basis"]
 
 
 def split(sums: pl.DataFrame, predictions: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """``(attributed, unattributed)``: attributed has ``i, entity, currency,
-    service_category, effective, billed, list, shared, n`` (``shared``: the part of
+    service_category, basis, effective, billed, list, shared, n`` (``shared``: the part of
     ``effective`` that came from shared costs); unattributed has the same without entity."""
     money = [pl.col(c).cast(pl.Float64) for c in MONEY]
     sums = sums.with_columns(money)
@@ -64,9 +65,9 @@ def _share(
         .select(cols)
     )
     even = (
-        direct.select("i", "currency", "entity")
+        direct.select("i", "currency", "basis", "entity")
         .unique()
-        .with_columns((1.0 / pl.len().over("i", "currency")).alias("weight"))
+        .with_columns((1.0 / pl.len().over("i", "currency", "basis")).alias("weight"))
         .with_columns(pl.lit("even").alias("shared_split"))
     )
     by_predictions = (
@@ -78,7 +79,7 @@ def _share(
         .with_columns(pl.lit("predictions").alias("shared_split"))
     )
     spread_even = pool.filter(pl.col("shared_split") == "even").join(
-        even, on=["i", "currency", "shared_split"], how="inner", nulls_equal=True
+        even, on=["i", "currency", "basis", "shared_split"], how="inner", nulls_equal=True
     )
     spread_pred = pool.filter(pl.col("shared_split") == "predictions").join(
         by_predictions, on=["i", "shared_split"], how="inner"

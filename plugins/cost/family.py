@@ -2,7 +2,9 @@
 
 Every amount is per currency (``dimensions.currency``): no figure adds two currencies. Each
 metric comes once per entity, window and currency, and once more per service category
-(``dimensions.service_category``). Definitions: docs/metrics-cost.md.
+(``dimensions.service_category``). Allocations (OpenCost, Kubecost) of spend a bill also
+holds are never added to the bill: their figures carry ``dimensions.basis = "allocation"``.
+Definitions: docs/metrics-cost.md.
 """
 
 from __future__ import annotations
@@ -65,20 +67,20 @@ class CostMetrics(MetricFamily):
     def compute(self, ctx: MetricContext) -> list[dict[str, Any]]:
         windows = ctx.windows
         sql.check_files(ctx.warehouse)
-        sums = sql.cost_sums(ctx.warehouse, windows, sql.engine_scans(ctx))
+        sums = sql.cost_sums(ctx.warehouse, windows, sql.engine_scans(ctx), sql.file_sums(ctx))
         if sums.height == 0:
             return []
         predictions = sql.prediction_counts(ctx.warehouse, windows)
         attributed, unattributed = allocation.split(sums, predictions)
         rows: list[dict[str, Any]] = []
         for by_category in (False, True):
-            keys = ["i", "currency"] + (["service_category"] if by_category else [])
+            keys = ["i", "currency", "basis"] + (["service_category"] if by_category else [])
             ent = _total(attributed, keys + ["entity"])
             una = _total(unattributed, keys)
             rows += _entity_rows(ent, windows, by_category)
             rows += _unattributed_rows(ent, una, keys, windows, by_category)
         rows += _per_prediction_rows(
-            _total(attributed, ["i", "currency", "entity"]), predictions, windows
+            _total(attributed, ["i", "currency", "basis", "entity"]), predictions, windows
         )
         if ctx.detail_windows:
             ctx.publish("cost_by_service", _details(attributed, unattributed, windows, ctx))
@@ -92,9 +94,13 @@ def _total(frame: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
 
 
 def _dims(row: dict[str, Any], by_category: bool) -> dict[str, Any]:
+    """Currency, the category when asked, and ``basis`` on allocation figures only (a bill's
+    figures keep the dimensions they always had)."""
     dims = {"currency": row["currency"]}
     if by_category:
         dims["service_category"] = row["service_category"]
+    if row["basis"] == "allocation":
+        dims["basis"] = "allocation"
     return dims
 
 
@@ -162,7 +168,7 @@ def _per_prediction_rows(
                 "cost.per_1k_predictions",
                 r["entity"],
                 windows[r["i"]],
-                {"currency": r["currency"]},
+                _dims(r, False),
                 value,
                 r["currency"],
                 int(r["predictions"]),
@@ -189,12 +195,13 @@ def _details(
         "entity",
         "currency",
         "service_category",
+        "basis",
         pl.col("effective").alias("effective_cost"),
         pl.col("billed").alias("billed_cost"),
         pl.col("list").alias("list_cost"),
         pl.col("shared").fill_null(0.0).alias("shared_cost"),
         pl.col("n").alias("rows"),
-    ).sort(["window_start", "entity", "currency", "service_category"], nulls_last=True)
+    ).sort(["window_start", "entity", "currency", "service_category", "basis"], nulls_last=True)
 
 
 @hookimpl

@@ -48,21 +48,31 @@ def check_files(warehouse: Warehouse) -> None:
                 )
 
 
+# `basis`: rows of these providers (the opencost source's) allocate spend a bill also holds
+# (docs/metrics-cost.md); every other row, and every FOCUS export's, is a bill line.
+ALLOCATORS = ("OpenCost", "Kubecost")
+ALLOCATORS_SQL = "(" + ", ".join(f"'{p}'" for p in ALLOCATORS) + ")"
+
 # The heavy group-by: few group keys make the scan cheap (a row is direct when it has an
 # entity, shared when `shared_source`, its source kept for shared rows only, is set, else
 # unattributed). `{relation}` is `cost_rows` on DuckDB, or one source's view on its engine.
 SUMS_SQL = """
     SELECT w.i, r.entity, r.shared_source, r.currency, r.service_category,
+           CASE WHEN r.provider IN {allocators} THEN 'allocation' ELSE 'bill' END AS basis,
            sum(r.effective_cost) AS effective, sum(r.billed_cost) AS billed,
            sum(r.list_cost) AS list, count(*) AS n
     FROM (SELECT entity, CASE WHEN allocation = 'shared' THEN source END AS shared_source,
-                 currency, service_category, effective_cost, billed_cost, list_cost,
+                 currency, service_category, provider, effective_cost, billed_cost, list_cost,
                  charge_period_start
           FROM {relation} WHERE charge_period_start >= ? AND charge_period_start < ?) r
     JOIN {windows} w ON r.charge_period_start >= w.ws AND r.charge_period_start < w.we
     GROUP BY ALL
 """
-SUM_KEYS = ["i", "entity", "shared_source", "currency", "service_category"]
+SUM_KEYS = ["i", "entity", "shared_source", "currency", "service_category", "basis"]
+
+
+def sums_sql(relation: str) -> str:
+    return SUMS_SQL.format(relation=relation, windows=WINDOWS, allocators=ALLOCATORS_SQL)
 
 
 def engine_scans(ctx: MetricContext) -> list[tuple[ViewScan, Any]]:
@@ -79,24 +89,46 @@ def engine_scans(ctx: MetricContext) -> list[tuple[ViewScan, Any]]:
     return out
 
 
+def file_sums(ctx: MetricContext) -> list[tuple[str, str]]:
+    """``(source, SQL)`` of the DuckDB ``focus`` sources whose sums can be taken from their
+    files directly (connectors/focus/sums.py: one pass, mapped after grouping), i.e. whose
+    view the last sync built with the options the config has now."""
+    from mlreport.connectors.focus.sums import sums_sql, synced_files
+
+    out = []
+    for name, opts in source_options(ctx.config, "focus").items():
+        if getattr(opts, "engine", DEFAULT_ENGINE) != DEFAULT_ENGINE:
+            continue
+        files = synced_files(ctx.warehouse, name, opts.digest())
+        if files:
+            out.append((name, sums_sql(name, opts, files, ALLOCATORS_SQL)))
+    return out
+
+
 def cost_sums(
-    warehouse: Warehouse, windows: Sequence[Window], remote: Sequence[tuple[ViewScan, Any]] = ()
+    warehouse: Warehouse,
+    windows: Sequence[Window],
+    remote: Sequence[tuple[ViewScan, Any]] = (),
+    direct: Sequence[tuple[str, str]] = (),
 ) -> pl.DataFrame:
     """Exact (DECIMAL) sums of effective, billed and list cost and row counts per window
-    index ``i``, entity, allocation (``direct``, ``shared`` or null), currency and service
-    category, with the shared rows' ``shared_split`` (``none`` for sources that are not
-    FOCUS exports). The sources in ``remote`` are summed on their engine, the rest here."""
+    index ``i``, entity, allocation (``direct``, ``shared`` or null), currency, service
+    category and basis (``bill`` or ``allocation``), with the shared rows' ``shared_split``
+    (``none`` for sources that are not FOCUS exports). The sources in ``remote`` are summed
+    on their engine, those in
+    ``direct`` (``file_sums``) from their files, the rest through ``cost_rows``."""
     span = [min(w.start for w in windows), max(w.end for w in windows)]
     params = span + _params(windows)
-    moved = [scan.source for scan, _ in remote]
+    moved = [scan.source for scan, _ in remote] + [source for source, _ in direct]
     relation, local_params = "cost_rows", params
     if moved:
         marks = ", ".join("?" for _ in moved)
         relation = f"(SELECT * FROM cost_rows WHERE source NOT IN ({marks}))"
         local_params = moved + params
-    frame = warehouse.query(SUMS_SQL.format(relation=relation, windows=WINDOWS), local_params)
-    if remote:
+    frame = warehouse.query(sums_sql(relation), local_params)
+    if remote or direct:
         parts = [frame] + [_remote_sums(scan, con, params) for scan, con in remote]
+        parts += [warehouse.query(sql, _params(windows)) for _, sql in direct]
         parts = [p.select([pl.col(c).cast(t) for c, t in frame.schema.items()]) for p in parts]
         sums = [c for c in frame.columns if c not in SUM_KEYS]
         frame = pl.concat(parts).group_by(SUM_KEYS).agg(pl.col(c).sum() for c in sums)
@@ -116,7 +148,7 @@ def cost_sums(
 
 def _remote_sums(scan: ViewScan, con: Any, params: list) -> pl.DataFrame:
     """The group-by over one source's view on its engine: only the small result comes back."""
-    sql = SUMS_SQL.format(relation=quote_identifier(scan.view), windows=WINDOWS)
+    sql = sums_sql(quote_identifier(scan.view))
     return pl.from_arrow(con.execute(sql, params).arrow())
 
 

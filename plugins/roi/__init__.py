@@ -6,5 +6,6 @@ performance families' own functions), ``family`` (metric rows, the hookimpl).
 """
 
 from mlreport.plugins.roi.family import RoiMetrics, register_metrics
+from mlreport.plugins.roi.settings import register_entity_settings
 
-__all__ = ["RoiMetrics", "register_metrics"]
+__all__ = ["RoiMetrics", "register_entity_settings", "register_metrics"]

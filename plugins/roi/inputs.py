@@ -69,11 +69,20 @@ def gather(
 
 
 def _cloud(ctx: MetricContext, windows: Sequence[Window], predictions: pl.DataFrame):
-    """Allocated effective cost per window index, entity and currency (``cost.total``)."""
+    """Allocated effective cost per window index, entity and currency: ``cost.total`` of the
+    bill, else of the allocation (``dimensions.basis = "allocation"``)."""
     cost_sql.check_files(ctx.warehouse)
-    sums = cost_sql.cost_sums(ctx.warehouse, windows)
+    sums = cost_sql.cost_sums(
+        ctx.warehouse, windows, cost_sql.engine_scans(ctx), cost_sql.file_sums(ctx)
+    )
     if sums.height == 0:
         schema = {"i": pl.Int64, "entity": pl.String, "currency": pl.String}
         return pl.DataFrame(schema={**schema, "effective": pl.Float64})
     attributed, _ = allocation.split(sums, predictions)
-    return attributed.group_by(["i", "entity", "currency"]).agg(pl.col("effective").sum())
+    keys = ["i", "entity", "currency"]
+    by_basis = attributed.group_by([*keys, "basis"]).agg(pl.col("effective").sum())
+    bill = by_basis.filter(pl.col("basis") == "bill")
+    # An allocation counts only where no bill says what the entity cost: the two are the same
+    # money seen twice (docs/metrics-roi.md).
+    allocated = by_basis.filter(pl.col("basis") == "allocation").join(bill, on=keys, how="anti")
+    return pl.concat([bill, allocated]).drop("basis")

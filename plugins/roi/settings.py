@@ -1,7 +1,9 @@
 """The ROI keys of an ``[[entities]]`` entry, validated, and the calendar months ROI counts in.
 
-The kernel keeps keys it does not know on the entity (``EntityConfig`` allows extras); this
-family alone gives them meaning, so it alone validates them, naming entity and key.
+The kernel keeps keys it does not know on the entity (``EntityConfig`` allows extras) and has
+them checked when the config is loaded by the plugin that registered them
+(``register_entity_settings``): these keys are registered here with ``RoiSettings``, so a bad
+value or a misspelt key fails ``mlreport`` before any command runs.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from mlreport import hookimpl
 from mlreport.config import Config
 
 MONTH_DAYS = 365.25 / 12  # the days of an average month, for pro-rata monthly amounts
@@ -74,6 +77,11 @@ class RoiSettings(BaseModel):
     def start(self) -> datetime | None:
         s = self.roi_start
         return None if s is None else datetime(s.year, s.month, s.day, tzinfo=UTC)
+
+
+@hookimpl
+def register_entity_settings(register) -> None:
+    register(KEYS, RoiSettings)
 
 
 def roi_settings(config: Config) -> dict[str, RoiSettings]:

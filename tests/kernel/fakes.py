@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import click
 import polars as pl
-from pydantic import SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from mlreport import hookimpl
 from mlreport.metrics import MetricFamily, MetricInfo
@@ -170,3 +170,23 @@ def after_sync(warehouse, source, stats):
 @hookimpl
 def after_report(report, outputs):
     CALLS.append(("after_report", (report.type, sorted(outputs))))
+
+
+class Stewardship(BaseModel):
+    """Entity keys of the fake plugin: a prefix claim validated by a strict model."""
+
+    model_config = ConfigDict(extra="forbid")
+    steward_email: str = Field(pattern=r"^[^@\s]+@[^@\s]+$")
+    steward_backup: str | None = None
+
+
+def _sla_hours(values: dict) -> None:
+    hours = values["sla_hours"]
+    if isinstance(hours, bool) or not isinstance(hours, int) or hours <= 0:
+        raise ValueError("must be a whole number of hours above 0")
+
+
+@hookimpl
+def register_entity_settings(register):
+    register("steward_", Stewardship)
+    register(["sla_hours"], _sla_hours)

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from mlreport import hookspecs
 from mlreport.cli import _load_command_plugins, cli
-from mlreport.config import parse_config
+from mlreport.config import ConfigError, parse_config
 from mlreport.metrics import Window
 from mlreport.pipeline import run
 from mlreport.plugin_manager import get_plugins
@@ -107,6 +107,32 @@ def test_hook_register_template_helpers(fake):
             "{{ fake_badge('ok') }} {{ 'quiet' | shout }} {{ 3 | value('count') }}"
         )
         assert template.render() == "[ok] QUIET 3"
+
+
+def test_hook_register_entity_settings(tmp_path):
+    get_plugins().register_module(fakes, "fakes")
+    ok = '[[entities]]\nname = "a"\nsteward_email = "x@example.com"\nsla_hours = 4\nowner = "o"\n'
+    config = parse_config(ok, tmp_path / "mlreport.toml", tmp_path)
+    assert config.entities[0].model_extra == {"steward_email": "x@example.com", "sla_hours": 4}
+    bad = (
+        '[[entities]]\nname = "a"\n\n[[entities]]\nname = "b"\nsteward_emial = "x@y"\n'
+        'steward_email = "nope"\nsla_hours = 0\nownr = "o"\n'
+    )
+    with pytest.raises(ConfigError) as err:
+        parse_config(bad, tmp_path / "mlreport.toml", tmp_path)
+    lines = sorted(str(err.value).splitlines())
+    file = tmp_path / "mlreport.toml"
+    assert lines == sorted(
+        [
+            f"{file}: entities[1].ownr: unknown key (did you mean `owner`?)",
+            f"{file}: entities[1].steward_emial: unknown key "
+            "(did you mean `steward_email` or `steward_backup`?)",
+            f"{file}: entities[1].steward_email: String should match pattern "
+            "'^[^@\\s]+@[^@\\s]+$' (got str)",
+            f"{file}: entities[1].sla_hours: must be a whole number of hours above 0 "
+            "(plugin fakes)",
+        ]
+    )
 
 
 def test_hook_register_commands():
