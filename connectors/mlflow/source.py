@@ -14,7 +14,10 @@ short digest kept in the stream's cursor; only items whose digest changed are wr
   run's full history is re-read (upserts on (run, key, step, ts) make that idempotent);
 - runs, experiments and versions that vanish from the listing (purged) are marked deleted;
 - the registry is diffed against the last snapshot (aliases, tags, version timestamps) to write
-  ``model_events`` and, for the configured aliases, ``deployments``.
+  ``model_events`` and, for the configured aliases, ``deployments``;
+- lineage (``lineage_streams``): the datasets runs read (``run_inputs``, a digest per run), MLflow 3
+  logged models (``logged_models``), and per version its logged model and, for versions that
+  ever held a production alias, whether its artifacts can still be listed.
 """
 
 from __future__ import annotations
