@@ -37,7 +37,21 @@ class TableSpec:
     defaults: dict[str, str] = field(default_factory=dict)
     ordered: tuple[tuple[str, str], ...] = ()  # (earlier, later) timestamp pairs
     unique_ids: bool = True  # an id may appear once per file
+    # enum columns read leniently: case, '-', ' ' and '/' ignored, then these synonyms mapped
+    synonyms: dict[str, dict[str, str]] = field(default_factory=dict)
 
+
+# How a deployment was rolled out (NULL: unknown); the names Kubernetes (RollingUpdate,
+# Recreate) and Argo Rollouts (canary, blueGreen) use are read as these.
+STRATEGIES = ("rolling", "recreate", "canary", "blue_green", "shadow")
+STRATEGY_SYNONYMS = {
+    "rollingupdate": "rolling",
+    "rolling_update": "rolling",
+    "ramped": "rolling",
+    "bluegreen": "blue_green",
+    "mirror": "shadow",
+    "mirrored": "shadow",
+}
 
 DEPLOYMENTS = TableSpec(
     table="deployments",
@@ -54,6 +68,7 @@ DEPLOYMENTS = TableSpec(
         "status",
         "kind",
         "trigger",
+        "strategy",
     ),
     required=("deployment_id", "entity", "environment", "finished_at", "status"),
     timestamps=("started_at", "finished_at"),
@@ -61,9 +76,11 @@ DEPLOYMENTS = TableSpec(
         "status": ("success", "failure", "rolled_back"),
         "kind": ("planned", "hotfix", "rollback"),
         "trigger": ("automated", "manual"),
+        "strategy": STRATEGIES,
     },
     defaults={"kind": "planned"},
     ordered=(("started_at", "finished_at"),),
+    synonyms={"strategy": STRATEGY_SYNONYMS},
 )
 
 INCIDENTS = TableSpec(
@@ -115,10 +132,14 @@ def validate(
     frame = frame.with_columns(
         pl.col(c).str.strip_chars().replace("", None) for c in spec.columns
     ).with_columns(pl.col(c).fill_null(pl.lit(v)) for c, v in spec.defaults.items())
+    raw, frame = (
+        frame,
+        frame.with_columns(_lenient(pl.col(c), names) for c, names in spec.synonyms.items()),
+    )
     typed = frame.with_columns(parse_timestamps(frame[c]) for c in spec.timestamps)
     problems = [
         *_required_problems(frame, spec),
-        *_enum_problems(frame, spec),
+        *_enum_problems(frame, raw, spec),
         *_timestamp_problems(frame, typed, spec),
         *_order_problems(typed, spec),
         *_duplicate_problems(frame, spec),
@@ -146,15 +167,26 @@ def _required_problems(frame: pl.DataFrame, spec: TableSpec) -> Iterator[Problem
             yield Problem(found[0], column, "a value is required here", found[2])
 
 
-def _enum_problems(frame: pl.DataFrame, spec: TableSpec) -> Iterator[Problem]:
+def _lenient(value: pl.Expr, synonyms: dict[str, str]) -> pl.Expr:
+    """An enum value with case, '-', ' ' and '/' ignored and synonyms mapped."""
+    key = value.str.to_lowercase().str.replace_all(r"[-\s/]+", "_")
+    return key.replace(synonyms)
+
+
+def _enum_problems(frame: pl.DataFrame, raw: pl.DataFrame, spec: TableSpec) -> Iterator[Problem]:
+    """Values outside an enum; the message shows the value as the file wrote it."""
     for column, allowed in spec.enums.items():
-        found = _first(frame, pl.col(column).is_not_null() & ~pl.col(column).is_in(allowed))
+        both = frame.select(LINE, column).with_columns(raw[column].alias("__raw"))
+        found = _first(both, pl.col(column).is_not_null() & ~pl.col(column).is_in(allowed))
         if found:
-            value = found[1][column]
+            value = found[1]["__raw"]
+            hint = ""
+            if column in spec.synonyms:
+                hint = "; case, '-' and spaces are ignored, e.g. 'Blue-Green', 'RollingUpdate'"
             yield Problem(
                 found[0],
                 column,
-                f"unknown value {_clip(value)!r} (allowed: {', '.join(allowed)})",
+                f"unknown value {_clip(value)!r} (allowed: {', '.join(allowed)}{hint})",
                 found[2],
             )
 

@@ -60,6 +60,7 @@ DEPLOYMENT_FIELDS = {
     "status": "customData.status",
     "kind": "customData.kind",
     "trigger": "customData.trigger",
+    "strategy": "customData.strategy",
 }
 INCIDENT_FIELDS = {
     "incident_id": "subject.id",
@@ -250,6 +251,7 @@ def deployment_row(path: Path, event: Event) -> dict[str, Any]:
         "status": custom["status"] or "success",
         "kind": "rollback" if rollback else (custom["kind"] or "planned"),
         "trigger": custom["trigger"],
+        "strategy": custom["strategy"],
         ROLLED_BACK: custom[ROLLED_BACK] if rollback else None,
         LINE: line,
     }

@@ -24,6 +24,9 @@ class MlflowBackend(Protocol):
     def registered_models(self) -> Iterator[dict]: ...
     def model_versions(self, name: str) -> Iterator[dict]: ...
     def logged_models(self) -> Iterator[dict]: ...
+    def artifacts_present(
+        self, source: str | None, run_id: str | None, model_id: str | None, artifact_uri: str | None
+    ) -> bool | None: ...
 
 
 def open_backend(
@@ -36,7 +39,7 @@ def open_backend(
             from mlreport.connectors.mlflow.sqlite import SqliteBackend
         except ImportError as exc:
             raise SourceError(f"source {source!r}: offline store unavailable: {exc}") from None
-        return SqliteBackend(opts.store)
+        return SqliteBackend(opts.store, opts.artifacts_destination)
     from mlreport.connectors.mlflow.rest import RestBackend
     from mlreport.http import http_client
 

@@ -20,6 +20,11 @@ class MlflowOptions(SourceOptions):
     store: ConfigPath | None = Field(
         default=None, description="Offline: the sqlite database `mlflow server` writes."
     )
+    artifacts_destination: ConfigPath | None = Field(
+        default=None,
+        description="Offline: the directory `mlflow server --artifacts-destination` writes, to "
+        "check mlflow-artifacts:/ paths.",
+    )
     token: SecretStr | None = Field(default=None, description="Bearer token (use ${VAR}).")
     username: str | None = None
     password: SecretStr | None = None
@@ -71,6 +76,8 @@ class MlflowOptions(SourceOptions):
             raise ValueError("set exactly one of tracking_uri (a server) or store (sqlite file)")
         if self.tracking_uri is not None and not re.match(r"^https?://", self.tracking_uri):
             raise ValueError("tracking_uri must start with http:// or https://")
+        if self.artifacts_destination is not None and self.store is None:
+            raise ValueError("artifacts_destination is read with store only (offline)")
         if self.token is not None and (self.username or self.password):
             raise ValueError("set either token or username/password, not both")
         return self

@@ -56,6 +56,7 @@ def registry_events(prev: dict | None, cur: dict, now_ms: int, since_ms: int | N
 
     def add(name, version, event, at_kind_at, detail):
         at, kind = at_kind_at
+        key = detail.get("alias") or detail.get("tag") or ""
         if kind == "sync_time" and since_ms is not None:
             detail = dict(detail, since=since_ms)
         events.append(
@@ -63,6 +64,7 @@ def registry_events(prev: dict | None, cur: dict, now_ms: int, since_ms: int | N
                 "name": name,
                 "version": version,
                 "event": event,
+                "key": key,
                 "at": at,
                 "at_kind": kind,
                 "detail": detail,
@@ -126,19 +128,6 @@ def environment_versions(aliases: dict[str, str], envs: dict[str, list[str]]) ->
                 out[env] = (alias, aliases[alias])
                 break
     return out
-
-
-def unique_times(events: list[dict]) -> list[dict]:
-    """``at`` in microseconds, nudged by 1 µs where two events of one version would share
-    the table's key (name, version, event, at) — e.g. two aliases set in one sync."""
-    seen: set[tuple] = set()
-    for e in events:
-        at = e["at"] * 1000
-        while (e["name"], e["version"], e["event"], at) in seen:
-            at += 1
-        seen.add((e["name"], e["version"], e["event"], at))
-        e["at"] = at
-    return events
 
 
 def alias_moves(

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from mlreport.connectors.mlflow.artifacts import rest_present
 from mlreport.http import HttpClient, HttpError
 
 log = logging.getLogger("mlreport.mlflow")
@@ -154,6 +155,16 @@ class RestBackend:
             self.has_logged_models = False
             return
         self.has_logged_models = True
+
+    def artifacts_present(
+        self,
+        source: str | None,
+        run_id: str | None,
+        model_id: str | None,
+        artifact_uri: str | None = None,
+    ) -> bool | None:
+        """Whether a version's artifacts can be listed through this server (``artifacts``)."""
+        return rest_present(self.client, source, run_id, model_id, artifact_uri)
 
     # -- paging -------------------------------------------------------------------------------
 

@@ -105,12 +105,15 @@ VERSION_SCHEMA = {
     "aliases": pl.List(pl.Utf8),
     "created_at": pl.Int64,
     "updated_at": pl.Int64,
+    "model_id": pl.Utf8,
+    "artifacts_present": pl.Boolean,
 }
 EVENT_SCHEMA = {
     "name": pl.Utf8,
     "version": pl.Utf8,
     "event": pl.Utf8,
-    "at": pl.Int64,  # microseconds (see registry_history.unique_times)
+    "key": pl.Utf8,  # the alias or tag the event is about ('' for version_created)
+    "at": pl.Int64,
     "at_kind": pl.Utf8,
     "detail": pl.Utf8,
 }
@@ -206,7 +209,13 @@ def model_row(model: dict, owner_tag: str) -> dict:
     }
 
 
-def version_row(version: dict, aliases: list[str], run_id: str | None) -> dict:
+def version_row(
+    version: dict,
+    aliases: list[str],
+    run_id: str | None,
+    model_id: str | None = None,
+    artifacts_present: bool | None = None,
+) -> dict:
     where = "model-versions/search"
     return {
         "name": need(version, "name", where),
@@ -219,6 +228,8 @@ def version_row(version: dict, aliases: list[str], run_id: str | None) -> dict:
         "aliases": sorted(aliases),
         "created_at": epoch_ms(version.get("creation_timestamp"), where),
         "updated_at": epoch_ms(version.get("last_updated_timestamp"), where),
+        "model_id": model_id,
+        "artifacts_present": artifacts_present,
     }
 
 

@@ -14,7 +14,10 @@ short digest kept in the stream's cursor; only items whose digest changed are wr
   run's full history is re-read (upserts on (run, key, step, ts) make that idempotent);
 - runs, experiments and versions that vanish from the listing (purged) are marked deleted;
 - the registry is diffed against the last snapshot (aliases, tags, version timestamps) to write
-  ``model_events`` and, for the configured aliases, ``deployments``.
+  ``model_events`` and, for the configured aliases, ``deployments``;
+- lineage (``lineage_streams``): the datasets runs read (``run_inputs``, a digest per run), MLflow 3
+  logged models (``logged_models``), and per version its logged model and, for versions that
+  ever held a production alias, whether its artifacts can still be listed.
 """
 
 from __future__ import annotations
@@ -38,13 +41,14 @@ from mlreport.connectors.mlflow.cursor import (
     read_cursor,
 )
 from mlreport.connectors.mlflow.history import read_histories
+from mlreport.connectors.mlflow.lineage import run_input_rows
+from mlreport.connectors.mlflow.lineage_streams import LineageStreams
 from mlreport.connectors.mlflow.options import MlflowOptions
 from mlreport.connectors.mlflow.prefetch import HistoryPrefetch
 from mlreport.connectors.mlflow.registry_history import (
     alias_moves,
     registry_events,
     snapshot,
-    unique_times,
 )
 from mlreport.connectors.mlflow.rows import (
     DEPLOYMENT_SCHEMA,
@@ -79,7 +83,7 @@ def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-class MlflowSource(Source):
+class MlflowSource(LineageStreams, Source):
     """Runs, metric history and the model registry of one MLflow tracking server or store."""
 
     Options = MlflowOptions
@@ -101,7 +105,9 @@ class MlflowSource(Source):
         self._all_experiments: set[str] = set()
         self._run_metrics: dict[str, tuple[str, tuple[str, ...]]] | None = None
         self._registry: tuple[list[dict], dict[str, list[dict]], int] | None = None
-        self._logged_runs: dict[str, str] | None = None
+        self._logged: list[dict] | None = None  # every logged model, listed once per sync
+        self._run_inputs: dict[str, list[dict]] | None = None  # run -> its run_inputs rows
+        self._artifact_uris: dict[str, str] = {}  # run -> artifact_uri, from the listing
 
     # -- backend ------------------------------------------------------------------------------
 
@@ -135,9 +141,18 @@ class MlflowSource(Source):
         streams = [
             Stream("experiments", "experiments", ("source", "experiment_id")),
             Stream("runs", "runs", ("source", "run_id")),
-            Stream("run_metrics", "run_metrics", ("source", "run_id", "key", "step", "ts")),
             Stream(
-                "model_events", "model_events", ("source", "name", "version", "event", "at"), "name"
+                "run_inputs",
+                "run_inputs",
+                ("source", "run_id", "dataset_name", "dataset_digest", "context"),
+            ),
+            Stream("run_metrics", "run_metrics", ("source", "run_id", "key", "step", "ts")),
+            Stream("logged_models", "logged_models", ("source", "model_id")),
+            Stream(
+                "model_events",
+                "model_events",
+                ("source", "name", "version", "event", "key", "at"),
+                "name",
             ),
             Stream("deployments", "deployments", ("source", "deployment_id"), "entity"),
             Stream("registered_models", "registered_models", ("source", "name"), "name"),
@@ -224,6 +239,8 @@ class MlflowSource(Source):
         digests = dict(old)
         seen: set[str] = set()
         self._run_metrics = {}
+        self._run_inputs = {}
+        self._artifact_uris = {}
         key_sets: dict[tuple, tuple] = {}
         batch: list[dict] = []
         pace = Pacer(CHECKPOINT_SECONDS)
@@ -231,6 +248,10 @@ class MlflowSource(Source):
             row = run_row(run)
             run_id = row["run_id"]
             seen.add(run_id)
+            if inputs := run_input_rows(run, run_id):
+                self._run_inputs[run_id] = inputs
+            if uri := (run.get("info") or {}).get("artifact_uri"):
+                self._artifact_uris[run_id] = uri
             metrics = latest_metrics(run)
             keys = tuple(m[0] for m in metrics)  # one shared tuple per key set, not per run
             metrics_digest = digest(metrics)
@@ -358,15 +379,11 @@ class MlflowSource(Source):
         prev, since = cursor.get("snapshot"), cursor.get("at_ms")
         if prev is None:
             prev, since = stored_snapshot(self.warehouse, self.name)
-        events = unique_times(registry_events(prev, cur, now, since))
+        events = registry_events(prev, cur, now, since)
         for e in events:
             e["detail"] = json.dumps(e["detail"], sort_keys=True)
         if events:
-            frame = pl.DataFrame(events, schema=EVENT_SCHEMA, orient="row")
-            frame = frame.with_columns(
-                pl.from_epoch(pl.col("at"), time_unit="us").dt.replace_time_zone("UTC")
-            )
-            yield Rows(frame)
+            yield Rows(to_frame(events, EVENT_SCHEMA, ("at",)))
         yield Checkpoint({"v": CURSOR_VERSION, "snapshot": cur, "at_ms": now})
 
     def _read_deployments(self, cursor: dict) -> Iterator[Rows | Checkpoint]:
@@ -418,22 +435,6 @@ class MlflowSource(Source):
         stored = stored_rows(self.warehouse, self.name, "deployments", "deployment_id", ids)
         return [dict(r, status="rolled_back") for r in stored]
 
-    def _run_id_of(self, version: dict) -> str | None:
-        """The version's run; MLflow 3 versions made from a logged model may carry only its
-        ``model_id`` — then the logged model's source run."""
-        if version.get("run_id"):
-            return str(version["run_id"])
-        model_id = version.get("model_id")
-        if not model_id:
-            return None
-        if self._logged_runs is None:
-            self._logged_runs = {
-                str(m.get("info", m).get("model_id")): m.get("info", m).get("source_run_id")
-                for m in self.backend.logged_models()
-            }
-            self._tally()
-        return self._logged_runs.get(str(model_id))
-
     def _read_registered_models(self, cursor: dict) -> Iterator[Rows | Checkpoint]:
         models, _, _ = self._registry_now()
         old = cursor.get("digests", {})
@@ -452,13 +453,21 @@ class MlflowSource(Source):
         old: dict = cursor.get("digests", {})
         digests: dict[str, dict[str, str]] = {}
         rows = []
+        checked = self._ever_in_production(models)
         for model in models:
             name = model["name"]
             aliases = {a["alias"]: str(a["version"]) for a in model.get("aliases") or []}
             for v in versions.get(name, []):
                 number = str(v["version"])
                 mine = [a for a, n in aliases.items() if n == number]
-                row = version_row(v, mine, self._run_id_of(v))
+                model_id = self._model_id_of(v)
+                run_id = self._run_id_of(v)
+                present = None
+                if (name, number) in checked:
+                    present = self.backend.artifacts_present(
+                        v.get("source"), run_id, model_id, self._artifact_uris.get(run_id or "")
+                    )
+                row = version_row(v, mine, run_id, model_id, present)
                 digests.setdefault(name, {})[number] = d = digest(row)
                 if old.get(name, {}).get(number) != d:
                     rows.append(row)

@@ -21,6 +21,8 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
+from mlreport.connectors.mlflow.artifacts import local_present
+from mlreport.connectors.mlflow.lineage import run_path, source_run
 from mlreport.connectors.mlflow.sqlite_json import (
     key_values,
     logged_model,
@@ -59,8 +61,9 @@ class SqliteBackend:
 
     requests: int = 0
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, artifacts_destination: Path | None = None) -> None:
         self.path = Path(path)
+        self.artifacts_destination = artifacts_destination
         check_file(self.path)
         uri = f"{self.path.resolve().as_uri()}?mode=ro"
         try:
@@ -428,6 +431,36 @@ class SqliteBackend:
             yield logged_model(
                 row, tags.get(model_id, []), values.get(model_id, []), metrics.get(model_id, [])
             )
+
+    # -- artifacts ----------------------------------------------------------------------------
+
+    def artifacts_present(
+        self,
+        source: str | None,
+        run_id: str | None,
+        model_id: str | None,
+        artifact_uri: str | None = None,
+    ) -> bool | None:
+        """Whether a version's artifacts can be listed on this machine (``artifacts``): its
+        logged model's location, its run's artifacts, or the source itself."""
+        proxy = self.artifacts_destination
+        if model_id:
+            if not self._logged_models:
+                return None
+            found = self._all(
+                "SELECT artifact_location FROM logged_models WHERE model_id = ?", [model_id]
+            )
+            return local_present(found[0][0], proxy) if found else False
+        run_id = source_run(source) or run_id
+        if run_id:
+            found = self._all("SELECT artifact_uri FROM runs WHERE run_uuid = ?", [run_id])
+            if not found:
+                return False
+            root = artifact_uri or found[0][0]
+            path = run_path(source, root)
+            if path is not None and root:
+                return local_present(f"{root.rstrip('/')}/{path}" if path else root, proxy)
+        return local_present(source, proxy)
 
 
 _NULL_START = -(2**63)  # sorts a NULL start_time first, where sqlite puts NULLs

@@ -178,7 +178,7 @@ def test_unknown_columns_are_named_with_the_known_ones(world, stored):
         text,
         r"line 1: unknown column\(s\) 'team', 'Status' for deployments \(known columns: "
         r"deployment_id, entity, environment, version, commit_sha, model_version, "
-        r"started_at, finished_at, status, kind, trigger\)",
+        r"started_at, finished_at, status, kind, trigger, strategy\)",
     )
 
 

@@ -47,6 +47,7 @@ def test_deployments_csv_maps_every_column(world):
             "status": "success",
             "kind": "hotfix",
             "trigger": "manual",
+            "strategy": None,  # no strategy column in this file
         },
         {
             "source": "log",
@@ -61,6 +62,7 @@ def test_deployments_csv_maps_every_column(world):
             "status": "failure",
             "kind": "planned",  # the default
             "trigger": None,
+            "strategy": None,
         },
     ]
 

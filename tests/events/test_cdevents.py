@@ -122,6 +122,7 @@ def test_service_deployed_is_a_successful_planned_deployment(cd):
             "status": "success",
             "kind": "planned",
             "trigger": None,
+            "strategy": None,  # CDEvents have no strategy field; customData.strategy may say
         }
     ]
 

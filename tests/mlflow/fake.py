@@ -59,6 +59,7 @@ class FakeMlflow:
     versions: dict[str, list[dict]] = field(default_factory=dict)
     logged_models: list[dict] | None = None  # None: the endpoint 404s (MLflow 2)
     bulk: bool = True
+    artifacts: dict[tuple[str, str], list[dict]] = field(default_factory=dict)  # (run, path)
     # (method, path suffix) -> callable(request) returning a response or None (answer normally)
     faults: dict[str, Callable[[httpx.Request], httpx.Response | None]] = field(
         default_factory=dict
@@ -109,6 +110,8 @@ class FakeMlflow:
                     json={"error_code": "ENDPOINT_NOT_FOUND", "message": "No such endpoint"},
                 )
             return ok({"models": self.logged_models})
+        if path == "artifacts/list":
+            return ok({"files": self.artifacts.get((q["run_id"], q.get("path", "")), [])})
         return httpx.Response(404, json={"error_code": "ENDPOINT_NOT_FOUND"})
 
 

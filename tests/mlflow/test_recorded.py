@@ -239,10 +239,12 @@ def test_no_change_sync_request_count_with_recorded_responses(config, wh) -> Non
     assert fake.paths() == [
         "experiments/search",
         "runs/search",
+        "logged-models/search",  # 404 here: an MLflow 2 server has no logged models
         "registered-models/search",
         "model-versions/search",
+        "artifacts/list",  # the production version's artifacts (runs:/run0/model)
     ]
-    assert stats.reads["requests"] == 4 and stats.rows == 0
+    assert stats.reads["requests"] == 6 and stats.rows == 0
 
 
 # -- helpers ------------------------------------------------------------------------------------

@@ -56,7 +56,13 @@ def rows(warehouse: Warehouse, table: str, order: str) -> list[tuple]:
 def test_store_and_server_give_the_same_tables(seeded_server, tmp_path: Path):
     server = seeded_server.server
     over_rest = sync_into(tmp_path / "rest", f'tracking_uri = "{server.url}"')
-    offline = sync_into(tmp_path / "store", f'store = "{server.db}"')
+    # the server proxies artifacts (mlflow-artifacts:/) to ./mlartifacts of its working
+    # directory, which is this process's: the offline reader checks them there
+    destination = Path.cwd() / "mlartifacts"
+    offline = sync_into(
+        tmp_path / "store",
+        f'store = "{server.db}"\nartifacts_destination = "{destination}"',
+    )
     for table, order in TABLES.items():
         expected = rows(over_rest, table, order)
         assert rows(offline, table, order) == expected, table
