@@ -92,8 +92,8 @@ def test_demo_warehouse_holds_every_event_and_commit(demo):
         deployments = wh.con.sql(
             f"SELECT deployment_id, entity, environment, version, commit_sha, model_version, "
             f"strftime(started_at, '{fmt}') AS started_at, "
-            f"strftime(finished_at, '{fmt}') AS finished_at, status, kind, trigger "
-            "FROM deployments ORDER BY entity, deployment_id"
+            f"strftime(finished_at, '{fmt}') AS finished_at, status, kind, trigger, "
+            "strategy FROM deployments ORDER BY entity, deployment_id"
         ).pl()
         incidents = wh.con.sql(
             f"SELECT incident_id, entity, environment, severity, "
@@ -104,7 +104,7 @@ def test_demo_warehouse_holds_every_event_and_commit(demo):
         commits = dict(wh.con.sql("SELECT repo, count(*) FROM commits GROUP BY repo").fetchall())
     files = records()
     want_deployments = sorted(
-        (d for deps, _ in files.values() for d in deps),
+        ({"strategy": None, **d} for deps, _ in files.values() for d in deps),
         key=lambda d: (d["entity"], d["deployment_id"]),
     )
     assert deployments.to_dicts() == want_deployments
