@@ -49,6 +49,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "mlreport.connectors.focus",
     "mlreport.plugins.cost",
     "mlreport.plugins.roi",
+    "mlreport.reports.governance.report",
 )
 
 # Built-ins that add commands: cheap to import (click and the standard library only until a
