@@ -32,7 +32,7 @@ class Fact:
 
     label: str
     value: float | int | str | None
-    unit: str = ""
+    unit: str = ""  # "ratio", "days", "hours", "minutes", a metric's unit; "" for counts
     threshold: str | None = None
 
 

@@ -49,10 +49,10 @@ def log_coverage(inputs: Inputs) -> Evidence:
     facts = []
     checks = []
     for metric, label, unit, dims, default in (
-        ("monitoring.coverage", "Days with logs (share of the window)", "ratio", {}, "1 (all)"),
+        ("monitoring.coverage", "Days with logs (share of the window)", "ratio", {}, "100%"),
         ("monitoring.log_days", "Days with logs", "days", {}, None),
         ("monitoring.window_days", "Days in the window", "days", {}, None),
-        ("monitoring.longest_gap_days", "Longest gap without logs", "days", {}, "0"),
+        ("monitoring.longest_gap_days", "Longest gap without logs", "days", {}, "0 d"),
         ("monitoring.labelled_share", "Predictions with a label", "ratio", {}, None),
         ("monitoring.label_lag_hours", "Label lag (p95)", "hours", {"stat": "p95"}, None),
     ):
@@ -131,7 +131,7 @@ def retention_held(inputs: Inputs) -> Evidence:
     days = inputs.settings.retention_days if inputs.settings else None
     oldest = _v(_metric(inputs, "monitoring.oldest_row_age_days"))
     facts = (
-        Fact("Oldest logged prediction", oldest, "days old"),
+        Fact("Age of the oldest logged prediction", oldest, "days"),
         Fact("Configured retention", days, "days", f"≥ {days}" if days else None),
     )
     if days is None:

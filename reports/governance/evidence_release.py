@@ -201,7 +201,7 @@ def staged_before_production(inputs: Inputs) -> Evidence:
     )
     facts = (
         Fact("Production deployments", total),
-        Fact("Share staged first", round(staged / total, 4), "ratio", threshold="1 (all)"),
+        Fact("Share staged first", round(staged / total, 4), "ratio", threshold="100%"),
     )
     return Evidence(eid, share_status(staged, total), summary, facts, tuple(rows))
 
@@ -240,7 +240,7 @@ def progressive(inputs: Inputs) -> Evidence:
     summary += f"; {unknown} did not record a strategy." if unknown else "."
     facts = (
         Fact("Production deployments", total),
-        Fact("Share canary or blue-green", round(good / total, 4), "ratio", threshold="1 (all)"),
+        Fact("Share canary or blue-green", round(good / total, 4), "ratio", threshold="100%"),
         Fact("Strategy not recorded", unknown),
     )
     return Evidence(eid, share_status(good, total), summary, facts, rows)

@@ -62,9 +62,7 @@ def seed(wh: Warehouse) -> None:
     w.deployment("s2", "staging", "2", ago(21)).deployment("p2", "production", "2", ago(20))
     w.incident("i1", ago(9), ago(8)).report_run("earlier", ago(30), signed=True)
     World(wh, f"fraud {HOSTILE}").entity(owner=HOSTILE)
-    wh.con.execute(
-        "INSERT INTO entities (kind, name, declared, risk_tier) VALUES ('model', 'credit', true, 'high')"
-    )
+    w.entity(risk_tier="high", intended_use=HOSTILE)  # as a sync writes the declaration
 
 
 @pytest.fixture(scope="module")
