@@ -13,49 +13,81 @@ from mlreport.reports.governance.evidence import (
     share_status,
     when,
 )
+from mlreport.reports.governance.settings import tag_matches
 
 RECENT_RUNS = 5
 
 
-def _approval_keys(inputs: Inputs, source: str) -> list[str]:
+def _approval_keys(inputs: Inputs, source: str | None) -> list[str]:
     if inputs.settings and inputs.settings.approval_tags:
         return [t.partition("=")[0] for t in inputs.settings.approval_tags]
-    tag = inputs.registry.approval_tag(source) if inputs.registry else None
+    tag = inputs.registry.approval_tag(source) if inputs.registry and source else None
     return [tag] if tag else []
 
 
-def _late(inputs: Inputs, move: Any, keys: list[str]) -> bool:
+def _late(inputs: Inputs, p: dict[str, Any], keys: list[str]) -> bool:
     """Whether an approval tag of the version changed after it was promoted (approved after
     the fact)."""
     if not keys:
         return False
     key = "key" if not inputs.lacks("model_events", "key") else "CAST(detail AS JSON)->>'tag'"
     found = inputs.query(
-        f"SELECT count(*) AS n FROM model_events WHERE source = ? AND name = ? AND version = ? "
+        "SELECT count(*) AS n FROM model_events WHERE name = ? AND version = ? "
+        "AND (CAST(? AS VARCHAR) IS NULL OR source = ?) "
         f"AND event = 'tag_changed' AND \"at\" > ? AND {key} IN (SELECT unnest(?::VARCHAR[]))",
-        [move.source, inputs.model, move.version, move.at, keys],
+        [inputs.model, p["version"], p["source"], p["source"], p["at"], keys],
     )
     return bool(found and found[0]["n"])
 
 
-def _tags(inputs: Inputs, source: str, version: str) -> dict[str, Any]:
-    """The version's registry tags as last synced."""
+def _tags(inputs: Inputs, source: str | None, version: str) -> tuple[dict[str, Any], bool]:
+    """The version's registry tags as last synced, and whether the registry has it."""
     found = inputs.query(
-        "SELECT CAST(tags AS VARCHAR) AS tags FROM model_versions WHERE source = ? AND name = ? "
-        "AND version = ?",
-        [source, inputs.model, version],
+        "SELECT CAST(tags AS VARCHAR) AS tags FROM model_versions WHERE name = ? AND version = ? "
+        "AND (CAST(? AS VARCHAR) IS NULL OR source = ?) ORDER BY source LIMIT 1",
+        [inputs.model, version, source, source],
     )
-    return as_tags(found[0]["tags"]) if found else {}
+    return (as_tags(found[0]["tags"]), True) if found else ({}, False)
+
+
+def promotions(inputs: Inputs) -> list[dict[str, Any]]:
+    """Each version that reached production in the window, first time only: production alias
+    moves of the registry, and successful production deployments naming a model version."""
+    found: dict[str, dict[str, Any]] = {}
+    for m in inputs.moves():
+        if not m.rollback:
+            p = {"version": m.version, "at": m.at, "via": f"alias {m.alias}", "source": m.source}
+            found.setdefault(m.version, p)
+    w = inputs.window
+    for d in inputs.query(
+        "SELECT model_version, finished_at, deployment_id FROM deployments WHERE entity = ? "
+        "AND environment = 'production' AND kind <> 'rollback' AND status = 'success' "
+        "AND model_version IS NOT NULL AND finished_at >= ? AND finished_at < ? "
+        "ORDER BY finished_at, deployment_id",
+        [inputs.model, w.start, w.end],
+    ):
+        p = {
+            "version": d["model_version"],
+            "at": d["finished_at"],
+            "via": f"deployment {d['deployment_id']}",
+            "source": None,
+        }
+        if d["model_version"] not in found or p["at"] < found[d["model_version"]]["at"]:
+            found[d["model_version"]] = p
+    return sorted(found.values(), key=lambda p: (p["at"], p["version"]))
 
 
 def approved_promotions(inputs: Inputs) -> Evidence:
     eid = "change.approved_promotions"
-    if inputs.registry is None:
-        return Evidence(
-            eid, "missing", "No registry history is recorded for this run (no lifecycle metrics)."
-        )
-    promotions = [m for m in inputs.moves() if not m.rollback]
-    if not promotions:
+    promoted = promotions(inputs)
+    if not promoted:
+        if inputs.registry is None:
+            return Evidence(
+                eid,
+                "missing",
+                "Neither registry history (lifecycle metrics) nor production deployments of "
+                "a model version are recorded for this run, so promotions cannot be checked.",
+            )
         return Evidence(
             eid,
             "met",
@@ -63,19 +95,24 @@ def approved_promotions(inputs: Inputs) -> Evidence:
             (Fact("Promotions to production", 0),),
         )
     rows, good = [], 0
-    for m in promotions:
-        row = inputs.version_row(m.source, m.version)
-        tags = _tags(inputs, m.source, m.version)
+    for p in promoted:
+        tags, registered = _tags(inputs, p["source"], p["version"])
         configured = inputs.settings.approves(tags) if inputs.settings else None
-        tagged = bool(row.get("approved")) if configured is None else configured
-        late = tagged and _late(inputs, m, _approval_keys(inputs, m.source))
-        ok = tagged and not late
+        if configured is None:
+            row = inputs.version_row(p["source"], p["version"]) if p["source"] else {}
+            if row:
+                configured = bool(row.get("approved"))
+            else:
+                keys = _approval_keys(inputs, None)
+                configured = any(tag_matches(k, tags) for k in keys) if keys else False
+        late = configured and _late(inputs, p, _approval_keys(inputs, p["source"]))
+        ok = configured and not late
         good += ok
         rows.append(
             {
-                "version": m.version,
-                "alias": m.alias,
-                "promoted_at": when(m.at),
+                "version": p["version"],
+                "via": p["via"],
+                "promoted_at": when(p["at"]),
                 "approved": ok,
                 "note": (
                     "approval tag set after the promotion"
@@ -83,13 +120,15 @@ def approved_promotions(inputs: Inputs) -> Evidence:
                     else None
                     if ok
                     else "no approval tag"
+                    if registered
+                    else "version not in the registry"
                 ),
             }
         )
     total = len(rows)
     summary = (
-        f"{good} of {total} promotions to production in the window carried an approval tag "
-        "set before the promotion."
+        f"{good} of {total} versions promoted to production in the window carried an approval "
+        "tag set before the promotion."
     )
     facts = (
         Fact("Promotions to production", total),

@@ -11,70 +11,106 @@ from mlreport.reports.governance.evidence import Evidence, Fact, Inputs, share_s
 PROGRESSIVE = ("canary", "blue_green")
 
 
-def previous_version_loadable(inputs: Inputs) -> Evidence:
-    eid = "rollback.previous_version_loadable"
+def _previous_from_registry(inputs: Inputs) -> tuple[str, str, str, Any] | None:
+    """(source, previous version, version that replaced it, when) of the last production
+    alias move that left a version, or None."""
     if inputs.registry is None:
-        return Evidence(
-            eid, "missing", "No registry history is recorded for this run (no lifecycle metrics)."
-        )
+        return None
     before = [
         m
         for m in inputs.registry.moves
         if m.name == inputs.model and m.at < inputs.window.end and m.previous is not None
     ]
     if not before:
+        return None
+    last = before[-1]
+    return last.source, last.previous, last.version, last.at
+
+
+def _previous_from_deployments(inputs: Inputs) -> tuple[str | None, str, str, Any] | None:
+    """The same from successful production deployments, when the registry history does not
+    reach back to a move (a registry synced once only knows the current aliases)."""
+    found = inputs.query(
+        "SELECT model_version AS version, finished_at FROM deployments WHERE entity = ? "
+        "AND environment = 'production' AND status = 'success' AND model_version IS NOT NULL "
+        "AND finished_at < ? ORDER BY finished_at, deployment_id",
+        [inputs.model, inputs.window.end],
+    )
+    if not found:
+        return None
+    current = found[-1]["version"]
+    earlier = [d for d in found if d["version"] != current]
+    if not earlier:
+        return None
+    first_current = next(
+        d
+        for d in found
+        if d["version"] == current and d["finished_at"] > earlier[-1]["finished_at"]
+    )
+    return None, earlier[-1]["version"], current, first_current["finished_at"]
+
+
+def _registered(inputs: Inputs, source: str | None, version: str) -> dict[str, Any] | None:
+    cols = "status" + (
+        "" if inputs.lacks("model_versions", "artifacts_present") else ", artifacts_present"
+    )
+    found = inputs.query(
+        f"SELECT {cols} FROM model_versions WHERE name = ? AND version = ? "
+        "AND (CAST(? AS VARCHAR) IS NULL OR source = ?) ORDER BY source LIMIT 1",
+        [inputs.model, version, source, source],
+    )
+    return found[0] if found else None
+
+
+def previous_version_loadable(inputs: Inputs) -> Evidence:
+    eid = "rollback.previous_version_loadable"
+    found = _previous_from_registry(inputs) or _previous_from_deployments(inputs)
+    if found is None:
         return Evidence(
             eid,
             "missing",
-            "No earlier production version is recorded for this model, so there is no version "
-            "to roll back to.",
+            "No earlier production version is recorded for this model (neither a registry "
+            "alias move nor a production deployment), so there is no version to roll back to.",
         )
-    last = before[-1]
-    row = inputs.version_row(last.source, last.previous)
+    source, previous, replaced_by, at = found
+    row = _registered(inputs, source, previous)
     no_column = inputs.lacks("model_versions", "artifacts_present")
-    artifacts = None
-    if row and not no_column:
-        found = inputs.query(
-            "SELECT artifacts_present FROM model_versions WHERE source = ? AND name = ? "
-            "AND version = ?",
-            [last.source, inputs.model, last.previous],
-        )
-        artifacts = found[0]["artifacts_present"] if found else None
+    artifacts = None if row is None else row.get("artifacts_present")
     detail = {
-        "version": last.previous,
-        "replaced_by": last.version,
-        "replaced_at": when(last.at),
-        "registered": bool(row),
+        "version": previous,
+        "replaced_by": replaced_by,
+        "replaced_at": when(at),
+        "registered": row is not None,
         "status": row.get("status") if row else None,
         "artifacts_present": artifacts,
     }
-    if not row:
+    if row is None:
         status, summary = (
             "missing",
-            f"Version {last.previous}, production before {last.version}, is no longer "
+            f"Version {previous}, production before {replaced_by}, is no longer "
             "registered, so a rollback would have nothing to go back to.",
         )
     elif artifacts is True:
         status, summary = (
             "met",
-            f"Version {last.previous}, production before {last.version}, is still registered "
+            f"Version {previous}, production before {replaced_by}, is still registered "
             "and its artifacts are present.",
         )
     elif artifacts is False:
         status, summary = (
             "missing",
-            f"Version {last.previous} is registered but its artifacts are gone, so it cannot "
+            f"Version {previous} is registered but its artifacts are gone, so it cannot "
             "be loaded for a rollback.",
         )
     else:
         why = no_column or "its artifacts have not been checked"
         status, summary = (
             "partial",
-            f"Version {last.previous}, production before {last.version}, is still registered, "
+            f"Version {previous}, production before {replaced_by}, is still registered, "
             f"but whether it can be loaded is not recorded ({why}).",
         )
     facts = (
-        Fact("Previous production version", last.previous),
+        Fact("Previous production version", previous),
         Fact("Registered", "yes" if row else "no", threshold="yes"),
         Fact(
             "Artifacts present",

@@ -122,3 +122,19 @@ def test_unsigned_is_missing(wh, tmp_path):
     World(wh).entity()
     e = evidence(wh, config(tmp_path), "credit", "records.signed_report_runs")
     assert e.status == "missing" and "[signing] key_file" in e.summary
+
+
+def test_production_deployments_are_promotions_too(wh, tmp_path):
+    """A version deployed to production counts once, at its first deployment; a version the
+    registry does not know cannot carry an approval."""
+    w = World(wh).entity().version("1").version("2", tags={"risk_approved": "yes"})
+    w.alias("1", ago(200))
+    w.deployment("p2", "production", "2", ago(30)).deployment("p2b", "production", "2", ago(20))
+    w.deployment("p3", "production", "3", ago(10))
+    w.deployment("r2", "production", "2", ago(5), kind="rollback")
+    e = evidence(wh, config(tmp_path, APPROVAL), "credit", "change.approved_promotions")
+    assert e.status == "partial"
+    assert [(r["version"], r["via"], r["approved"], r["note"]) for r in e.rows] == [
+        ("2", "deployment p2", True, None),
+        ("3", "deployment p3", False, "version not in the registry"),
+    ]

@@ -137,3 +137,16 @@ def test_progressive_without_strategy_column_is_missing(tmp_path):
         e = evidence(wh, config(tmp_path), "credit", "delivery.progressive")
     assert e.status == "missing"
     assert "the warehouse's deployments table has no strategy column" in e.summary
+
+
+def test_previous_version_from_production_deployments(wh, tmp_path):
+    """A registry synced once knows only the current alias: the deployments say which
+    version production ran before."""
+    w = World(wh).entity().version("7").version("8").alias("8", ago(200))
+    w.deployment("p7", "production", "7", ago(50)).deployment("p8", "production", "8", ago(10))
+    w.deployment("p8b", "production", "8", ago(5))
+    wh.con.execute("UPDATE model_versions SET artifacts_present = true WHERE version = '7'")
+    e = evidence(wh, config(tmp_path), "credit", "rollback.previous_version_loadable")
+    assert e.status == "met"
+    assert (e.rows[0]["version"], e.rows[0]["replaced_by"]) == ("7", "8")
+    assert e.rows[0]["replaced_at"] == ago(10).strftime("%Y-%m-%dT%H:%M:%SZ")
