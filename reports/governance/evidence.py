@@ -17,6 +17,7 @@ from typing import Any
 
 from mlreport.metrics import Window
 from mlreport.policies import PolicyResult
+from mlreport.reports.charts.numbers import format_value
 from mlreport.reports.governance.settings import GovernanceSettings
 from mlreport.reports.models_registry import Move, Registry
 from mlreport.times import iso
@@ -122,15 +123,19 @@ class Inputs:
         return self.policies.get(key)
 
 
-def bounds(p: PolicyResult | None) -> str | None:
-    """A policy's threshold in words: "≥ 0.8", "≤ 0.2", "between 0.1 and 0.9"."""
+def bounds(p: PolicyResult | None, unit: str | None = "") -> str | None:
+    """A policy's threshold in words; ratios in % as their values are shown: "≥ 80%"."""
     if p is None:
         return None
+
+    def shown(x: float) -> str:
+        return format_value(x, unit) if unit == "ratio" else f"{x:g}"
+
     if p.min is not None and p.max is not None:
-        return f"between {p.min:g} and {p.max:g}"
+        return f"between {shown(p.min)} and {shown(p.max)}"
     if p.min is not None:
-        return f"≥ {p.min:g}"
-    return f"≤ {p.max:g}" if p.max is not None else None
+        return f"≥ {shown(p.min)}"
+    return f"≤ {shown(p.max)}" if p.max is not None else None
 
 
 def share_status(good: int, total: int) -> str:

@@ -60,7 +60,7 @@ def log_coverage(inputs: Inputs) -> Evidence:
         p = inputs.policy(_key(inputs, row)) if row is not None else None
         if p is not None:
             checks.append(p)
-        facts.append(Fact(label, _v(row), unit, bounds(p) or default))
+        facts.append(Fact(label, _v(row), unit, bounds(p, unit) or default))
     failing = [p for p in checks if not p.passed]
     full = _v(coverage) >= 1.0
     status = "met" if full and not failing else "partial"
@@ -88,7 +88,7 @@ def _policy_evidence(inputs: Inputs, eid: str, prefix: str, what: str) -> Eviden
             "dimensions": k[2],
             "value": r["value"],
             "n": r["n"],
-            "threshold": bounds(p),
+            "threshold": bounds(p, r.get("unit")),
             "passed": None if p is None else p.passed,
         }
         for k, r, p in ((k, r, inputs.policy(k)) for k, r in rows)
@@ -106,7 +106,7 @@ def _policy_evidence(inputs: Inputs, eid: str, prefix: str, what: str) -> Eviden
     for k, r, p in (failed + [c for c in checked if c[2].passed])[:MAX_FACTS]:
         dims = json.loads(k[2])
         label = k[0] + (" (" + ", ".join(f"{a}={b}" for a, b in dims.items()) + ")" if dims else "")
-        facts.append(Fact(label, r["value"], r.get("unit") or "", bounds(p)))
+        facts.append(Fact(label, r["value"], r.get("unit") or "", bounds(p, r.get("unit"))))
     if failed:
         summary = f"{len(failed)} of {len(checked)} {what} policy checks failed in the window."
         return Evidence(eid, "partial", summary, tuple(facts), detail)

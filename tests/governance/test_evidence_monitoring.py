@@ -131,3 +131,16 @@ def test_retention_without_oldest_row_is_missing(wh, tmp_path):
     cfg = config(tmp_path, RETENTION + "retention_days = 30\n")
     e = evidence(wh, cfg, "credit", "monitoring.retention_held")
     assert e.status == "missing" and "not recorded" in e.summary
+
+
+def test_thresholds_are_shown_in_the_values_unit():
+    from mlreport.policies import PolicyResult
+    from mlreport.reports.governance.evidence import bounds
+
+    def policy(lo, hi):
+        return PolicyResult("m", "e", {}, 0.5, lo, hi, "error", True)
+
+    assert bounds(policy(0.8, None), "ratio") == "≥ 80%"
+    assert bounds(policy(None, 0.2), "index") == "≤ 0.2"
+    assert bounds(policy(0.1, 0.9), "") == "between 0.1 and 0.9"
+    assert bounds(None, "ratio") is None
