@@ -14,6 +14,7 @@ from mlreport.reports.governance.evidence import (
 )
 
 TEST_CONTEXTS = ("testing", "test", "evaluation", "validation")
+INPUT_COLUMNS = ("run_id", "dataset_name", "dataset_digest", "dataset_source", "context")
 
 
 def _no_production(eid: str, inputs: Inputs) -> Evidence | None:
@@ -45,7 +46,7 @@ def _run(inputs: Inputs, source: str, run_id: str | None) -> dict[str, Any] | No
 
 def _datasets(inputs: Inputs, source: str, run_id: str | None) -> list[dict[str, Any]] | None:
     """The run's ``log_input`` datasets; None when the warehouse does not record them."""
-    if inputs.lacks("run_inputs", "dataset_name", "dataset_digest", "context"):
+    if inputs.lacks("run_inputs", *INPUT_COLUMNS):
         return None
     if not run_id:
         return []
@@ -61,7 +62,7 @@ def run_commit_dataset(inputs: Inputs) -> Evidence:
     if (none := _no_production(eid, inputs)) is not None:
         return none
     rows, traced = [], 0
-    no_inputs = inputs.lacks("run_inputs", "dataset_name", "dataset_digest", "context")
+    no_inputs = inputs.lacks("run_inputs", *INPUT_COLUMNS)
     for source, alias, version in inputs.production():
         vrow = inputs.version_row(source, version)
         run = _run(inputs, source, vrow.get("run_id"))
@@ -159,7 +160,7 @@ def test_metrics(inputs: Inputs) -> Evidence:
     eid = "validation.test_metrics"
     if (none := _no_production(eid, inputs)) is not None:
         return none
-    no_inputs = inputs.lacks("run_inputs", "dataset_name", "dataset_digest", "context")
+    no_inputs = inputs.lacks("run_inputs", *INPUT_COLUMNS)
     rows, good, some = [], 0, 0
     for source, alias, version in inputs.production():
         run_id = inputs.version_row(source, version).get("run_id")
