@@ -51,6 +51,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "mlreport.plugins.roi",
     "mlreport.reports.roi",
     "mlreport.plugins.monitoring",
+    "mlreport.reports.governance.report",
 )
 
 # Built-ins that add commands: cheap to import (click and the standard library only until a

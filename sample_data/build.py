@@ -13,7 +13,7 @@ from importlib import resources
 from pathlib import Path
 
 from mlreport.config import Config, load_config
-from mlreport.sample_data import costs, mlflow_store, predictions
+from mlreport.sample_data import costs, governance, mlflow_store, predictions
 from mlreport.sample_data.gitrepo import SampleRepoError, build_repo, head_of
 from mlreport.sample_data.org import AS_OF, TEAMS, Team
 from mlreport.sample_data.teams import Simulation, simulate_all
@@ -84,7 +84,7 @@ def _entity(team: Team) -> str:
             f"risk_tier = {_q(team.risk_tier)}",
             f"intended_use = {_q(team.intended_use)}",
             f"description = {_q(team.description)}",
-            "",
+            governance.entity_table(team.entity),
         ]
     )
 
@@ -148,6 +148,11 @@ formats = ["html", "pdf", "json", "md"]
 type = "models"
 title = "Model registry and lifecycle: sample organisation"
 formats = ["html", "pdf", "json", "md"]
+
+[[reports]]
+type = "roi"
+title = "Cost and return on investment: sample organisation"
+formats = ["html", "pdf", "json", "md"]
 """
 
 
@@ -180,7 +185,7 @@ def materialize(out_dir: Path) -> tuple[Config, str]:
     costs.write_outputs(out_dir)
     mlflow_store.write_store(out_dir)
     path = out_dir / "mlreport.toml"
-    text = config_text(events)
+    text = config_text(events) + "\n" + governance.REPORTS + "\n" + governance.signing_toml(out_dir)
     if not path.exists() or path.read_text(encoding="utf-8") != text:
         path.write_text(text, encoding="utf-8")
     return load_config(path), AS_OF

@@ -209,15 +209,24 @@ def test_demo_runs_verify_and_are_in_the_history(demo):
     out, _ = demo
     add_plugin_commands(cli)
     day = next(p for p in (out / "reports").iterdir() if _published_day(p))
-    verified = CliRunner().invoke(cli, ["verify", str(day)])
+    key = out / "keys" / "mlreport.pub"  # the demo signs with a key it made (sample_data)
+    verified = CliRunner().invoke(cli, ["verify", str(day), "--key", str(key)])
     assert verified.exit_code == 0, verified.output
-    assert "match 4 statement(s)" in verified.output  # delivery, quality, models and check
+    # delivery, quality, models, governance, model-card and check
+    assert "match 7 statement(s)" in verified.output
     history = CliRunner().invoke(
         cli, ["--config", str(out / "mlreport.toml"), "history", "--format", "json"]
     )
     rows = json.loads(history.stdout)
-    assert {r["report"] for r in rows} == {"delivery", "quality", "models"}
-    assert all(r["status"] == "ok" and r["signature"] == "unsigned" for r in rows)
+    assert {r["report"] for r in rows} == {
+        "delivery",
+        "quality",
+        "models",
+        "roi",
+        "governance",
+        "model-card",
+    }
+    assert all(r["status"] == "ok" and r["signature"] == "signed" for r in rows)
 
 
 @pytest.mark.slow

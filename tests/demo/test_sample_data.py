@@ -99,6 +99,9 @@ def test_config_validates_and_describes_the_organisation(org):
         ("delivery", ["html", "pdf", "json", "md"]),
         ("quality", ["html", "pdf", "json", "md"]),
         ("models", ["html", "pdf", "json", "md"]),
+        ("roi", ["html", "pdf", "json", "md"]),
+        ("governance", ["html", "pdf", "json", "md"]),
+        ("model-card", ["html", "pdf", "json", "md"]),
     ]
     assert "dora.change_failure_rate" in config.policies
 
