@@ -84,7 +84,6 @@ def _entity(team: Team) -> str:
             f"risk_tier = {_q(team.risk_tier)}",
             f"intended_use = {_q(team.intended_use)}",
             f"description = {_q(team.description)}",
-            governance.entity_table(team.entity),
         ]
     )
 
@@ -158,7 +157,11 @@ formats = ["html", "pdf", "json", "md"]
 
 def config_text(events: Path) -> str:
     parts = [CONFIG_HEAD.format(as_of=AS_OF)]
-    parts += [_entity(t) + costs.roi_toml(t.entity) + "\n" for t in TEAMS]
+    # the entity's plain keys first: a key after its [entities.governance] table would land in it
+    parts += [
+        _entity(t) + "\n" + costs.roi_toml(t.entity) + governance.entity_table(t.entity) + "\n"
+        for t in TEAMS
+    ]
     parts += [_sources(t, events) + "\n" for t in TEAMS]
     parts.append(predictions.sources_toml())
     parts.append(costs.sources_toml())

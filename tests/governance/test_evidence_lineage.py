@@ -70,12 +70,12 @@ def test_version_without_run_is_missing(wh, tmp_path):
     assert e.status == "missing" and e.rows[0]["run_id"] is None
 
 
-def test_without_run_inputs_table_datasets_are_not_recorded(wh, tmp_path):
-    production(wh, future=False)
+def test_a_run_without_logged_inputs_is_not_traced(wh, tmp_path):
+    production(wh)
     e = evidence(wh, config(tmp_path), "credit", "lineage.run_commit_dataset")
     assert e.status == "partial"
-    assert e.rows[0]["datasets"] == "not recorded"
-    assert "the warehouse has no run_inputs table yet" in e.summary
+    assert e.rows[0]["datasets"] is None and e.rows[0]["traced"] is False
+    assert "0 of 1 production versions are traced" in e.summary
 
 
 def test_logged_model_with_params_is_met(wh, tmp_path):
@@ -109,11 +109,12 @@ def test_logged_model_unlinked_is_missing(wh, tmp_path):
     assert e.status == "missing" and e.rows[0]["model_id"] is None
 
 
-def test_logged_models_not_recorded_yet_is_missing_with_the_reason(wh, tmp_path):
-    production(wh, future=False)
+def test_a_version_without_a_logged_model_is_missing(wh, tmp_path):
+    production(wh)
     e = evidence(wh, config(tmp_path), "credit", "lineage.logged_model")
     assert e.status == "missing"
-    assert "no model_id column" in e.summary and e.rows == ()
+    assert "0 of 1 production versions come from a logged model" in e.summary
+    assert e.rows[0]["model_id"] is None and e.rows[0]["params_recorded"] is False
 
 
 def test_test_metrics_and_test_data_are_met(wh, tmp_path):

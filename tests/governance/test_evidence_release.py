@@ -131,12 +131,12 @@ def test_progressive_share(wh, tmp_path, strategies, status):
         assert e.rows[0]["strategy"] == "not recorded"
 
 
-def test_progressive_without_strategy_column_is_missing(tmp_path):
+def test_progressive_without_a_recorded_strategy_is_missing(tmp_path):
     with Warehouse(tmp_path / "wh.duckdb") as wh:
         World(wh).entity().deployment("p0", "production", "1", ago(5))
         e = evidence(wh, config(tmp_path), "credit", "delivery.progressive")
     assert e.status == "missing"
-    assert "the warehouse's deployments table has no strategy column" in e.summary
+    assert "1 did not record a strategy" in e.summary
 
 
 def test_previous_version_from_production_deployments(wh, tmp_path):
