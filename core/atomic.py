@@ -25,3 +25,18 @@ def write_atomically(path: Path, data: bytes, mode: int | None = None) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def write_changed(root: Path, files: dict[str, bytes]) -> list[Path]:
+    """Write each ``name -> bytes`` under ``root`` atomically, skipping files whose bytes are
+    already there, so generated inputs keep their mtimes (and source fingerprints) when a
+    generator runs again. Returns the paths written."""
+    written = []
+    for name, data in files.items():
+        path = root / name
+        if path.exists() and path.read_bytes() == data:
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomically(path, data)
+        written.append(path)
+    return written

@@ -37,6 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mlreport.atomic import write_changed
 from mlreport.sample_data.org import PERIOD_END, PERIOD_START
 from mlreport.sample_data.predictions import FRAUD_SWITCH
 
@@ -545,17 +546,7 @@ def outputs() -> dict[str, bytes]:
 def write_outputs(out_dir: Path) -> list[Path]:
     """Write the export under ``out_dir``, touching only the files whose bytes changed (so a
     second demo run leaves the source's fingerprints alone)."""
-    written = []
-    for name, data in outputs().items():
-        path = out_dir / name
-        if path.exists() and path.read_bytes() == data:
-            continue
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_bytes(data)
-        tmp.replace(path)
-        written.append(path)
-    return written
+    return write_changed(out_dir, outputs())
 
 
 # -- config ----------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from mlreport.atomic import write_changed
 from mlreport.sample_data.org import PERIOD_END, PERIOD_START
 
 SEED = 20260701
@@ -372,17 +373,7 @@ def outputs() -> dict[str, bytes]:
 
 def write_outputs(out_dir: Path) -> list[Path]:
     """Write the generated files under ``out_dir``, touching only those whose bytes changed."""
-    written = []
-    for name, data in outputs().items():
-        path = out_dir / name
-        if path.exists() and path.read_bytes() == data:
-            continue
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_bytes(data)
-        tmp.replace(path)
-        written.append(path)
-    return written
+    return write_changed(out_dir, outputs())
 
 
 # -- config ----------------------------------------------------------------------------------
