@@ -50,6 +50,10 @@ def built(tmp_path, monkeypatch):
         ("prom", "fraud-detector", "gpu_util", WINDOW.start + timedelta(hours=h), v, "gauge", "%")
         for h, v in enumerate(GPU)
     ]
+    rows += [  # credit-risk's requests: its allocated cost per 1,000 predictions
+        ("prom", "credit-risk", "requests", WINDOW.start + timedelta(days=d), 1000.0, "counter", "")
+        for d in range(7)
+    ]
     frame = pl.DataFrame(
         rows,
         schema=["source", "entity", "metric", "ts", "value", "kind", "unit"],
@@ -158,6 +162,13 @@ def test_allocation_only_model_shows_its_allocated_cost(built):
         (mc,) = m["allocated_monthly_cost"]
         assert mc["basis"] == "allocated (OpenCost)"
         _monthly_as_stored(wh, entity, mc, **ALLOC)
+    cr = models["credit-risk"]
+    assert cr["per_1k"] == []
+    (p,) = cr["allocated_per_1k"]
+    assert p["basis"] == "allocated (OpenCost)" and p["predictions"] == 7000
+    assert p["value"] == pytest.approx(cr["allocated"][0]["total"] / 7000 * 1000, rel=1e-12)
+    stored = _stored(wh, "cost.per_1k_predictions", "credit-risk", **ALLOC)
+    assert p["value"] == pytest.approx(stored, rel=1e-12)
     # ROI took the allocation (no bill): its TCO is the allocated cost
     fd = models["fraud-detector"]
     assert fd["roi"]["tco"] == pytest.approx(fd["allocated"][0]["total"], rel=1e-12)
@@ -177,8 +188,11 @@ def test_allocation_only_model_shows_its_allocated_cost(built):
     assert rows["credit-risk"]["allocated"] == [
         {"currency": "USD", "total": models["credit-risk"]["allocated"][0]["total"]}
     ]
-    kinds = {n["kind"] for n in report["sections"]["notes"]["notes"]}
+    notes = report["sections"]["notes"]["notes"]
+    kinds = {n["kind"] for n in notes}
     assert "no_cost" not in kinds and "two_bases" not in kinds
+    # priced on the allocation: no "no predictions" note for credit-risk
+    assert [n["entity"] for n in notes if n["kind"] == "no_predictions"] == ["fraud-detector"]
 
 
 def test_bill_and_allocation_shown_apart_never_added(both):
