@@ -28,6 +28,8 @@ MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", 
 AMOUNTS = ("total", "billed", "list", "savings", "shared")
 ROI = ("value", "tco", "net", "roi", "payback_months", "npv")
 EFFICIENCY = ("cpu_efficiency", "ram_efficiency", "efficiency")
+ALLOCATION = "allocation"  # dimensions.basis of OpenCost/Kubecost figures; the bill has none
+BASIS_LABELS = {None: "bill", ALLOCATION: "allocated (OpenCost)"}
 
 NOTE_KINDS = {
     "family_missing": "Metric families not installed",
@@ -36,6 +38,7 @@ NOTE_KINDS = {
     "credits": "Credits, refunds and corrections",
     "unattributed": "Unattributed cost",
     "no_cost": "No cloud cost",
+    "two_bases": "Bill and allocation",
     "no_predictions": "No predictions for cost per 1,000",
     "no_value_settings": "ROI not computed",
     "roi": "ROI figures left out or qualified",
@@ -137,24 +140,26 @@ def value_of(f: Facts, metric: str, entity: str, **dims: Any) -> dict[str, Any] 
     return {"value": finite(row["value"]), "n": row["n"], "unit": row["unit"]}
 
 
-def currencies(f: Facts, metric: str, entity: str) -> list[str]:
-    """The currencies ``metric`` has values in for ``entity`` (window or months)."""
+def currencies(f: Facts, metric: str, entity: str, basis: str | None = None) -> list[str]:
+    """The currencies ``metric`` has values in for ``entity`` (window or months), on one cost
+    basis: the bill (no ``basis`` dimension) unless ``basis`` names another."""
     found = set()
     for m, e, dims in [*f.rows, *f.series]:
-        if m == metric and e == entity:
-            cur = json.loads(dims).get("currency")
+        d = json.loads(dims)
+        if m == metric and e == entity and d.get("basis") == basis:
+            cur = d.get("currency")
             if cur is not None:
                 found.add(cur)
     return sorted(found)
 
 
-def categories(f: Facts, entity: str, currency: str) -> list[str]:
-    """Service categories of ``entity``'s cost in ``currency`` over the window, by name."""
+def categories(f: Facts, entity: str, currency: str, basis: str | None = None) -> list[str]:
+    """Service categories of ``entity``'s cost in ``currency`` on one basis, by name."""
     found = set()
     for m, e, dims in [*f.rows, *f.series]:
         d = json.loads(dims)
         mine = m == "cost.total" and e == entity and d.get("currency") == currency
-        if mine and "service_category" in d:
+        if mine and d.get("basis") == basis and "service_category" in d:
             found.add(d["service_category"])
     return sorted(found, key=lambda c: (c is None, c or ""))
 

@@ -9,7 +9,9 @@ from typing import Any
 
 from mlreport.reports.charts.numbers import finite
 from mlreport.reports.roi.facts import (
+    ALLOCATION,
     AMOUNTS,
+    BASIS_LABELS,
     EFFICIENCY,
     ROI,
     Facts,
@@ -33,6 +35,8 @@ SETTING_KEYS = (
 
 def model_facts(f: Facts, entity: str, info: dict[str, Any]) -> dict[str, Any]:
     cost_currencies = currencies(f, "cost.total", entity)
+    allocated = currencies(f, "cost.total", entity, ALLOCATION)
+    per_1k = currencies(f, "cost.per_1k_predictions", entity, ALLOCATION)
     settings = _settings(f.settings.get(entity))
     roi = _roi(f, entity)
     return {
@@ -44,6 +48,11 @@ def model_facts(f: Facts, entity: str, info: dict[str, Any]) -> dict[str, Any]:
         "cost": [_cost(f, entity, c) for c in cost_currencies],
         "monthly_cost": [_monthly_cost(f, entity, c) for c in cost_currencies],
         "per_1k": [_per_1k(f, entity, c) for c in currencies(f, "cost.per_1k_predictions", entity)],
+        # OpenCost/Kubecost allocation of the same spend: shown apart, never added to the bill
+        "allocated_currencies": allocated,
+        "allocated": [_cost(f, entity, c, ALLOCATION) for c in allocated],
+        "allocated_monthly_cost": [_monthly_cost(f, entity, c, ALLOCATION) for c in allocated],
+        "allocated_per_1k": [_per_1k(f, entity, c, ALLOCATION) for c in per_1k],
         "usage": _usage(f, entity),
         "efficiency": {k: value_of(f, f"cost.{k}", entity) for k in EFFICIENCY},
         "credits": [
@@ -58,28 +67,29 @@ def model_facts(f: Facts, entity: str, info: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _cost(f: Facts, entity: str, currency: str) -> dict[str, Any]:
+def _cost(f: Facts, entity: str, currency: str, basis: str | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {"currency": currency}
+    if basis:
+        out["basis"] = BASIS_LABELS[basis]
     for k in AMOUNTS:
-        v = value_of(f, f"cost.{k}", entity, currency=currency)
+        v = value_of(f, f"cost.{k}", entity, currency=currency, basis=basis)
         out[k] = v["value"] if v else None
         if k == "total":
             out["rows"] = v["n"] if v else None
     return out
 
 
-def _monthly_cost(f: Facts, entity: str, currency: str) -> dict[str, Any]:
-    cats = categories(f, entity, currency)
-    by_cat = {
-        _name(c): monthly(f, "cost.total", entity, currency=currency, service_category=c)
-        for c in cats
-    }
+def _monthly_cost(f: Facts, entity: str, currency: str, basis: str | None = None) -> dict[str, Any]:
+    cats = categories(f, entity, currency, basis)
+    dims = {"currency": currency, "basis": basis}
+    by_cat = {_name(c): monthly(f, "cost.total", entity, **dims, service_category=c) for c in cats}
     months = []
-    for i, p in enumerate(monthly(f, "cost.total", entity, currency=currency)):
+    for i, p in enumerate(monthly(f, "cost.total", entity, **dims)):
         split = {c: s[i]["value"] for c, s in by_cat.items() if s[i]["value"] is not None}
         total = p.pop("value")
         months.append({**p, "total": total, "by_category": split})
-    return {"currency": currency, "categories": list(by_cat), "months": months}
+    out = {"currency": currency, "categories": list(by_cat), "months": months}
+    return out | ({"basis": BASIS_LABELS[basis]} if basis else {})
 
 
 def _name(category: str | None) -> str:
@@ -87,14 +97,15 @@ def _name(category: str | None) -> str:
     return "(none)" if category is None else category
 
 
-def _per_1k(f: Facts, entity: str, currency: str) -> dict[str, Any]:
-    v = value_of(f, "cost.per_1k_predictions", entity, currency=currency)
-    return {
+def _per_1k(f: Facts, entity: str, currency: str, basis: str | None = None) -> dict[str, Any]:
+    v = value_of(f, "cost.per_1k_predictions", entity, currency=currency, basis=basis)
+    out = {
         "currency": currency,
         "value": v["value"] if v else None,
         "predictions": v["n"] if v else None,
-        "months": monthly(f, "cost.per_1k_predictions", entity, currency=currency),
+        "months": monthly(f, "cost.per_1k_predictions", entity, currency=currency, basis=basis),
     }
+    return out | ({"basis": BASIS_LABELS[basis]} if basis else {})
 
 
 def _usage(f: Facts, entity: str) -> list[dict[str, Any]]:

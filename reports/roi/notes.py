@@ -63,7 +63,7 @@ def _family_notes(f: Facts) -> list[dict[str, Any]]:
 def _currency_notes(f: Facts) -> list[dict[str, Any]]:
     seen = set(currencies(f, "cost.unattributed", ALL))
     for m in f.models:
-        seen |= set(m["currencies"])
+        seen |= set(m["currencies"]) | set(m["allocated_currencies"])
     out = []
     if len(seen) > 1:
         out.append(
@@ -127,7 +127,7 @@ def _unattributed_notes(f: Facts) -> list[dict[str, Any]]:
 def _model_notes(f: Facts, m: dict[str, Any]) -> list[dict[str, Any]]:
     e = m["entity"]
     out = []
-    if not m["currencies"]:
+    if not m["currencies"] and not m["allocated_currencies"]:
         out.append(
             note(
                 "no_cost",
@@ -136,8 +136,9 @@ def _model_notes(f: Facts, m: dict[str, Any]) -> list[dict[str, Any]]:
                 "`entity_tag` key (or map them in `[sources.entity_map]`) to see what it costs.",
             )
         )
-    priced = {p["currency"] for p in m["per_1k"] if p["value"] is not None}
-    for cur in m["currencies"]:
+    out += _basis_notes(m)
+    priced = {p["currency"] for p in m["per_1k"] + m["allocated_per_1k"] if p["value"] is not None}
+    for cur in sorted(set(m["currencies"]) | set(m["allocated_currencies"])):
         if cur not in priced:
             out.append(
                 note(
@@ -185,6 +186,26 @@ def _model_notes(f: Facts, m: dict[str, Any]) -> list[dict[str, Any]]:
                 e,
                 f"{e}: no CPU or RAM efficiency: only OpenCost gives it; configure an `opencost` "
                 "source whose allocation label names this entity.",
+            )
+        )
+    return out
+
+
+def _basis_notes(m: dict[str, Any]) -> list[dict[str, Any]]:
+    """A model with a bill and an OpenCost allocation in one currency: say which ROI uses."""
+    e, out = m["entity"], []
+    allocated = {c["currency"]: c for c in m["allocated"]}
+    for c in m["cost"]:
+        a = allocated.get(c["currency"])
+        if a is None:
+            continue
+        out.append(
+            note(
+                "two_bases",
+                e,
+                f"{e}: bill and allocation describe the same spend; ROI uses the bill. The bill "
+                f"says {amount(c['total'], c['currency'])}, OpenCost allocated "
+                f"{amount(a['total'], a['currency'])}: both are shown, apart, never added.",
             )
         )
     return out
