@@ -148,7 +148,8 @@ def test_any_log_and_window_equal_pandas(drawn, duplicates, window, by_week):
 @given(d=st.floats(0, 5), n=st.integers(1, 5), lag=lags)
 def test_a_single_day_of_logs(d, n, lag):
     rows = _rows([{"d": d, "label": 1.0, "lag": lag}] * n)
-    window = Window(day(math.floor(d)), day(math.floor(d) + 1))
+    k = (day(d) - day(0)).days  # the stored day: d = 1.9999999999999991 is stored as day 2
+    window = Window(day(k), day(k + 1))
     with tempfile.TemporaryDirectory() as tmp, Warehouse(Path(tmp) / "wh.duckdb") as wh:
         add_log(wh, "a", rows)
         found = values(compute(wh, [window]))
