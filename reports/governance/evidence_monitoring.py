@@ -154,13 +154,13 @@ def retention_held(inputs: Inputs) -> Evidence:
         return Evidence(
             eid,
             "met",
-            f"Prediction logs reach back {oldest:g} days, covering the {days}-day retention.",
+            f"Prediction logs reach back {round(oldest, 1):g} days, covering the {days}-day retention.",
             facts,
         )
     return Evidence(
         eid,
         "partial",
-        f"Prediction logs reach back only {oldest:g} days of the {days} days the retention "
+        f"Prediction logs reach back only {round(oldest, 1):g} days of the {days} days the retention "
         "requires (older logs were deleted, or logging started later).",
         facts,
     )
