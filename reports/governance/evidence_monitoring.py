@@ -150,17 +150,18 @@ def retention_held(inputs: Inputs) -> Evidence:
             "retention cannot be checked.",
             facts,
         )
+    reach = f"{round(oldest, 1):g}"  # 176.999 days reads as a typo
     if oldest >= days:
         return Evidence(
             eid,
             "met",
-            f"Prediction logs reach back {round(oldest, 1):g} days, covering the {days}-day retention.",
+            f"Prediction logs reach back {reach} days, covering the {days}-day retention.",
             facts,
         )
     return Evidence(
         eid,
         "partial",
-        f"Prediction logs reach back only {round(oldest, 1):g} days of the {days} days the retention "
+        f"Prediction logs reach back only {reach} days of the {days} days the retention "
         "requires (older logs were deleted, or logging started later).",
         facts,
     )
