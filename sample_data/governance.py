@@ -66,7 +66,7 @@ def _value(key: str, value: object) -> str:
 
 def entity_table(entity: str) -> str:
     """The ``[entities.governance]`` table of ``entity`` (empty for entities without one); it
-    must follow the entity's ``[[entities]]`` header."""
+    must come after all of the entity's plain keys, or TOML puts those keys inside it."""
     settings = SETTINGS.get(entity)
     if not settings:
         return ""
